@@ -1,0 +1,237 @@
+// Package assembly keeps one current row per transaction in the transactions
+// table. It reads every fact stored for the transactions it is asked about,
+// classifies them with the domain rules and writes a row whose version grows
+// with what was seen, so the newest complete view wins in the
+// ReplacingMergeTree whatever order spans arrived in and whichever collector
+// replica wrote them (see ARCHITECTURE.md).
+package assembly
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+// Keys are what an ingest batch touched.
+type Keys struct {
+	// TxnIDs whose facts changed.
+	TxnIDs []string
+	// TraceIDs (raw 16 bytes) of failed spans that carried no pos.txn.id; the
+	// transactions of those traces are looked up.
+	TraceIDs []string
+	// Batches closed: their unsettled transactions may get a better cause.
+	Batches []BatchKey
+}
+
+// Empty reports whether there is nothing to assemble.
+func (k Keys) Empty() bool { return len(k.TxnIDs) == 0 && len(k.TraceIDs) == 0 && len(k.Batches) == 0 }
+
+// BatchKey names one terminal's batch, with the close time to bound the search.
+type BatchKey struct {
+	TerminalID, BatchNumber string
+	CloseNs                 uint64
+}
+
+// Assembler classifies transactions and writes their rows.
+type Assembler struct {
+	Conn  driver.Conn
+	DB    string
+	Rules *domain.Rules
+	// Window is the settlement window (zero: the contract's 36 h).
+	Window time.Duration
+	// Now is the clock for the settlement window (nil: time.Now).
+	Now func() time.Time
+	// QueryTimeout bounds each query, paired with max_execution_time.
+	QueryTimeout time.Duration
+	// ChunkSize caps how many ids go into one IN list.
+	ChunkSize int
+	Log       *slog.Logger
+}
+
+// Result counts what one call did.
+type Result struct {
+	Transactions int
+	ByOutcome    map[domain.Outcome]int
+}
+
+func (a *Assembler) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Assembler) window() time.Duration {
+	if a.Window > 0 {
+		return a.Window
+	}
+	return domain.DefaultSettlementWindow
+}
+
+func (a *Assembler) chunk() int {
+	if a.ChunkSize > 0 {
+		return a.ChunkSize
+	}
+	return 5000
+}
+
+func (a *Assembler) queryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	t := a.QueryTimeout
+	if t <= 0 {
+		t = 30 * time.Second
+	}
+	return chconn.WithQuerySettings(ctx, t)
+}
+
+// Assemble rebuilds every transaction that keys touch.
+func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
+	ids := make(map[string]bool, len(keys.TxnIDs))
+	for _, id := range keys.TxnIDs {
+		ids[id] = true
+	}
+	if len(keys.TraceIDs) > 0 {
+		more, err := a.txnsOfTraces(ctx, keys.TraceIDs)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, id := range more {
+			ids[id] = true
+		}
+	}
+	if len(keys.Batches) > 0 {
+		more, err := a.unsettledOfBatches(ctx, keys.Batches)
+		if err != nil {
+			return Result{}, err
+		}
+		for _, id := range more {
+			ids[id] = true
+		}
+	}
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	return a.AssembleTxns(ctx, list)
+}
+
+// AssembleTxns rebuilds the given transactions, in chunks.
+func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, error) {
+	res := Result{ByOutcome: map[domain.Outcome]int{}}
+	for start := 0; start < len(txnIDs); start += a.chunk() {
+		end := min(start+a.chunk(), len(txnIDs))
+		n, err := a.assembleChunk(ctx, txnIDs[start:end], res.ByOutcome)
+		res.Transactions += n
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, byOutcome map[domain.Outcome]int) (int, error) {
+	byTxn, traceOwner, err := a.loadFacts(ctx, txnIDs)
+	if err != nil {
+		return 0, err
+	}
+	if err := a.addTracelessFailures(ctx, byTxn, traceOwner); err != nil {
+		return 0, err
+	}
+	asOf := a.now()
+	txns := make([]domain.Transaction, 0, len(byTxn))
+	inputs := make([]domain.Input, 0, len(byTxn))
+	for _, facts := range byTxn {
+		in := domain.Input{Facts: facts, AsOf: asOf, Window: a.window()}
+		inputs = append(inputs, in)
+		txns = append(txns, a.Rules.Classify(in))
+	}
+	if err := a.refine(ctx, inputs, txns); err != nil {
+		return 0, err
+	}
+	if err := a.write(ctx, inputs, txns); err != nil {
+		return 0, err
+	}
+	for _, t := range txns {
+		byOutcome[t.Outcome]++
+	}
+	return len(txns), nil
+}
+
+// refine re-classifies the transactions that need more than their own facts:
+// failures whose parent chain runs through spans that were not facts, and
+// unsettled ones whose batch close may say why.
+func (a *Assembler) refine(ctx context.Context, inputs []domain.Input, txns []domain.Transaction) error {
+	var needLinks, needBatches []int
+	for i, t := range txns {
+		if t.Outcome == domain.OutcomeFailed && brokenChain(inputs[i].Facts) {
+			needLinks = append(needLinks, i)
+		}
+		if t.Outcome == domain.OutcomeUnsettled && t.Dims.TerminalID != "" && t.Dims.BatchNumber != "" {
+			needBatches = append(needBatches, i)
+		}
+	}
+	if len(needLinks) > 0 {
+		traces := make([]string, 0, len(needLinks))
+		for _, i := range needLinks {
+			traces = append(traces, txns[i].TraceID)
+		}
+		links, err := a.loadLinks(ctx, traces)
+		if err != nil {
+			return err
+		}
+		for _, i := range needLinks {
+			inputs[i].Links = links[txns[i].TraceID]
+			txns[i] = a.Rules.Classify(inputs[i])
+		}
+	}
+	if len(needBatches) > 0 {
+		keys := make([]BatchKey, 0, len(needBatches))
+		for _, i := range needBatches {
+			keys = append(keys, BatchKey{TerminalID: txns[i].Dims.TerminalID, BatchNumber: txns[i].Dims.BatchNumber})
+		}
+		closes, err := a.loadBatchCloses(ctx, keys)
+		if err != nil {
+			return err
+		}
+		for _, i := range needBatches {
+			inputs[i].Batches = closes[[2]string{txns[i].Dims.TerminalID, txns[i].Dims.BatchNumber}]
+			txns[i] = a.Rules.Classify(inputs[i])
+		}
+	}
+	return nil
+}
+
+// brokenChain reports whether some failed fact's parent is not among the
+// facts of its trace (so depth needs the spans table).
+func brokenChain(facts []domain.Fact) bool {
+	have := make(map[string]bool, len(facts))
+	for i := range facts {
+		have[facts[i].TraceID+facts[i].SpanID] = true
+	}
+	for i := range facts {
+		f := &facts[i]
+		if (f.Status == domain.StatusError || f.ErrorType != "") && f.ParentSpanID != "" && !have[f.TraceID+f.ParentSpanID] {
+			return true
+		}
+	}
+	return false
+}
+
+// Version orders the rows of one transaction: rules revision first, then how
+// many facts (and batch closes) were seen, then whether the settlement window
+// had passed. Every input only grows, so the most complete view is newest.
+func Version(rulesRevision uint32, in domain.Input, t domain.Transaction) uint64 {
+	seen := uint64(t.SpanCount) + uint64(len(in.Batches))
+	v := uint64(rulesRevision)<<32 | (seen&0x7fffffff)<<1
+	if t.WindowPassed {
+		v |= 1
+	}
+	return v
+}
+
+func wrap(what string, err error) error { return fmt.Errorf("assembly: %s: %w", what, err) }

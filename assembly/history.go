@@ -1,0 +1,73 @@
+package assembly
+
+import (
+	"context"
+	"time"
+)
+
+// Sweep re-assembles pending transactions whose settlement window has passed,
+// so they become unsettled (with their batch close's cause) without waiting
+// for another span.
+func (a *Assembler) Sweep(ctx context.Context) (Result, error) {
+	cutoff := a.now().Add(-a.window()).Unix()
+	ids, err := a.selectIDs(ctx, "SELECT txn_id FROM "+a.table("transactions")+" FINAL WHERE outcome = 'pending' AND txn_time <= toDateTime(?)", max(cutoff, 0))
+	if err != nil {
+		return Result{}, wrap("find pending transactions past the window", err)
+	}
+	return a.AssembleTxns(ctx, ids)
+}
+
+// Reassemble re-classifies every transaction with a span in [from, to), for
+// instance after the rules changed. progress, if set, is told after each chunk.
+func (a *Assembler) Reassemble(ctx context.Context, from, to time.Time, progress func(done, total int)) (Result, error) {
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("txn_traces")+
+		" WHERE start_time >= toDateTime(?) AND start_time < toDateTime(?)", from.Unix(), to.Unix())
+	if err != nil {
+		return Result{}, wrap("find transactions in range", err)
+	}
+	total := Result{ByOutcome: nil}
+	for start := 0; start < len(ids); start += a.chunk() {
+		end := min(start+a.chunk(), len(ids))
+		r, err := a.AssembleTxns(ctx, ids[start:end])
+		total = merge(total, r)
+		if err != nil {
+			return total, err
+		}
+		if progress != nil {
+			progress(end, len(ids))
+		}
+	}
+	return total, nil
+}
+
+func merge(a, b Result) Result {
+	if a.ByOutcome == nil {
+		a.ByOutcome = b.ByOutcome
+		a.Transactions = b.Transactions
+		return a
+	}
+	a.Transactions += b.Transactions
+	for k, v := range b.ByOutcome {
+		a.ByOutcome[k] += v
+	}
+	return a
+}
+
+func (a *Assembler) selectIDs(ctx context.Context, query string, args ...any) ([]string, error) {
+	qctx, cancel := a.queryCtx(ctx)
+	defer cancel()
+	rows, err := a.Conn.Query(qctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

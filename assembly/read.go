@@ -1,0 +1,221 @@
+package assembly
+
+import (
+	"context"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+// Every query binds its values; ids go in as a GroupSet so the IN list is a
+// literal tuple the primary key can use (a bound slice in IN fails on 18.16).
+
+const factColumns = `txn_id, trace_id, span_id, parent_span_id, name, service_name, start_ns, duration_ns,
+	status_code, error_type, response_code, response_source, txn_type, amount_minor, amount_ok, currency,
+	terminal_id, terminal_model, merchant_id, region, gateway_id, acquirer_id, issuer_id, card_scheme,
+	card_funding, entry_mode, card_bin, batch_number, settlement_status, settlement_date`
+
+func groupSet(ids []string) clickhouse.GroupSet {
+	v := make([]any, len(ids))
+	for i, id := range ids {
+		v[i] = id
+	}
+	return clickhouse.GroupSet{Value: v}
+}
+
+// zeroID maps the all-zero FixedString of an absent id back to "".
+func zeroID(s string) string {
+	if strings.Trim(s, "\x00") == "" {
+		return ""
+	}
+	return s
+}
+
+func statusFromEnum(s string) domain.SpanStatus {
+	switch s {
+	case "ok":
+		return domain.StatusOK
+	case "error":
+		return domain.StatusError
+	}
+	return domain.StatusUnset
+}
+
+func (a *Assembler) queryFacts(ctx context.Context, where string, args ...any) ([]domain.Fact, error) {
+	qctx, cancel := a.queryCtx(ctx)
+	defer cancel()
+	rows, err := a.Conn.Query(qctx, "SELECT "+factColumns+" FROM "+a.table("payment_facts")+" WHERE "+where, args...)
+	if err != nil {
+		return nil, wrap("read facts", err)
+	}
+	defer rows.Close()
+	var out []domain.Fact
+	for rows.Next() {
+		var f domain.Fact
+		var startNs, durNs uint64
+		var status string
+		var amountOK uint8
+		d := &f.Dims
+		if err := rows.Scan(&f.TxnID, &f.TraceID, &f.SpanID, &f.ParentSpanID, &f.Name, &f.Service, &startNs, &durNs,
+			&status, &f.ErrorType, &f.ResponseCode, &f.ResponseSource, &f.TxnType, &f.AmountMinor, &amountOK, &f.Currency,
+			&d.TerminalID, &d.TerminalModel, &d.MerchantID, &d.Region, &d.GatewayID, &d.AcquirerID, &d.IssuerID, &d.CardScheme,
+			&d.CardFunding, &d.EntryMode, &d.CardBIN, &d.BatchNumber, &f.SettlementStatus, &f.SettlementDate); err != nil {
+			return nil, wrap("scan facts", err)
+		}
+		f.ParentSpanID = zeroID(f.ParentSpanID)
+		f.StartNs, f.DurationNs = int64(startNs), int64(durNs)
+		f.Status = statusFromEnum(status)
+		f.Amount = domain.AmountState(amountOK)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("read facts", err)
+	}
+	return out, nil
+}
+
+// loadFacts reads the facts of txnIDs, grouped by transaction, and notes
+// which transaction owns each of their traces.
+func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string) (map[string][]domain.Fact, map[string]string, error) {
+	facts, err := a.queryFacts(ctx, "txn_id IN ?", groupSet(txnIDs))
+	if err != nil {
+		return nil, nil, err
+	}
+	byTxn := make(map[string][]domain.Fact, len(txnIDs))
+	owner := map[string]string{}
+	for _, f := range facts {
+		byTxn[f.TxnID] = append(byTxn[f.TxnID], f)
+		if f.Name == domain.SpanTransaction || owner[f.TraceID] == "" {
+			owner[f.TraceID] = f.TxnID
+		}
+	}
+	return byTxn, owner, nil
+}
+
+// addTracelessFailures adds the failed spans that carried no pos.txn.id but
+// sit in a trace of one of the transactions (e.g. a gateway's database span).
+func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][]domain.Fact, owner map[string]string) error {
+	if len(owner) == 0 {
+		return nil
+	}
+	traces := make([]string, 0, len(owner))
+	for t := range owner {
+		traces = append(traces, t)
+	}
+	facts, err := a.queryFacts(ctx, "txn_id = '' AND trace_id IN ?", groupSet(traces))
+	if err != nil {
+		return err
+	}
+	for _, f := range facts {
+		if id := owner[f.TraceID]; id != "" {
+			f.TxnID = id
+			byTxn[id] = append(byTxn[id], f)
+		}
+	}
+	return nil
+}
+
+func (a *Assembler) txnsOfTraces(ctx context.Context, traceIDs []string) ([]string, error) {
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("txn_traces")+" WHERE trace_id IN ?", groupSet(traceIDs))
+	if err != nil {
+		return nil, wrap("look up transactions of traces", err)
+	}
+	return ids, nil
+}
+
+// unsettledOfBatches finds unsettled transactions of the closed batches. The
+// search is bounded to the week before the latest close so that it prunes
+// partitions; a batch spans a business day.
+func (a *Assembler) unsettledOfBatches(ctx context.Context, batches []BatchKey) ([]string, error) {
+	terms, nums := make([]string, 0, len(batches)), make([]string, 0, len(batches))
+	want := map[[2]string]bool{}
+	var latest uint64
+	for _, b := range batches {
+		terms = append(terms, b.TerminalID)
+		nums = append(nums, b.BatchNumber)
+		want[[2]string{b.TerminalID, b.BatchNumber}] = true
+		latest = max(latest, b.CloseNs)
+	}
+	from := int64(latest)/1e9 - 7*86400
+	qctx, cancel := a.queryCtx(ctx)
+	defer cancel()
+	rows, err := a.Conn.Query(qctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.table("transactions")+
+		" WHERE outcome = 'unsettled' AND txn_time >= toDateTime(?) AND terminal_id IN ? AND batch_number IN ?",
+		max(from, 0), groupSet(terms), groupSet(nums))
+	if err != nil {
+		return nil, wrap("look up unsettled transactions of batches", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, term, num string
+		if err := rows.Scan(&id, &term, &num); err != nil {
+			return nil, wrap("scan transactions", err)
+		}
+		if want[[2]string{term, num}] {
+			out = append(out, id)
+		}
+	}
+	return out, rows.Err()
+}
+
+func (a *Assembler) loadLinks(ctx context.Context, traceIDs []string) (map[string][]domain.SpanLink, error) {
+	qctx, cancel := a.queryCtx(ctx)
+	defer cancel()
+	rows, err := a.Conn.Query(qctx, "SELECT trace_id, span_id, parent_span_id FROM "+a.table("spans")+" WHERE trace_id IN ?", groupSet(traceIDs))
+	if err != nil {
+		return nil, wrap("read span links", err)
+	}
+	defer rows.Close()
+	out := map[string][]domain.SpanLink{}
+	for rows.Next() {
+		var tr string
+		var l domain.SpanLink
+		if err := rows.Scan(&tr, &l.SpanID, &l.ParentSpanID); err != nil {
+			return nil, wrap("scan span links", err)
+		}
+		l.ParentSpanID = zeroID(l.ParentSpanID)
+		out[tr] = append(out[tr], l)
+	}
+	return out, rows.Err()
+}
+
+func (a *Assembler) loadBatchCloses(ctx context.Context, keys []BatchKey) (map[[2]string][]domain.BatchClose, error) {
+	terms, nums := make([]string, 0, len(keys)), make([]string, 0, len(keys))
+	for _, k := range keys {
+		terms = append(terms, k.TerminalID)
+		nums = append(nums, k.BatchNumber)
+	}
+	qctx, cancel := a.queryCtx(ctx)
+	defer cancel()
+	rows, err := a.Conn.Query(qctx, "SELECT terminal_id, batch_number, span_id, close_ns, status_code, batch_result, error_type FROM "+
+		a.table("batch_closes")+" WHERE terminal_id IN ? AND batch_number IN ?", groupSet(terms), groupSet(nums))
+	if err != nil {
+		return nil, wrap("read batch closes", err)
+	}
+	defer rows.Close()
+	out := map[[2]string][]domain.BatchClose{}
+	seen := map[string]bool{} // a re-sent close is one close
+	for rows.Next() {
+		var b domain.BatchClose
+		var closeNs uint64
+		var status string
+		if err := rows.Scan(&b.TerminalID, &b.BatchNumber, &b.SpanID, &closeNs, &status, &b.Result, &b.ErrorType); err != nil {
+			return nil, wrap("scan batch closes", err)
+		}
+		b.CloseNs = int64(closeNs)
+		b.Status = statusFromEnum(status)
+		k := [2]string{b.TerminalID, b.BatchNumber}
+		if !seen[k[0]+"\x00"+k[1]+"\x00"+b.SpanID] {
+			seen[k[0]+"\x00"+k[1]+"\x00"+b.SpanID] = true
+			out[k] = append(out[k], b)
+		}
+	}
+	return out, rows.Err()
+}
+
+// table is the qualified name of one of our tables; db was validated when
+// the settings were, and table names are constants of this package.
+func (a *Assembler) table(name string) string { return "`" + a.DB + "`.`" + name + "`" }

@@ -1,0 +1,316 @@
+package clickhouseexporter
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/settlewatch/settlewatch/assembly"
+	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/domain"
+	"github.com/settlewatch/settlewatch/panmask"
+)
+
+// Reasons a value was changed or a row not written; each is a metric label
+// and appears in the warning log of the batch.
+const (
+	reasonInvalidUTF8       = "invalid_utf8"
+	reasonValueTruncated    = "value_truncated"
+	reasonAmountNotInteger  = "amount_not_integer"
+	reasonMissingTxnID      = "missing_txn_id"
+	reasonBatchCloseKeys    = "batch_close_missing_keys"
+	reasonTimestampRange    = "timestamp_out_of_range"
+	reasonEndBeforeStart    = "end_before_start"
+	reasonTimestampTooLarge = "timestamp_unstorable"
+	// reasonPANAtExport: a card number reached the exporter, so the pipeline
+	// lacks the payment processor. It is masked here as a last guard.
+	reasonPANAtExport = "pan_masked_at_export"
+)
+
+// Spans with start times this far from the receive time are stored as sent
+// but counted and logged: a terminal with a wrong clock is worth knowing of.
+const (
+	maxPast   = 400 * 24 * time.Hour
+	maxFuture = time.Hour
+)
+
+// dateTimeMax is the last second ClickHouse's DateTime can hold.
+var dateTimeMax = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
+
+// rowSet is one export request turned into rows of every table, column by
+// column, plus the keys the assembler must revisit.
+type rowSet struct {
+	spans, facts, batches, traces     chbatch.Columns
+	nSpans, nFacts, nBatches, nTraces int
+	keys                              assembly.Keys
+	issues                            map[string]int
+	examples                          map[string]string // reason → one txn or span id, for the log
+}
+
+// converter turns pdata into rows. It is not safe for concurrent use; the
+// exporter makes one per request.
+type converter struct {
+	maxValueBytes int
+	now           time.Time
+	rs            *rowSet
+	curSpan       string
+}
+
+func newRowSet(spanHint int) *rowSet {
+	return &rowSet{
+		spans:    chbatch.Columns{},
+		facts:    chbatch.Columns{},
+		batches:  chbatch.Columns{},
+		traces:   chbatch.Columns{},
+		issues:   map[string]int{},
+		examples: map[string]string{},
+	}
+}
+
+func (c *converter) issue(reason string) {
+	c.rs.issues[reason]++
+	if _, ok := c.rs.examples[reason]; !ok {
+		c.rs.examples[reason] = c.curSpan
+	}
+}
+
+// clean makes a string storable: valid UTF-8 and at most maxValueBytes long.
+func (c *converter) clean(s string) string {
+	if !utf8.ValidString(s) {
+		c.issue(reasonInvalidUTF8)
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if masked, n := panmask.Mask(s); n > 0 {
+		c.issue(reasonPANAtExport)
+		s = masked
+	}
+	if c.maxValueBytes > 0 && len(s) > c.maxValueBytes {
+		c.issue(reasonValueTruncated)
+		cut := c.maxValueBytes
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…[truncated]"
+	}
+	return s
+}
+
+// convert fills a rowSet from one export request.
+func (c *converter) convert(td ptrace.Traces) *rowSet {
+	c.rs = newRowSet(td.SpanCount())
+	sp := newSpanCols(td.SpanCount())
+	var fc factCols
+	var bc batchCols
+	var tc traceCols
+	seenTrace := map[[2]string]bool{}
+	seenTxn := map[string]bool{}
+	seenTraceKey := map[string]bool{}
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		var resPay payment
+		resPay.read(rs.Resource().Attributes(), c.clean)
+		resKeys, resVals := c.kv(rs.Resource().Attributes())
+		service := ""
+		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
+			service = c.clean(v.AsString())
+		}
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			scope := c.clean(ss.Scope().Name())
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				traceID := s.TraceID()
+				spanID := s.SpanID()
+				c.curSpan = hex.EncodeToString(spanID[:])
+				pay := resPay
+				pay.read(s.Attributes(), c.clean)
+				if pay.amountState == domain.AmountInvalid {
+					c.issue(reasonAmountNotInteger)
+				}
+				if pay.txnID != "" {
+					c.curSpan = pay.txnID
+				}
+				startNs, durNs, startTime := c.times(s)
+				name := c.clean(s.Name())
+				status := statusOf(s.Status().Code())
+				if pay.errorType != "" && status == domain.StatusUnset {
+					// error.type without ERROR status still marks a failure.
+					status = domain.StatusError
+				}
+				ak, av := c.kv(s.Attributes())
+				sp.add(spanRow{
+					traceID: string(traceID[:]), spanID: string(spanID[:]), parentID: parentOf(s),
+					start: startTime, startNs: startNs, durNs: durNs, service: service, name: name,
+					kind: kindName(s.Kind()), status: statusName(s.Status().Code()),
+					statusMsg: c.clean(s.Status().Message()), txnID: pay.txnID, scope: scope,
+					attrKeys: ak, attrVals: av, resKeys: resKeys, resVals: resVals,
+				}, c, s)
+
+				switch {
+				case name == domain.SpanBatchClose:
+					if pay.dims.TerminalID == "" || pay.dims.BatchNumber == "" {
+						c.issue(reasonBatchCloseKeys)
+						break
+					}
+					bc.add(pay, string(traceID[:]), string(spanID[:]), startTime, startNs, status)
+					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: pay.dims.TerminalID, BatchNumber: pay.dims.BatchNumber, CloseNs: startNs})
+				case pay.txnID != "" || status == domain.StatusError:
+					if pay.txnID == "" && name == domain.SpanTransaction {
+						c.issue(reasonMissingTxnID)
+					}
+					fc.add(pay, string(traceID[:]), string(spanID[:]), parentOf(s), name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
+					tkey := string(traceID[:])
+					if pay.txnID != "" {
+						if !seenTxn[pay.txnID] {
+							seenTxn[pay.txnID] = true
+							c.rs.keys.TxnIDs = append(c.rs.keys.TxnIDs, pay.txnID)
+						}
+						pair := [2]string{pay.txnID, tkey}
+						if !seenTrace[pair] {
+							seenTrace[pair] = true
+							tc.add(pay.txnID, tkey, startTime)
+						}
+					} else if !seenTraceKey[tkey] {
+						seenTraceKey[tkey] = true
+						c.rs.keys.TraceIDs = append(c.rs.keys.TraceIDs, tkey)
+					}
+				case name == domain.SpanTransaction:
+					c.issue(reasonMissingTxnID)
+				}
+			}
+		}
+	}
+	c.rs.spans, c.rs.nSpans = sp.columns(), sp.n
+	c.rs.facts, c.rs.nFacts = fc.columns(), fc.n
+	c.rs.batches, c.rs.nBatches = bc.columns(), bc.n
+	c.rs.traces, c.rs.nTraces = tc.columns(), tc.n
+	return c.rs
+}
+
+// times returns start ns, duration ns and the DateTime to partition by.
+func (c *converter) times(s ptrace.Span) (uint64, uint64, time.Time) {
+	start, end := uint64(s.StartTimestamp()), uint64(s.EndTimestamp())
+	var dur uint64
+	if end >= start {
+		dur = end - start
+	} else {
+		c.issue(reasonEndBeforeStart)
+	}
+	t := time.Unix(0, int64(start)).UTC()
+	if start > uint64(1<<63-1) {
+		t = dateTimeMax
+	}
+	if t.Before(c.now.Add(-maxPast)) || t.After(c.now.Add(maxFuture)) {
+		c.issue(reasonTimestampRange)
+	}
+	if t.After(dateTimeMax) {
+		// DateTime would wrap; keep start_ns as sent, partition by the cap.
+		c.issue(reasonTimestampTooLarge)
+		t = dateTimeMax
+	}
+	return start, dur, t
+}
+
+// kv flattens a map to parallel key/value arrays; non-string values are kept
+// in their OTLP JSON form so nothing is lost.
+func (c *converter) kv(m pcommon.Map) ([]string, []string) {
+	keys := make([]string, 0, m.Len())
+	vals := make([]string, 0, m.Len())
+	m.Range(func(k string, v pcommon.Value) bool {
+		keys = append(keys, c.clean(k))
+		vals = append(vals, c.clean(v.AsString()))
+		return true
+	})
+	return keys, vals
+}
+
+func (c *converter) eventsAndLinks(s ptrace.Span) (evT []uint64, evN, evA, lT, lS []string) {
+	evs := s.Events()
+	evT = make([]uint64, evs.Len())
+	evN = make([]string, evs.Len())
+	evA = make([]string, evs.Len())
+	for i := 0; i < evs.Len(); i++ {
+		e := evs.At(i)
+		evT[i] = uint64(e.Timestamp())
+		evN[i] = c.clean(e.Name())
+		attrs := make(map[string]string, e.Attributes().Len())
+		e.Attributes().Range(func(k string, v pcommon.Value) bool {
+			attrs[c.clean(k)] = c.clean(v.AsString())
+			return true
+		})
+		b, _ := json.Marshal(attrs) // a map of strings always marshals
+		evA[i] = string(b)
+	}
+	ls := s.Links()
+	lT = make([]string, ls.Len())
+	lS = make([]string, ls.Len())
+	for i := 0; i < ls.Len(); i++ {
+		l := ls.At(i)
+		tid, sid := l.TraceID(), l.SpanID()
+		lT[i] = hex.EncodeToString(tid[:])
+		lS[i] = hex.EncodeToString(sid[:])
+	}
+	return
+}
+
+func parentOf(s ptrace.Span) string {
+	p := s.ParentSpanID()
+	if p.IsEmpty() {
+		return ""
+	}
+	return string(p[:])
+}
+
+func statusOf(c ptrace.StatusCode) domain.SpanStatus {
+	switch c {
+	case ptrace.StatusCodeOk:
+		return domain.StatusOK
+	case ptrace.StatusCodeError:
+		return domain.StatusError
+	}
+	return domain.StatusUnset
+}
+
+func statusName(c ptrace.StatusCode) string {
+	switch c {
+	case ptrace.StatusCodeOk:
+		return "ok"
+	case ptrace.StatusCodeError:
+		return "error"
+	}
+	return "unset"
+}
+
+func statusEnum(s domain.SpanStatus) string {
+	switch s {
+	case domain.StatusOK:
+		return "ok"
+	case domain.StatusError:
+		return "error"
+	}
+	return "unset"
+}
+
+func kindName(k ptrace.SpanKind) string {
+	switch k {
+	case ptrace.SpanKindInternal:
+		return "internal"
+	case ptrace.SpanKindServer:
+		return "server"
+	case ptrace.SpanKindClient:
+		return "client"
+	case ptrace.SpanKindProducer:
+		return "producer"
+	case ptrace.SpanKindConsumer:
+		return "consumer"
+	}
+	return "unspecified"
+}

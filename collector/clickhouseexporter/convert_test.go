@@ -1,0 +1,157 @@
+package clickhouseexporter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+func newSpan(td ptrace.Traces, service string) ptrace.Span {
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", service)
+	rs.Resource().Attributes().PutStr("pos.terminal.id", "T-res")
+	sp := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	sp.SetTraceID(pcommon.TraceID{1, 2, 3})
+	sp.SetSpanID(pcommon.SpanID{byte(td.SpanCount()), 9})
+	now := time.Now()
+	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Second)))
+	return sp
+}
+
+func convertOne(t *testing.T, td ptrace.Traces) *rowSet {
+	t.Helper()
+	c := converter{maxValueBytes: 1024, now: time.Now()}
+	return c.convert(td)
+}
+
+func TestSpanAttributeOverridesResource(t *testing.T) {
+	td := ptrace.NewTraces()
+	sp := newSpan(td, "pos-terminal")
+	sp.SetName("pos.transaction")
+	sp.Attributes().PutStr("pos.txn.id", "X1")
+	sp.Attributes().PutStr("pos.terminal.id", "T-span")
+	sp.Attributes().PutStr("pos.response.code", " 5c ")
+	sp.Attributes().PutInt("pos.amount.minor", 1250)
+	rs := convertOne(t, td)
+	if rs.nSpans != 1 || rs.nFacts != 1 || rs.nTraces != 1 {
+		t.Fatalf("rows: spans %d facts %d traces %d", rs.nSpans, rs.nFacts, rs.nTraces)
+	}
+	if got := rs.facts["terminal_id"].([]string)[0]; got != "T-span" {
+		t.Errorf("terminal %q: the span attribute must win", got)
+	}
+	if got := rs.facts["response_code"].([]string)[0]; got != "5C" {
+		t.Errorf("response code %q", got)
+	}
+	if got := rs.facts["amount_minor"].([]int64)[0]; got != 1250 {
+		t.Errorf("amount %d", got)
+	}
+	if len(rs.keys.TxnIDs) != 1 || rs.keys.TxnIDs[0] != "X1" {
+		t.Errorf("keys %v", rs.keys.TxnIDs)
+	}
+}
+
+func TestBadInputIsCountedNotFatal(t *testing.T) {
+	td := ptrace.NewTraces()
+	// pos.transaction without pos.txn.id: span kept, no fact.
+	noID := newSpan(td, "pos-terminal")
+	noID.SetName("pos.transaction")
+	// Non-integer amount.
+	amt := newSpan(td, "pos-terminal")
+	amt.SetName("pos.transaction")
+	amt.Attributes().PutStr("pos.txn.id", "X2")
+	amt.Attributes().PutDouble("pos.amount.minor", 12.5)
+	// Invalid UTF-8 and a 1 MB value.
+	junk := newSpan(td, "pos-terminal")
+	junk.SetName("pos.card.read\xff")
+	junk.Attributes().PutStr("pos.txn.id", "X2")
+	junk.Attributes().PutStr("blob", strings.Repeat("é", 512*1024))
+	// Timestamps in 1970 and next year.
+	old := newSpan(td, "pos-terminal")
+	old.SetStartTimestamp(0)
+	old.SetEndTimestamp(0)
+	future := newSpan(td, "pos-terminal")
+	future.SetStartTimestamp(pcommon.NewTimestampFromTime(time.Now().AddDate(1, 0, 0)))
+	future.SetEndTimestamp(pcommon.NewTimestampFromTime(time.Now().AddDate(1, 0, 0)))
+	// End before start, batch close without keys, PAN that slipped through.
+	back := newSpan(td, "pos-terminal")
+	back.SetEndTimestamp(back.StartTimestamp() - 1)
+	bc := newSpan(td, "pos-terminal")
+	bc.SetName("pos.batch.close")
+	bc.Attributes().PutStr("note", "card 4111111111111111 here")
+
+	rs := convertOne(t, td)
+	if rs.nSpans != 7 {
+		t.Errorf("spans %d, want all 7 kept", rs.nSpans)
+	}
+	want := map[string]int{reasonMissingTxnID: 1, reasonAmountNotInteger: 1, reasonInvalidUTF8: 1, reasonValueTruncated: 1,
+		reasonTimestampRange: 2, reasonEndBeforeStart: 1, reasonBatchCloseKeys: 1, reasonPANAtExport: 1}
+	for reason, n := range want {
+		if rs.issues[reason] != n {
+			t.Errorf("%s counted %d, want %d (all: %v)", reason, rs.issues[reason], n, rs.issues)
+		}
+	}
+	if rs.nFacts != 2 || rs.nBatches != 0 {
+		t.Errorf("facts %d batches %d", rs.nFacts, rs.nBatches)
+	}
+	if got := rs.facts["amount_ok"].([]uint8)[0]; got != uint8(domain.AmountInvalid) {
+		t.Errorf("amount state %d", got)
+	}
+	for _, v := range rs.spans["attributes.value"].([][]string) {
+		for _, s := range v {
+			if len(s) > 1024+len("…[truncated]") {
+				t.Errorf("value of %d bytes stored", len(s))
+			}
+			if strings.Contains(s, "4111111111111111") {
+				t.Error("PAN stored")
+			}
+		}
+	}
+	if got := rs.spans["name"].([]string)[2]; got != "pos.card.read\uFFFD" {
+		t.Errorf("name %q", got)
+	}
+}
+
+func TestFailedSpanWithoutTxnIDBecomesTraceKey(t *testing.T) {
+	td := ptrace.NewTraces()
+	sp := newSpan(td, "payment-gateway")
+	sp.SetName("db.query")
+	sp.SetParentSpanID(pcommon.SpanID{7})
+	sp.Status().SetCode(ptrace.StatusCodeError)
+	sp.Attributes().PutStr("error.type", "DATABASE_ERROR")
+	rs := convertOne(t, td)
+	if rs.nFacts != 1 || len(rs.keys.TraceIDs) != 1 || len(rs.keys.TxnIDs) != 0 || rs.nTraces != 0 {
+		t.Fatalf("facts %d trace keys %d txn keys %d", rs.nFacts, len(rs.keys.TraceIDs), len(rs.keys.TxnIDs))
+	}
+	if got := rs.facts["error_type"].([]string)[0]; got != "database_error" {
+		t.Errorf("error.type %q", got)
+	}
+}
+
+func TestIntValue(t *testing.T) {
+	cases := []struct {
+		v    pcommon.Value
+		n    int64
+		want domain.AmountState
+	}{
+		{pcommon.NewValueInt(5), 5, domain.AmountOK},
+		{pcommon.NewValueDouble(1200), 1200, domain.AmountOK},
+		{pcommon.NewValueStr(" 42 "), 42, domain.AmountOK},
+		{pcommon.NewValueDouble(12.5), 0, domain.AmountInvalid},
+		{pcommon.NewValueStr("12.50"), 0, domain.AmountInvalid},
+		{pcommon.NewValueStr("abc"), 0, domain.AmountInvalid},
+		{pcommon.NewValueBool(true), 0, domain.AmountInvalid},
+		{pcommon.NewValueDouble(1e300), 0, domain.AmountInvalid},
+	}
+	for _, c := range cases {
+		n, st := intValue(c.v)
+		if n != c.n || st != c.want {
+			t.Errorf("%v: %d/%d, want %d/%d", c.v.AsString(), n, st, c.n, c.want)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package clickhouseexporter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/settlewatch/settlewatch/assembly"
+	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+type chExporter struct {
+	cfg      *Config
+	settings chconn.Settings
+	rules    *domain.Rules
+	log      *zap.Logger
+	tel      *telemetry
+
+	mu   sync.Mutex // guards conn and asm while (re)connecting
+	conn driver.Conn
+	asm  *assembly.Assembler
+}
+
+func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	rules, err := domain.LoadRules(cfg.Assembly.RulesFile)
+	if err != nil {
+		return nil, err
+	}
+	tel, err := newTelemetry(set.MeterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("create exporter metrics: %w", err)
+	}
+	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel}, nil
+}
+
+// start tries to connect and migrate, but a ClickHouse that is down must not
+// stop the collector from accepting data: the queue holds it and push
+// reconnects.
+func (e *chExporter) start(ctx context.Context, _ component.Host) error {
+	cctx, cancel := context.WithTimeout(ctx, e.settings.DialTimeout)
+	defer cancel()
+	if _, err := e.ready(cctx); err != nil {
+		e.log.Warn("ClickHouse not reachable at start; data is queued and the exporter keeps retrying",
+			zap.Strings("endpoint", e.settings.Addr), zap.Error(err))
+	}
+	return nil
+}
+
+func (e *chExporter) shutdown(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn != nil {
+		err := e.conn.Close()
+		e.conn = nil
+		return err
+	}
+	return nil
+}
+
+// ready returns a working connection, connecting and migrating if needed.
+func (e *chExporter) ready(ctx context.Context) (driver.Conn, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn != nil {
+		return e.conn, nil
+	}
+	if e.cfg.CreateSchema {
+		if err := e.migrate(ctx); err != nil {
+			return nil, err
+		}
+	}
+	conn, err := chconn.Open(ctx, e.settings)
+	if err != nil {
+		return nil, err
+	}
+	e.conn = conn
+	e.asm = &assembly.Assembler{
+		Conn: conn, DB: e.settings.Database, Rules: e.rules,
+		Window: e.cfg.Assembly.SettlementWindow, QueryTimeout: e.cfg.TimeoutConfig.Timeout,
+		Log: slog.New(slog.DiscardHandler),
+	}
+	return conn, nil
+}
+
+func (e *chExporter) migrate(ctx context.Context) error {
+	conn, err := chconn.OpenNoDatabase(ctx, e.settings)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	v, err := chconn.ServerVersion(ctx, conn)
+	if err != nil {
+		return err
+	}
+	d := chschema.DialectFor(v, e.cfg.Cluster)
+	d.RetentionDays = e.cfg.RetentionDays
+	applied, err := chschema.Migrate(ctx, conn, e.settings.Database, d, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if len(applied) > 0 {
+		e.log.Info("applied ClickHouse migrations", zap.String("server_version", v.String()),
+			zap.String("database", e.settings.Database), zap.Any("versions", applied))
+	}
+	return nil
+}
+
+// push stores one request. Every table is keyed by span id, so a retry after
+// a partial failure re-writes rows that ClickHouse collapses.
+func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
+	conn, err := e.ready(ctx)
+	if err != nil {
+		e.tel.add(ctx, e.tel.failures, 1, "table", "connect")
+		return fmt.Errorf("settlewatch exporter: %w", err)
+	}
+	conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
+	rs := conv.convert(td)
+	e.tel.add(ctx, e.tel.spans, td.SpanCount(), "", "")
+	e.report(ctx, rs)
+	qctx, cancel := chconn.WithQuerySettings(ctx, e.cfg.TimeoutConfig.Timeout)
+	defer cancel()
+	for _, w := range []struct {
+		t    chschema.Table
+		cols chbatch.Columns
+		n    int
+	}{
+		{chschema.Spans, rs.spans, rs.nSpans},
+		{chschema.PaymentFacts, rs.facts, rs.nFacts},
+		{chschema.BatchCloses, rs.batches, rs.nBatches},
+		{chschema.TxnTraces, rs.traces, rs.nTraces},
+	} {
+		if err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, w.cols, w.n); err != nil {
+			e.tel.add(ctx, e.tel.failures, 1, "table", w.t.Name)
+			e.dropConnIfBroken(err)
+			return fmt.Errorf("settlewatch exporter: %w", err)
+		}
+		e.tel.add(ctx, e.tel.rows, w.n, "table", w.t.Name)
+	}
+	if !e.cfg.Assembly.Enabled || rs.keys.Empty() {
+		return nil
+	}
+	res, err := e.asm.Assemble(ctx, rs.keys)
+	if err != nil {
+		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
+		return fmt.Errorf("settlewatch exporter: %w", err)
+	}
+	e.tel.add(ctx, e.tel.rows, res.Transactions, "table", chschema.Transactions.Name)
+	for o, n := range res.ByOutcome {
+		e.tel.add(ctx, e.tel.assembled, n, "outcome", string(o))
+	}
+	return nil
+}
+
+// report counts and logs what the request got wrong: one line per request,
+// with a reason → count map and an example id per reason.
+func (e *chExporter) report(ctx context.Context, rs *rowSet) {
+	if len(rs.issues) == 0 {
+		return
+	}
+	for reason, n := range rs.issues {
+		e.tel.add(ctx, e.tel.rejected, n, "reason", reason)
+	}
+	e.log.Warn("spans broke the telemetry contract; stored what could be stored",
+		zap.Any("reasons", rs.issues), zap.Any("example_ids", rs.examples))
+}
+
+// dropConnIfBroken forgets a connection after a network error so the next
+// attempt reconnects (and re-checks the schema, e.g. after a dropped table).
+func (e *chExporter) dropConnIfBroken(err error) {
+	if err == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.conn != nil {
+		if perr := e.conn.Ping(context.Background()); perr != nil || e.cfg.CreateSchema {
+			_ = e.conn.Close()
+			e.conn = nil
+		}
+	}
+}

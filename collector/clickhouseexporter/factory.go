@@ -1,0 +1,73 @@
+// Package clickhouseexporter is settlewatch's collector exporter: it stores
+// spans, payment facts, batch closes and the txn→trace index in ClickHouse in
+// columnar batches, then assembles the transactions those spans touched.
+package clickhouseexporter
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+// Type is the component type used in collector configuration.
+var Type = component.MustNewType("settlewatch_clickhouse")
+
+// NewFactory returns the exporter factory.
+func NewFactory() exporter.Factory {
+	return exporter.NewFactory(Type, createDefaultConfig,
+		exporter.WithTraces(createTraces, component.StabilityLevelAlpha))
+}
+
+func createDefaultConfig() component.Config {
+	queue := exporterhelper.NewDefaultQueueConfig()
+	// Batch by spans: ClickHouse wants few large inserts (10k–100k rows).
+	queue.Sizer = exporterhelper.RequestSizerTypeItems
+	queue.QueueSize = 1_000_000
+	queue.NumConsumers = 2
+	if b := queue.Batch.Get(); b != nil {
+		b.Sizer = exporterhelper.RequestSizerTypeItems
+		b.MinSize = 20_000
+		b.MaxSize = 50_000
+		b.FlushTimeout = time.Second
+	}
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.MaxElapsedTime = 0 // keep retrying while ClickHouse is down; the queue bounds memory
+	return &Config{
+		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},
+		BackOffConfig: retry,
+		QueueConfig:   configoptional.Some(queue),
+		Endpoint:      "127.0.0.1:9000",
+		Database:      "settlewatch",
+		Username:      "default",
+		DialTimeout:   10 * time.Second,
+		Compression:   "lz4",
+		CreateSchema:  true,
+		MaxValueBytes: 64 * 1024,
+		Assembly: AssemblyConfig{
+			Enabled:          true,
+			SettlementWindow: domain.DefaultSettlementWindow,
+		},
+	}
+}
+
+func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
+	c := cfg.(*Config)
+	e, err := newExporter(set, c)
+	if err != nil {
+		return nil, err
+	}
+	return exporterhelper.NewTraces(ctx, set, cfg, e.push,
+		exporterhelper.WithStart(e.start),
+		exporterhelper.WithShutdown(e.shutdown),
+		exporterhelper.WithTimeout(c.TimeoutConfig),
+		exporterhelper.WithRetry(c.BackOffConfig),
+		exporterhelper.WithQueue(c.QueueConfig),
+	)
+}

@@ -1,0 +1,57 @@
+package clickhouseexporter
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+const scopeName = "github.com/settlewatch/settlewatch/collector/clickhouseexporter"
+
+// telemetry is the exporter's own metrics, exposed with the collector's.
+type telemetry struct {
+	spans     metric.Int64Counter
+	rows      metric.Int64Counter
+	rejected  metric.Int64Counter
+	failures  metric.Int64Counter
+	assembled metric.Int64Counter
+}
+
+func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
+	m := mp.Meter(scopeName)
+	var t telemetry
+	var err error
+	if t.spans, err = m.Int64Counter("settlewatch_exporter_spans_received",
+		metric.WithDescription("Spans handed to the exporter."), metric.WithUnit("{span}")); err != nil {
+		return nil, err
+	}
+	if t.rows, err = m.Int64Counter("settlewatch_exporter_rows_written",
+		metric.WithDescription("Rows stored in ClickHouse, by table."), metric.WithUnit("{row}")); err != nil {
+		return nil, err
+	}
+	if t.rejected, err = m.Int64Counter("settlewatch_exporter_rejected",
+		metric.WithDescription("Values fixed or rows not derived because the input broke the contract, by reason."), metric.WithUnit("{item}")); err != nil {
+		return nil, err
+	}
+	if t.failures, err = m.Int64Counter("settlewatch_exporter_write_failures",
+		metric.WithDescription("Failed inserts or assemblies (the batch is retried), by table."), metric.WithUnit("{failure}")); err != nil {
+		return nil, err
+	}
+	if t.assembled, err = m.Int64Counter("settlewatch_exporter_transactions_assembled",
+		metric.WithDescription("Transaction rows written by assembly, by outcome."), metric.WithUnit("{transaction}")); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (t *telemetry) add(ctx context.Context, c metric.Int64Counter, n int, key, value string) {
+	if n == 0 {
+		return
+	}
+	if key == "" {
+		c.Add(ctx, int64(n))
+		return
+	}
+	c.Add(ctx, int64(n), metric.WithAttributes(attribute.String(key, value)))
+}

@@ -1,0 +1,189 @@
+package distribution
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/settlewatch/settlewatch/chtest"
+)
+
+type want struct{ outcome, cause string }
+
+// spanIDs collects the distinct span ids of what was sent.
+func spanIDs(set map[string]bool, tds ...ptrace.Traces) {
+	for _, td := range tds {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			sss := rss.At(i).ScopeSpans()
+			for j := 0; j < sss.Len(); j++ {
+				spans := sss.At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					id := spans.At(k).SpanID()
+					set[string(id[:])] = true
+				}
+			}
+		}
+	}
+}
+
+// stored reads outcome and cause of every transaction (latest version).
+func stored(t *testing.T, db *chtest.DB) map[string]want {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.Conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM transactions FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]want{}
+	for rows.Next() {
+		var id string
+		var w want
+		if err := rows.Scan(&id, &w.outcome, &w.cause); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = w
+	}
+	return got
+}
+
+// waitOutcomes polls until every transaction has its expected outcome and
+// cause, then fails with the differences if the deadline passes.
+func waitOutcomes(t *testing.T, db *chtest.DB, exp map[string]want) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var diff []string
+	for {
+		got := stored(t, db)
+		diff = diff[:0]
+		for id, w := range exp {
+			if got[id] != w {
+				diff = append(diff, fmt.Sprintf("%s: got %s/%s, want %s/%s", id, got[id].outcome, got[id].cause, w.outcome, w.cause))
+			}
+		}
+		for id := range got {
+			if _, ok := exp[id]; !ok {
+				diff = append(diff, "unexpected transaction "+id)
+			}
+		}
+		if len(diff) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			sort.Strings(diff)
+			t.Fatalf("transactions differ from the contract:\n%s", strings.Join(diff, "\n"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
+	db := chtest.Migrated(t)
+	rc := startCollector(t, db, nil)
+
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	recent, old := now.Add(-time.Hour), now.Add(-48*time.Hour)
+	exp := map[string]want{}
+	first := ptrace.NewTraces()  // gRPC
+	second := ptrace.NewTraces() // HTTP, later
+	add := func(a attempt, w want) {
+		if a.batch == "" {
+			a.batch = "000001"
+		}
+		terminalSpans(first, a)
+		gatewaySpans(first, a)
+		exp[a.txn] = w
+	}
+	// Every decline cause, from the response code on pos.transaction.
+	for code, cause := range map[string]string{"51": "account", "05": "bank_policy", "55": "authorization", "13": "operator",
+		"61": "limit", "14": "card", "92": "gateway", "96": "system", "68": "timeout", "77": "settlement", "N7": "unknown", "5c": "bank_policy"} {
+		add(attempt{txn: "D-" + code, typ: "sale", code: code, at: recent, amount: 1000, gatewayCode: strings.ToUpper(code)}, want{"declined", cause})
+	}
+	// A decline with a gateway error underneath: the code decides.
+	add(attempt{txn: "D-91-UNDER", typ: "sale", code: "91", at: recent, amount: 1000, gatewayCode: "91", issuerErr: "timeout"}, want{"declined", "gateway"})
+	// Technical failures.
+	add(attempt{txn: "F-ROOT", typ: "sale", at: recent, amount: 500, rootErr: "connection_refused"}, want{"failed", "network"})
+	add(attempt{txn: "F-DEEP", typ: "sale", at: recent, amount: 500, hostErr: "timeout", issuerErr: "database_error", gatewayCode: ""}, want{"failed", "system"})
+	add(attempt{txn: "F-HOST", typ: "sale", at: recent, amount: 500, hostErr: "tls_failure"}, want{"failed", "network"})
+	add(attempt{txn: "F-NONE", typ: "sale", at: recent, amount: 500}, want{"failed", "unknown"})
+	add(attempt{txn: "F-ODD", typ: "sale", at: recent, amount: 500, rootErr: "cosmic_ray"}, want{"failed", "unknown"})
+	// The deepest failure sits on a gateway span that carries no pos.txn.id.
+	add(attempt{txn: "F-NOTXN", typ: "sale", at: recent, amount: 500, issuerErr: "hardware_fault", dropTxnIDGateway: true}, want{"failed", "system"})
+	// Approvals.
+	add(attempt{txn: "A-REFUND", typ: "refund", code: "00", at: recent, amount: 700, gatewayCode: "00"}, want{"approved", "none"})
+	add(attempt{txn: "A-PENDING", typ: "sale", code: "00", at: recent, amount: 700, gatewayCode: "00"}, want{"pending", "none"})
+	add(attempt{txn: "A-SETTLED", typ: "sale", code: "00", at: old, amount: 700, gatewayCode: "00"}, want{"settled", "none"})
+	add(attempt{txn: "A-COMPLETION", typ: "completion", code: "Y1", at: old, amount: 700, gatewayCode: "00"}, want{"settled", "none"})
+	add(attempt{txn: "A-REJ95", typ: "sale", code: "00", at: old, amount: 700, gatewayCode: "00"}, want{"settlement_rejected", "settlement"})
+	add(attempt{txn: "A-REJ51", typ: "sale", code: "00", at: old, amount: 700, gatewayCode: "00"}, want{"settlement_rejected", "account"})
+	add(attempt{txn: "A-UNSETTLED", typ: "sale", code: "00", at: old, amount: 700, gatewayCode: "00"}, want{"unsettled", "settlement"})
+	add(attempt{txn: "A-UNSET-NET", typ: "sale", code: "00", at: old, amount: 700, gatewayCode: "00", terminal: "T-NET", batch: "000777"}, want{"unsettled", "network"})
+	// Failed and declined transactions are never unsettled, even in a failed batch.
+	add(attempt{txn: "D-OLD-IN-FAILED-BATCH", typ: "sale", code: "51", at: old, amount: 700, gatewayCode: "51", terminal: "T-NET", batch: "000777"}, want{"declined", "account"})
+	// Out of order: the gateway's spans arrive first, the terminal's later over HTTP.
+	ooo := attempt{txn: "O-LATE-ROOT", typ: "sale", code: "57", at: recent, amount: 900, gatewayCode: "57", batch: "000001"}
+	gatewaySpans(first, ooo)
+	terminalSpans(second, ooo)
+	exp[ooo.txn] = want{"declined", "bank_policy"}
+
+	third := ptrace.NewTraces()
+	settlementSpan(third, "A-SETTLED", "settled", "00", "", old.Add(20*time.Hour), 700)
+	settlementSpan(third, "A-COMPLETION", "settled", "", "", old.Add(20*time.Hour), 700)
+	settlementSpan(third, "A-REJ95", "rejected", "95", "", old.Add(20*time.Hour), 700)
+	settlementSpan(third, "A-REJ51", "rejected", "51", "", old.Add(20*time.Hour), 700)
+	batchClose(third, "T-NET", "000777", "failed", "upload_failed", old.Add(12*time.Hour))
+
+	rc.sendGRPC(t, first)
+	rc.sendHTTP(t, second)
+	rc.sendGRPC(t, third)
+	waitOutcomes(t, db, exp)
+
+	// Duplicates re-sent change nothing.
+	rc.sendGRPC(t, first)
+	rc.sendHTTP(t, third)
+
+	// A settlement arriving after the approval was assembled as pending.
+	late := ptrace.NewTraces()
+	settlementSpan(late, "A-PENDING", "settled", "00", "", now, 700)
+	rc.sendGRPC(t, late)
+	exp["A-PENDING"] = want{"settled", "none"}
+	waitOutcomes(t, db, exp)
+
+	ids := map[string]bool{}
+	spanIDs(ids, first, second, third, late)
+	waitFor(t, db, uint64(len(ids)), "SELECT count() FROM spans FINAL")
+	if got := db.Count(t, "SELECT uniqExact(span_id) FROM spans"); got != uint64(len(ids)) {
+		t.Errorf("distinct stored spans %d, sent %d", got, len(ids))
+	}
+	if got := db.Count(t, "SELECT count() FROM transactions FINAL"); got != uint64(len(exp)) {
+		t.Errorf("transactions %d, want %d", got, len(exp))
+	}
+	// Facts: every span with a pos.txn.id or a failure (batch closes go to their own table).
+	if got := db.Count(t, "SELECT count() FROM payment_facts FINAL WHERE name = 'settlement.transaction'"); got != 5 {
+		t.Errorf("settlement facts %d, want 5", got)
+	}
+	if got := db.Count(t, "SELECT count() FROM batch_closes FINAL"); got != 1 {
+		t.Errorf("batch closes %d, want 1", got)
+	}
+	// txn_traces: one row per (transaction, trace); settled ones have two traces.
+	if got := db.Count(t, "SELECT count() FROM txn_traces FINAL WHERE txn_id = 'A-SETTLED'"); got != 2 {
+		t.Errorf("A-SETTLED traces %d, want 2", got)
+	}
+	// Money and dimensions carried through, integer minor units.
+	if got := db.Count(t, "SELECT sum(amount_minor) FROM transactions FINAL WHERE txn_id IN ('A-SETTLED', 'A-REJ95')"); got != 1400 {
+		t.Errorf("amounts %d, want 1400", got)
+	}
+	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'D-91-UNDER' AND issuer_id = 'iss-4' AND acquirer_id = 'acq-1' AND gateway_id = 'gw-1' AND terminal_id = 'T-100' AND region = 'east' AND cause_class = 'soft' AND response_code = '91'"); got != 1 {
+		t.Error("D-91-UNDER lost dimensions from gateway spans")
+	}
+	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'D-5c' AND response_code = '5C' AND cause_class = 'hard'"); got != 1 {
+		t.Error("lower-case response code not normalised")
+	}
+}
