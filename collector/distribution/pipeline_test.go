@@ -177,7 +177,7 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 		t.Errorf("A-SETTLED traces %d, want 2", got)
 	}
 	// Money and dimensions carried through, integer minor units.
-	if got := db.Count(t, "SELECT sum(amount_minor) FROM transactions FINAL WHERE txn_id IN ('A-SETTLED', 'A-REJ95')"); got != 1400 {
+	if got := db.Count(t, "SELECT toUInt64(sum(amount_minor)) FROM transactions FINAL WHERE txn_id IN ('A-SETTLED', 'A-REJ95')"); got != 1400 {
 		t.Errorf("amounts %d, want 1400", got)
 	}
 	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'D-91-UNDER' AND issuer_id = 'iss-4' AND acquirer_id = 'acq-1' AND gateway_id = 'gw-1' AND terminal_id = 'T-100' AND region = 'east' AND cause_class = 'soft' AND response_code = '91'"); got != 1 {

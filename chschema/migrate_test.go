@@ -1,0 +1,241 @@
+package chschema_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/chtest"
+)
+
+func dialect(t *testing.T, db *chtest.DB) chschema.Dialect {
+	t.Helper()
+	v, err := chconn.ServerVersion(t.Context(), db.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("server %s", v)
+	return chschema.DialectFor(v, "")
+}
+
+func TestMigrateCreatesEveryTable(t *testing.T) {
+	db := chtest.New(t)
+	d := dialect(t, db)
+	ctx := t.Context()
+	if v, err := chschema.Status(ctx, db.Conn, db.Name); err != nil || v != 0 {
+		t.Fatalf("Status before migrating = %d, %v; want 0", v, err)
+	}
+	applied, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []uint32{1}; !slices.Equal(applied, want) {
+		t.Errorf("applied %v, want %v", applied, want)
+	}
+	for _, tb := range chschema.Tables() {
+		names, types := columnsOf(t, db, tb.Name)
+		if !slices.Equal(names, tb.Columns()) {
+			t.Errorf("%s: server has columns %v\nwant %v", tb.Name, names, tb.Columns())
+			continue
+		}
+		if want := expectedTypes(tb, d); !slices.Equal(types, want) {
+			t.Errorf("%s: server has types %v\nwant %v", tb.Name, types, want)
+		}
+	}
+	if v, err := chschema.Status(ctx, db.Conn, db.Name); err != nil || v != chschema.LatestVersion() || v != 1 {
+		t.Errorf("Status = %d, %v; want 1", v, err)
+	}
+
+	again, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
+	if err != nil || len(again) != 0 {
+		t.Errorf("second Migrate applied %v, %v; want nothing", again, err)
+	}
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".schema_migrations FINAL"); n != 1 {
+		t.Errorf("schema_migrations has %d rows, want 1", n)
+	}
+}
+
+func columnsOf(t *testing.T, db *chtest.DB, table string) (names, types []string) {
+	t.Helper()
+	rows, err := db.Conn.Query(t.Context(),
+		// In table order; 18.16's system.columns has no position column to sort by.
+		"SELECT name, type FROM system.columns WHERE database = ? AND table = ?", db.Name, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n, ty string
+		if err := rows.Scan(&n, &ty); err != nil {
+			t.Fatal(err)
+		}
+		names, types = append(names, n), append(types, ty)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names, types
+}
+
+func expectedTypes(tb chschema.Table, d chschema.Dialect) []string {
+	var out []string
+	for _, c := range tb.ColumnDefs {
+		switch {
+		case c.Fields != nil:
+			for _, f := range c.Fields {
+				out = append(out, "Array("+f.Type+")")
+			}
+		case c.LowCard && d.Modern:
+			out = append(out, "LowCardinality("+c.Type+")")
+		default:
+			out = append(out, c.Type)
+		}
+	}
+	return out
+}
+
+// Two services starting at once both migrate; both must succeed and the
+// version must be recorded once (after FINAL).
+func TestMigrateConcurrently(t *testing.T) {
+	db := chtest.New(t)
+	d := dialect(t, db)
+	for round := range 3 {
+		name := fmt.Sprintf("%s_c%d", db.Name, round) // not created yet: Migrate makes it
+		t.Cleanup(func() { _ = db.Conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name) })
+		var wg sync.WaitGroup
+		errs := make([]error, 3)
+		applied := make([][]uint32, 3)
+		for i := range errs {
+			wg.Go(func() {
+				conn, err := chconn.OpenNoDatabase(t.Context(), db.Settings)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer conn.Close()
+				applied[i], errs[i] = chschema.Migrate(t.Context(), conn, name, d, chtest.Logger(t))
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d migrator %d: %v", round, i, err)
+			}
+		}
+		t.Logf("round %d: applied %v", round, applied)
+		q := "SELECT count() FROM " + name + ".schema_migrations FINAL"
+		if n := db.Count(t, q); n != uint64(len(chschema.AllMigrations())) {
+			t.Errorf("round %d: %d rows after FINAL, want one per version", round, n)
+		}
+		if n := db.Count(t, "SELECT uniqExact(version) FROM "+name+".schema_migrations"); n != uint64(len(chschema.AllMigrations())) {
+			t.Errorf("round %d: %d distinct versions", round, n)
+		}
+		if v, err := chschema.Status(t.Context(), db.Conn, name); err != nil || v != 1 {
+			t.Errorf("round %d: Status = %d, %v", round, v, err)
+		}
+	}
+}
+
+// Every table takes a 3-row batch built from its InsertSQL column list, and
+// exactly 3 rows arrive.
+func TestInsertEveryTable(t *testing.T) {
+	db := chtest.Migrated(t)
+	ctx := t.Context()
+	for _, tb := range chschema.Tables() {
+		before := db.Count(t, "SELECT count() FROM "+db.Name+"."+tb.Name) // schema_migrations has v1
+		batch, err := db.Conn.PrepareBatch(ctx, tb.InsertSQL(db.Name))
+		if err != nil {
+			t.Fatalf("%s: prepare: %v", tb.Name, err)
+		}
+		for i := range 3 {
+			if err := batch.Append(rowFor(t, tb, i)...); err != nil {
+				t.Fatalf("%s: append row %d: %v", tb.Name, i, err)
+			}
+		}
+		if err := batch.Send(); err != nil {
+			t.Fatalf("%s: send: %v", tb.Name, err)
+		}
+		if n := db.Count(t, "SELECT count() FROM "+db.Name+"."+tb.Name) - before; n != 3 {
+			t.Errorf("%s: %d rows arrived, want 3", tb.Name, n)
+		}
+	}
+	// Nested arrays arrive intact: 2 attributes on each of the 3 spans.
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".spans ARRAY JOIN attributes WHERE attributes.key != ''"); n != 6 {
+		t.Errorf("spans carry %d attributes, want 6", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".transactions WHERE has(data_issues, 'data_issues-1')"); n != 1 {
+		t.Errorf("transactions: array column round trip found %d rows", n)
+	}
+}
+
+var enumFirst = regexp.MustCompile(`^Enum8\('([a-z_]+)'`)
+
+// rowFor builds row i of tb from the column types alone, so a column added to
+// a table is covered without touching this test.
+func rowFor(t *testing.T, tb chschema.Table, i int) []any {
+	var row []any
+	for _, c := range tb.ColumnDefs {
+		if c.Fields == nil {
+			row = append(row, value(t, c.Name, c.Type, i))
+			continue
+		}
+		for _, f := range c.Fields { // parallel arrays of equal length
+			row = append(row, []any{value(t, f.Name, f.Type, i), value(t, f.Name, f.Type, i+10)})
+		}
+	}
+	return row
+}
+
+func value(t *testing.T, name, typ string, i int) any {
+	switch {
+	case typ == "String":
+		return fmt.Sprintf("%s-%d", name, i)
+	case typ == "FixedString(16)":
+		return strings.Repeat(string(rune('a'+i)), 16)
+	case typ == "FixedString(8)":
+		return strings.Repeat(string(rune('a'+i)), 8)
+	case typ == "DateTime('UTC')":
+		return time.Date(2026, 1, 2, 3, 4, i, 0, time.UTC)
+	case typ == "UInt64":
+		return uint64(1_700_000_000_000_000_000 + i)
+	case typ == "UInt32":
+		return uint32(100 + i) // clear of real migration versions
+	case typ == "UInt8":
+		return uint8(i % 2)
+	case typ == "Int64":
+		return int64(-100 * i)
+	case typ == "Array(String)":
+		return []string{fmt.Sprintf("%s-%d", name, i)}
+	case enumFirst.MatchString(typ):
+		return enumFirst.FindStringSubmatch(typ)[1]
+	}
+	t.Fatalf("test has no value for type %s of %s", typ, name)
+	return nil
+}
+
+func TestAddColumnIfMissing(t *testing.T) {
+	db := chtest.Migrated(t)
+	d := dialect(t, db)
+	ctx := t.Context()
+	c := chschema.Column{Name: "extra_note", Type: "String", LowCard: true}
+	for i, want := range []bool{true, false} {
+		added, err := chschema.AddColumnIfMissing(ctx, db.Conn, db.Name, d, chschema.Transactions, c, "txn_id")
+		if err != nil || added != want {
+			t.Fatalf("call %d: added %v, %v; want %v", i+1, added, err, want)
+		}
+	}
+	names, _ := columnsOf(t, db, chschema.Transactions.Name)
+	if len(names) < 2 || names[1] != "extra_note" {
+		t.Errorf("column not placed after txn_id: %v", names)
+	}
+	if ok, err := chschema.ColumnExists(ctx, db.Conn, db.Name, "transactions", "no_such_column"); err != nil || ok {
+		t.Errorf("ColumnExists(no_such_column) = %v, %v", ok, err)
+	}
+}

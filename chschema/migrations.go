@@ -1,0 +1,97 @@
+package chschema
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// Migration is one schema version. Every statement must be idempotent (IF NOT
+// EXISTS; columns via AddColumnIfMissing in Run) because two processes may
+// apply the same migration at once.
+type Migration struct {
+	Version uint32
+	Name    string
+	// Statements are the DDL for database db in dialect d. Their checksum is
+	// recorded with the version.
+	Statements func(db string, d Dialect) []string
+	// Run, if set, runs after Statements, for steps that must look at the
+	// server first (e.g. AddColumnIfMissing: 18.16 has no ADD COLUMN IF NOT EXISTS).
+	Run func(ctx context.Context, conn driver.Conn, db string, d Dialect) error
+}
+
+// AllMigrations lists the migrations in version order.
+func AllMigrations() []Migration {
+	return []Migration{
+		{Version: 1, Name: "create tables", Statements: v1},
+	}
+}
+
+// LatestVersion is the version a fully migrated database has.
+func LatestVersion() uint32 {
+	all := AllMigrations()
+	return all[len(all)-1].Version
+}
+
+func v1(db string, d Dialect) []string {
+	out := []string{createDatabase(db, d)}
+	for _, t := range Tables() {
+		out = append(out, t.createSQL(db, d)...)
+	}
+	return out
+}
+
+func createDatabase(db string, d Dialect) string {
+	return fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", db, d.onCluster())
+}
+
+// bootstrap creates what Migrate needs before it can read applied versions.
+func bootstrap(db string, d Dialect) []string {
+	return append([]string{createDatabase(db, d)}, Migrations.createSQL(db, d)...)
+}
+
+// Statements returns the statements of every migration for db in d, in order.
+func Statements(db string, d Dialect) ([]string, error) {
+	if err := check(db, d); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range AllMigrations() {
+		out = append(out, m.Statements(db, d)...)
+	}
+	return out, nil
+}
+
+// Script renders every migration for db in d as one SQL script with a comment
+// per migration, for people to read (the golden files are scripts). Migrate
+// does more than run it: it records versions and runs each migration's Run.
+func Script(db string, d Dialect) (string, error) {
+	if err := check(db, d); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "-- settlewatch schema for database %s, dialect %s\n", db, d)
+	for _, m := range AllMigrations() {
+		fmt.Fprintf(&b, "\n-- migration %d: %s\n", m.Version, m.Name)
+		for _, stmt := range m.Statements(db, d) {
+			b.WriteString("\n" + stmt + ";\n")
+		}
+		if m.Run != nil {
+			b.WriteString("\n-- (plus steps that check the server first; see chschema.AllMigrations)\n")
+		}
+	}
+	return b.String(), nil
+}
+
+// checksum identifies a migration's statements as generated for one database
+// and dialect; a different value on a later run means the migration's code
+// changed after it was applied (or the server's dialect did).
+func checksum(m Migration, stmts []string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\x00%s\x00%s", m.Version, m.Name, strings.Join(stmts, "\x00"))
+	return hex.EncodeToString(h.Sum(nil))
+}

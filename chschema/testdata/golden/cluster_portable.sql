@@ -1,0 +1,178 @@
+-- settlewatch schema for database settlewatch, dialect portable (18.16+), cluster settlewatch
+
+-- migration 1: create tables
+
+CREATE DATABASE IF NOT EXISTS settlewatch ON CLUSTER settlewatch;
+
+CREATE TABLE IF NOT EXISTS settlewatch.schema_migrations ON CLUSTER settlewatch
+(
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime('UTC'),
+    applied_by String
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/settlewatch/schema_migrations', '{replica}', applied_at)
+ORDER BY version
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.spans_local ON CLUSTER settlewatch
+(
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    start_time DateTime('UTC'),
+    start_ns UInt64,
+    duration_ns UInt64,
+    service_name String,
+    name String,
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    status_message String,
+    txn_id String,
+    scope_name String,
+    attributes Nested(key String, value String),
+    resource Nested(key String, value String),
+    events Nested(time_ns UInt64, name String, attributes String),
+    links Nested(trace_id String, span_id String),
+    ingested_ns UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/settlewatch/spans', '{replica}', ingested_ns)
+PARTITION BY toYYYYMMDD(start_time)
+ORDER BY (trace_id, span_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.spans ON CLUSTER settlewatch AS settlewatch.spans_local
+ENGINE = Distributed(settlewatch, settlewatch, spans_local, cityHash64(trace_id));
+
+CREATE TABLE IF NOT EXISTS settlewatch.payment_facts_local ON CLUSTER settlewatch
+(
+    txn_id String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    name String,
+    service_name String,
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    start_time DateTime('UTC'),
+    start_ns UInt64,
+    duration_ns UInt64,
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    error_type String,
+    response_code String,
+    response_source String,
+    txn_type String,
+    amount_minor Int64,
+    amount_ok UInt8,
+    currency String,
+    terminal_id String,
+    terminal_model String,
+    merchant_id String,
+    region String,
+    gateway_id String,
+    acquirer_id String,
+    issuer_id String,
+    card_scheme String,
+    card_funding String,
+    entry_mode String,
+    card_bin String,
+    batch_number String,
+    settlement_status String,
+    settlement_date String,
+    server_address String,
+    ingested_ns UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/settlewatch/payment_facts', '{replica}', ingested_ns)
+PARTITION BY toYYYYMM(start_time)
+ORDER BY (txn_id, trace_id, span_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.payment_facts ON CLUSTER settlewatch AS settlewatch.payment_facts_local
+ENGINE = Distributed(settlewatch, settlewatch, payment_facts_local, cityHash64(txn_id));
+
+CREATE TABLE IF NOT EXISTS settlewatch.batch_closes_local ON CLUSTER settlewatch
+(
+    terminal_id String,
+    merchant_id String,
+    batch_number String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    close_time DateTime('UTC'),
+    close_ns UInt64,
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    batch_result String,
+    error_type String,
+    txn_count Int64,
+    amount_minor Int64,
+    ingested_ns UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/settlewatch/batch_closes', '{replica}', ingested_ns)
+PARTITION BY toYYYYMM(close_time)
+ORDER BY (terminal_id, batch_number, span_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.batch_closes ON CLUSTER settlewatch AS settlewatch.batch_closes_local
+ENGINE = Distributed(settlewatch, settlewatch, batch_closes_local, cityHash64(terminal_id));
+
+CREATE TABLE IF NOT EXISTS settlewatch.txn_traces_local ON CLUSTER settlewatch
+(
+    txn_id String,
+    trace_id FixedString(16),
+    start_time DateTime('UTC'),
+    ingested_ns UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/settlewatch/txn_traces', '{replica}', ingested_ns)
+PARTITION BY toYYYYMM(start_time)
+ORDER BY (txn_id, trace_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.txn_traces ON CLUSTER settlewatch AS settlewatch.txn_traces_local
+ENGINE = Distributed(settlewatch, settlewatch, txn_traces_local, cityHash64(txn_id));
+
+CREATE TABLE IF NOT EXISTS settlewatch.transactions_local ON CLUSTER settlewatch
+(
+    txn_id String,
+    version UInt64,
+    txn_time DateTime('UTC'),
+    txn_ns UInt64,
+    trace_id FixedString(16),
+    txn_type String,
+    outcome Enum8('approved' = 1, 'declined' = 2, 'failed' = 3, 'pending' = 4, 'settled' = 5, 'settlement_rejected' = 6, 'unsettled' = 7),
+    cause Enum8('none' = 0, 'network' = 1, 'timeout' = 2, 'gateway' = 3, 'system' = 4, 'account' = 5, 'authorization' = 6, 'operator' = 7, 'limit' = 8, 'bank_policy' = 9, 'card' = 10, 'settlement' = 11, 'unknown' = 12),
+    cause_class Enum8('none' = 0, 'soft' = 1, 'hard' = 2),
+    cause_source String,
+    cause_code String,
+    response_code String,
+    response_source String,
+    error_type String,
+    amount_minor Int64,
+    currency String,
+    terminal_id String,
+    terminal_model String,
+    merchant_id String,
+    region String,
+    gateway_id String,
+    acquirer_id String,
+    issuer_id String,
+    card_scheme String,
+    card_funding String,
+    entry_mode String,
+    card_bin String,
+    batch_number String,
+    settlement_status String,
+    settlement_date String,
+    settlement_code String,
+    settled_ns UInt64,
+    latency_ns UInt64,
+    span_count UInt32,
+    rules_revision UInt32,
+    data_issues Array(String),
+    assembled_at DateTime('UTC')
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/settlewatch/transactions', '{replica}', version)
+PARTITION BY toYYYYMM(txn_time)
+ORDER BY txn_id
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.transactions ON CLUSTER settlewatch AS settlewatch.transactions_local
+ENGINE = Distributed(settlewatch, settlewatch, transactions_local, cityHash64(txn_id));

@@ -1,0 +1,174 @@
+-- settlewatch schema for database settlewatch, dialect modern (20+), retention 90 days
+
+-- migration 1: create tables
+
+CREATE DATABASE IF NOT EXISTS settlewatch;
+
+CREATE TABLE IF NOT EXISTS settlewatch.schema_migrations
+(
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime('UTC'),
+    applied_by String
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY version
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.spans
+(
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    start_time DateTime('UTC'),
+    start_ns UInt64 CODEC(Delta, ZSTD(1)),
+    duration_ns UInt64 CODEC(ZSTD(1)),
+    service_name LowCardinality(String),
+    name LowCardinality(String),
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    status_message String CODEC(ZSTD(1)),
+    txn_id String,
+    scope_name LowCardinality(String),
+    `attributes.key` Array(String) CODEC(ZSTD(1)),
+    `attributes.value` Array(String) CODEC(ZSTD(1)),
+    `resource.key` Array(String) CODEC(ZSTD(1)),
+    `resource.value` Array(String) CODEC(ZSTD(1)),
+    `events.time_ns` Array(UInt64) CODEC(ZSTD(1)),
+    `events.name` Array(String) CODEC(ZSTD(1)),
+    `events.attributes` Array(String) CODEC(ZSTD(1)),
+    `links.trace_id` Array(String) CODEC(ZSTD(1)),
+    `links.span_id` Array(String) CODEC(ZSTD(1)),
+    ingested_ns UInt64 CODEC(Delta, ZSTD(1)),
+    INDEX idx_txn_id txn_id TYPE bloom_filter(0.01) GRANULARITY 4
+)
+ENGINE = ReplacingMergeTree(ingested_ns)
+PARTITION BY toYYYYMMDD(start_time)
+ORDER BY (trace_id, span_id)
+TTL start_time + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.payment_facts
+(
+    txn_id String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    name LowCardinality(String),
+    service_name LowCardinality(String),
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    start_time DateTime('UTC'),
+    start_ns UInt64 CODEC(Delta, ZSTD(1)),
+    duration_ns UInt64 CODEC(ZSTD(1)),
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    error_type LowCardinality(String),
+    response_code LowCardinality(String),
+    response_source LowCardinality(String),
+    txn_type LowCardinality(String),
+    amount_minor Int64,
+    amount_ok UInt8,
+    currency LowCardinality(String),
+    terminal_id String,
+    terminal_model LowCardinality(String),
+    merchant_id String,
+    region LowCardinality(String),
+    gateway_id LowCardinality(String),
+    acquirer_id LowCardinality(String),
+    issuer_id LowCardinality(String),
+    card_scheme LowCardinality(String),
+    card_funding LowCardinality(String),
+    entry_mode LowCardinality(String),
+    card_bin String,
+    batch_number String,
+    settlement_status LowCardinality(String),
+    settlement_date String,
+    server_address String,
+    ingested_ns UInt64 CODEC(Delta, ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(ingested_ns)
+PARTITION BY toYYYYMM(start_time)
+ORDER BY (txn_id, trace_id, span_id)
+TTL start_time + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.batch_closes
+(
+    terminal_id String,
+    merchant_id String,
+    batch_number String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    close_time DateTime('UTC'),
+    close_ns UInt64 CODEC(Delta, ZSTD(1)),
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    batch_result LowCardinality(String),
+    error_type LowCardinality(String),
+    txn_count Int64,
+    amount_minor Int64,
+    ingested_ns UInt64 CODEC(Delta, ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(ingested_ns)
+PARTITION BY toYYYYMM(close_time)
+ORDER BY (terminal_id, batch_number, span_id)
+TTL close_time + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.txn_traces
+(
+    txn_id String,
+    trace_id FixedString(16),
+    start_time DateTime('UTC'),
+    ingested_ns UInt64 CODEC(Delta, ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(ingested_ns)
+PARTITION BY toYYYYMM(start_time)
+ORDER BY (txn_id, trace_id)
+TTL start_time + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.transactions
+(
+    txn_id String,
+    version UInt64,
+    txn_time DateTime('UTC'),
+    txn_ns UInt64 CODEC(Delta, ZSTD(1)),
+    trace_id FixedString(16),
+    txn_type LowCardinality(String),
+    outcome Enum8('approved' = 1, 'declined' = 2, 'failed' = 3, 'pending' = 4, 'settled' = 5, 'settlement_rejected' = 6, 'unsettled' = 7),
+    cause Enum8('none' = 0, 'network' = 1, 'timeout' = 2, 'gateway' = 3, 'system' = 4, 'account' = 5, 'authorization' = 6, 'operator' = 7, 'limit' = 8, 'bank_policy' = 9, 'card' = 10, 'settlement' = 11, 'unknown' = 12),
+    cause_class Enum8('none' = 0, 'soft' = 1, 'hard' = 2),
+    cause_source LowCardinality(String),
+    cause_code LowCardinality(String),
+    response_code LowCardinality(String),
+    response_source LowCardinality(String),
+    error_type LowCardinality(String),
+    amount_minor Int64,
+    currency LowCardinality(String),
+    terminal_id String,
+    terminal_model LowCardinality(String),
+    merchant_id String,
+    region LowCardinality(String),
+    gateway_id LowCardinality(String),
+    acquirer_id LowCardinality(String),
+    issuer_id LowCardinality(String),
+    card_scheme LowCardinality(String),
+    card_funding LowCardinality(String),
+    entry_mode LowCardinality(String),
+    card_bin String,
+    batch_number String,
+    settlement_status LowCardinality(String),
+    settlement_date String,
+    settlement_code LowCardinality(String),
+    settled_ns UInt64 CODEC(Delta, ZSTD(1)),
+    latency_ns UInt64 CODEC(ZSTD(1)),
+    span_count UInt32,
+    rules_revision UInt32,
+    data_issues Array(String) CODEC(ZSTD(1)),
+    assembled_at DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(txn_time)
+ORDER BY txn_id
+TTL txn_time + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192;

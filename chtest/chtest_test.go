@@ -1,0 +1,134 @@
+package chtest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/settlewatch/settlewatch/chschema"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+func TestNewGivesEachTestItsOwnDatabase(t *testing.T) {
+	var names []string
+	for range 2 {
+		t.Run("sub", func(t *testing.T) {
+			db := New(t)
+			names = append(names, db.Name)
+			if n := db.Count(t, "SELECT count() FROM system.databases WHERE name = ?", db.Name); n != 1 {
+				t.Fatalf("database %s not created", db.Name)
+			}
+			db.Exec(t, "CREATE TABLE t (x UInt8) ENGINE = Memory")
+			if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = currentDatabase()"); n != 1 {
+				t.Errorf("connection is not on the test database: %d tables", n)
+			}
+		})
+	}
+	if names[0] == names[1] || !strings.HasPrefix(names[0], "t_testnewgiveseachtestitsown") {
+		t.Errorf("names %v", names)
+	}
+	db := New(t)
+	for _, name := range names {
+		if n := db.Count(t, "SELECT count() FROM system.databases WHERE name = ?", name); n != 0 {
+			t.Errorf("database %s left behind after its test", name)
+		}
+	}
+}
+
+func TestMigrated(t *testing.T) {
+	db := Migrated(t)
+	v, err := chschema.Status(t.Context(), db.Conn, db.Name)
+	if err != nil || v != chschema.LatestVersion() {
+		t.Errorf("Status = %d, %v", v, err)
+	}
+}
+
+func TestDBNames(t *testing.T) {
+	for _, in := range []string{"TestX/sub case#01", strings.Repeat("Long", 30), "Тест"} {
+		got := dbName(in)
+		if !identOK(got) || len(got) > 60 {
+			t.Errorf("dbName(%q) = %q", in, got)
+		}
+	}
+}
+
+func identOK(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func TestWriteConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a&b")
+	if err := WriteConfig(dir, 1234, 5678); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"<tcp_port>1234</tcp_port>", "<http_port>5678</http_port>", "a&amp;b/data/</path>", "<listen_host>127.0.0.1</listen_host>", "<yandex>"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("config.xml lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "users.xml")); err != nil {
+		t.Error(err)
+	}
+	if err := WriteConfig("relative/dir", 1, 2); err == nil {
+		t.Error("relative directory accepted")
+	}
+}
+
+// The path scripts take: start a server that outlives its starter, find it by
+// its pid file, stop it from "another process" (StopDir).
+func TestStartServerAndStopDir(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := StartServer(dir, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	if err := Ping(t.Context(), srv.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := RunningPID(dir)
+	if err != nil || pid != srv.PID() {
+		t.Fatalf("RunningPID = %d, %v; want %d", pid, err, srv.PID())
+	}
+	if err := StopDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if pid, _ := RunningPID(dir); pid != 0 {
+		t.Errorf("still running: pid %d", pid)
+	}
+	if err := Ping(context.Background(), srv.Addr()); err == nil {
+		t.Error("server still answers after StopDir")
+	}
+	if err := StopDir(dir); err != nil {
+		t.Errorf("StopDir with nothing running: %v", err)
+	}
+}
+
+func TestStartServerReportsFailure(t *testing.T) {
+	srv, err := StartServer(t.TempDir(), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	// The port is taken, so the second server cannot start; the error must say why.
+	_, err = StartServer(t.TempDir(), srv.TCPPort, 0)
+	if err == nil {
+		t.Fatal("second server on a taken port started")
+	}
+	if !strings.Contains(err.Error(), "exited during startup") {
+		t.Errorf("error does not explain: %v", err)
+	}
+	t.Logf("%v", err)
+}

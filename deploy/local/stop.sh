@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Stops what deploy/local/run.sh started. Data stays in .run/ (rm -rf .run to forget it).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+run="$PWD/.run"
+if [ -f "$run/collector.pid" ]; then kill "$(cat "$run/collector.pid")" 2>/dev/null; rm -f "$run/collector.pid"; fi
+if [ -x "$run/bin/settlewatch-chserver" ]; then "$run/bin/settlewatch-chserver" stop -dir "$run/clickhouse"; fi
+echo "stopped"

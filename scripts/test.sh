@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's test command (README, .ci/run): installs what is missing,
+# starts a private ClickHouse on a loopback port of its own, runs vet,
+# staticcheck and every Go test against it, and stops the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/ensure-clickhouse.sh
+
+run_dir="$(mktemp -d /tmp/settlewatch-test.XXXXXX)"
+port="${SETTLEWATCH_TEST_CH_PORT:-19410}"
+http_port=$((port + 1))
+mkdir -p "$run_dir/bin"
+go build -o "$run_dir/bin/settlewatch-chserver" ./cmd/settlewatch-chserver
+
+stop() {
+  "$run_dir/bin/settlewatch-chserver" stop -dir "$run_dir/clickhouse" >/dev/null 2>&1 || true
+  rm -rf "$run_dir"
+}
+trap stop EXIT
+
+echo "==> starting ClickHouse on 127.0.0.1:$port"
+"$run_dir/bin/settlewatch-chserver" start -dir "$run_dir/clickhouse" -tcp-port "$port" -http-port "$http_port"
+export SETTLEWATCH_TEST_CH_ADDR="127.0.0.1:$port"
+
+echo "==> go vet"
+go vet ./...
+
+echo "==> staticcheck"
+if ! command -v staticcheck >/dev/null 2>&1; then
+  GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+  PATH="$PATH:$(go env GOPATH)/bin"
+fi
+staticcheck ./...
+
+echo "==> go test"
+go test -count=1 -timeout 25m ./...
