@@ -22,23 +22,23 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	m := mp.Meter(scopeName)
 	var t telemetry
 	var err error
-	if t.spans, err = m.Int64Counter("settlewatch_exporter_spans_received",
+	if t.spans, err = m.Int64Counter("settlewatch_exporter_spans_received_total",
 		metric.WithDescription("Spans handed to the exporter."), metric.WithUnit("{span}")); err != nil {
 		return nil, err
 	}
-	if t.rows, err = m.Int64Counter("settlewatch_exporter_rows_written",
+	if t.rows, err = m.Int64Counter("settlewatch_exporter_rows_written_total",
 		metric.WithDescription("Rows stored in ClickHouse, by table."), metric.WithUnit("{row}")); err != nil {
 		return nil, err
 	}
-	if t.rejected, err = m.Int64Counter("settlewatch_exporter_rejected",
+	if t.rejected, err = m.Int64Counter("settlewatch_exporter_rejected_total",
 		metric.WithDescription("Values fixed or rows not derived because the input broke the contract, by reason."), metric.WithUnit("{item}")); err != nil {
 		return nil, err
 	}
-	if t.failures, err = m.Int64Counter("settlewatch_exporter_write_failures",
+	if t.failures, err = m.Int64Counter("settlewatch_exporter_write_failures_total",
 		metric.WithDescription("Failed inserts or assemblies (the batch is retried), by table."), metric.WithUnit("{failure}")); err != nil {
 		return nil, err
 	}
-	if t.assembled, err = m.Int64Counter("settlewatch_exporter_transactions_assembled",
+	if t.assembled, err = m.Int64Counter("settlewatch_exporter_transactions_assembled_total",
 		metric.WithDescription("Transaction rows written by assembly, by outcome."), metric.WithUnit("{transaction}")); err != nil {
 		return nil, err
 	}
