@@ -105,4 +105,3 @@ func TestBadInputIsStoredCountedAndNeverFatal(t *testing.T) {
 		t.Errorf("rows written to spans %v, want 7", got)
 	}
 }
-
