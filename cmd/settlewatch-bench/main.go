@@ -1,0 +1,270 @@
+// Command settlewatch-bench measures ingest end to end: OTLP/gRPC from a
+// load client → the settlewatch collector (a separate process) → ClickHouse,
+// and, in the same run against the same server, the bare clickhouse-go
+// columnar insert of the same span rows. It prints spans/s for both, their
+// ratio, and the collector's CPU seconds per million spans.
+//
+//	settlewatch-bench -collector bin/settlewatch-collector -ch-addr 127.0.0.1:19300 -spans 500000
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/collector/clickhouseexporter"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "settlewatch-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	s := chconn.FromEnv(os.Getenv)
+	s.RegisterFlags(flag.CommandLine)
+	collectorBin := flag.String("collector", "bin/settlewatch-collector", "collector binary")
+	config := flag.String("config", "collector/config.yaml", "collector config")
+	nSpans := flag.Int("spans", 500_000, "spans to send")
+	perReq := flag.Int("request-spans", 2000, "spans per OTLP request")
+	workers := flag.Int("workers", 4, "concurrent OTLP clients")
+	flag.Parse()
+	ctx := context.Background()
+	db := fmt.Sprintf("bench_%d", time.Now().Unix())
+	s.Database = db
+	if err := s.Validate(); err != nil {
+		return err
+	}
+
+	fmt.Printf("generating %d spans in requests of %d…\n", *nSpans, *perReq)
+	reqs := requests(*nSpans/spansPerTxn, *perReq, time.Now().UnixNano())
+	total := 0
+	for _, r := range reqs {
+		total += r.SpanCount()
+	}
+
+	proc, grpcAddr, err := startCollector(*collectorBin, *config, s)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = proc.Process.Kill(); _, _ = proc.Process.Wait() }()
+	conn, err := chconn.Open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS `"+db+"`")
+		conn.Close()
+	}()
+
+	cpu0, err := cpuSeconds(proc.Process.Pid)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := send(grpcAddr, reqs, *workers); err != nil {
+		return err
+	}
+	sent := time.Since(start)
+	for {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.spans").Scan(&n); err != nil {
+			return err
+		}
+		if int(n) >= total {
+			break
+		}
+		if time.Since(start) > 10*time.Minute {
+			return fmt.Errorf("only %d of %d spans stored after 10 minutes", n, total)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	e2e := time.Since(start)
+	cpu1, err := cpuSeconds(proc.Process.Pid)
+	if err != nil {
+		return err
+	}
+	var txns uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.transactions").Scan(&txns); err != nil {
+		return err
+	}
+
+	// The same span rows through the bare driver, into a copy of the table.
+	cols, rows := clickhouseexporter.SpanColumns(mergeAll(reqs))
+	if err := conn.Exec(ctx, "CREATE TABLE `"+db+"`.spans_raw AS `"+db+"`.spans"); err != nil {
+		return err
+	}
+	raw := chschema.Spans
+	raw.Name = "spans_raw"
+	const batchRows = 50_000
+	rawStart := time.Now()
+	for off := 0; off < rows; off += batchRows {
+		end := min(off+batchRows, rows)
+		if err := chbatch.Insert(ctx, conn, db, raw, slice(cols, off, end), end-off); err != nil {
+			return err
+		}
+	}
+	rawDur := time.Since(rawStart)
+
+	e2eRate := float64(total) / e2e.Seconds()
+	rawRate := float64(rows) / rawDur.Seconds()
+	fmt.Printf("spans sent:                 %d in %d requests (%d workers); client done in %s\n", total, len(reqs), *workers, sent.Round(time.Millisecond))
+	fmt.Printf("end to end (all stored):    %s → %.0f spans/s (%d transactions assembled)\n", e2e.Round(time.Millisecond), e2eRate, txns)
+	fmt.Printf("collector CPU:              %.2f s → %.2f CPU-s per million spans (%.2f µs/span)\n", cpu1-cpu0, (cpu1-cpu0)/float64(total)*1e6, (cpu1-cpu0)/float64(total)*1e6)
+	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
+	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
+	return nil
+}
+
+func mergeAll(reqs []ptrace.Traces) ptrace.Traces {
+	all := ptrace.NewTraces()
+	for _, r := range reqs {
+		r.ResourceSpans().MoveAndAppendTo(all.ResourceSpans())
+	}
+	return all
+}
+
+// slice cuts rows [from, to) out of every column.
+func slice(cols chbatch.Columns, from, to int) chbatch.Columns {
+	out := chbatch.Columns{}
+	for k, v := range cols {
+		switch x := v.(type) {
+		case []string:
+			out[k] = x[from:to]
+		case []uint64:
+			out[k] = x[from:to]
+		case []time.Time:
+			out[k] = x[from:to]
+		case [][]string:
+			out[k] = x[from:to]
+		case [][]uint64:
+			out[k] = x[from:to]
+		default:
+			panic(fmt.Sprintf("column %s: unexpected type %T", k, v))
+		}
+	}
+	return out
+}
+
+func send(addr string, reqs []ptrace.Traces, workers int) error {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := ptraceotlp.NewGRPCClient(conn)
+	// Marshal-free: requests are built up front, so the client's CPU is spent
+	// only on encoding and sending.
+	work := make(chan ptrace.Traces)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for td := range work {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				_, err := client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+				cancel()
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, r := range reqs {
+		work <- r
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return fmt.Errorf("export: %w", err)
+	default:
+		return nil
+	}
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func startCollector(bin, config string, s chconn.Settings) (*exec.Cmd, string, error) {
+	grpcAddr, _ := freeAddr()
+	httpAddr, _ := freeAddr()
+	health, _ := freeAddr()
+	metrics, _ := freeAddr()
+	queue, err := os.MkdirTemp("", "settlewatch-bench-queue")
+	if err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(bin, "--config", config)
+	cmd.Env = append(os.Environ(),
+		"SETTLEWATCH_CH_ADDR="+strings.Join(s.Addr, ","), "SETTLEWATCH_CH_DATABASE="+s.Database,
+		"SETTLEWATCH_OTLP_GRPC_ENDPOINT="+grpcAddr, "SETTLEWATCH_OTLP_HTTP_ENDPOINT="+httpAddr,
+		"SETTLEWATCH_HEALTH_ENDPOINT="+health, "SETTLEWATCH_METRICS_PORT="+metrics[strings.LastIndex(metrics, ":")+1:],
+		"SETTLEWATCH_QUEUE_DIR="+filepath.Join(queue, "q"), "SETTLEWATCH_LOG_LEVEL=warn")
+	logf, err := os.Create(filepath.Join(queue, "collector.log"))
+	if err != nil {
+		return nil, "", err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, "", fmt.Errorf("start collector: %w", err)
+	}
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get("http://" + health + "/"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				fmt.Printf("collector pid %d, OTLP %s, log %s\n", cmd.Process.Pid, grpcAddr, logf.Name())
+				return cmd, grpcAddr, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return nil, "", fmt.Errorf("collector not healthy after 30s; see %s", logf.Name())
+}
+
+// cpuSeconds reads user+system CPU time of pid from /proc (clock ticks of 1/100 s).
+func cpuSeconds(pid int) (float64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	fields := strings.Fields(line[strings.LastIndex(line, ")")+2:])
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / 100, nil
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// spansPerTxn is the shape of one generated attempt: pos.transaction,
+// pos.card.read, pos.host.request from the terminal; gateway.authorize and
+// gateway.issuer.request from the gateway.
+const spansPerTxn = 5
+
+var declineCodes = []string{"51", "05", "55", "61", "14", "91", "96"}
+
+// requests builds n transactions as OTLP requests of about perRequest spans,
+// contract-shaped (resource attributes, pos.* span attributes, W3C parents).
+func requests(n, perRequest int, seed int64) []ptrace.Traces {
+	rng := rand.New(rand.NewSource(seed))
+	base := time.Now().Add(-2 * time.Hour)
+	var out []ptrace.Traces
+	txnsPerReq := max(perRequest/spansPerTxn, 1)
+	for start := 0; start < n; start += txnsPerReq {
+		td := ptrace.NewTraces()
+		term := td.ResourceSpans().AppendEmpty()
+		ra := term.Resource().Attributes()
+		ra.PutStr("service.name", "pos-terminal")
+		ra.PutStr("service.version", "4.2.0")
+		ra.PutStr("pos.merchant.region", "east")
+		tspans := term.ScopeSpans().AppendEmpty().Spans()
+		gw := td.ResourceSpans().AppendEmpty()
+		gw.Resource().Attributes().PutStr("service.name", "payment-gateway")
+		gw.Resource().Attributes().PutStr("pos.gateway.id", "gw-1")
+		gspans := gw.ScopeSpans().AppendEmpty().Spans()
+		for i := start; i < min(start+txnsPerReq, n); i++ {
+			txn := fmt.Sprintf("B%011d", i)
+			var tid pcommon.TraceID
+			binary.BigEndian.PutUint64(tid[:8], uint64(seed))
+			binary.BigEndian.PutUint64(tid[8:], uint64(i))
+			at := base.Add(time.Duration(rng.Int63n(int64(time.Hour))))
+			code := "00"
+			if rng.Intn(100) < 4 {
+				code = declineCodes[rng.Intn(len(declineCodes))]
+			}
+			root := span(tspans, tid, i, 0, 0, "pos.transaction", ptrace.SpanKindInternal, at, 1200*time.Millisecond)
+			a := root.Attributes()
+			a.PutStr("pos.txn.id", txn)
+			a.PutStr("pos.txn.type", "sale")
+			a.PutInt("pos.amount.minor", 100+rng.Int63n(100000))
+			a.PutStr("pos.currency", "CNY")
+			a.PutStr("pos.terminal.id", fmt.Sprintf("T%05d", rng.Intn(5000)))
+			a.PutStr("pos.merchant.id", fmt.Sprintf("M%04d", rng.Intn(500)))
+			a.PutStr("pos.gateway.id", "gw-1")
+			a.PutStr("pos.card.scheme", "unionpay")
+			a.PutStr("pos.card.funding", "debit")
+			a.PutStr("pos.card.entry_mode", "chip")
+			a.PutStr("pos.batch.number", "000123")
+			a.PutStr("pos.response.code", code)
+			a.PutStr("pos.response.source", "issuer")
+			span(tspans, tid, i, 1, 0, "pos.card.read", ptrace.SpanKindInternal, at, 200*time.Millisecond).Attributes().PutStr("pos.txn.id", txn)
+			host := span(tspans, tid, i, 2, 0, "pos.host.request", ptrace.SpanKindClient, at.Add(250*time.Millisecond), 900*time.Millisecond)
+			host.Attributes().PutStr("pos.txn.id", txn)
+			host.Attributes().PutStr("server.address", "gw-1.example")
+			auth := span(gspans, tid, i, 3, 2, "gateway.authorize", ptrace.SpanKindServer, at.Add(300*time.Millisecond), 800*time.Millisecond)
+			auth.Attributes().PutStr("pos.txn.id", txn)
+			auth.Attributes().PutStr("pos.response.code", code)
+			iss := span(gspans, tid, i, 4, 3, "gateway.issuer.request", ptrace.SpanKindClient, at.Add(350*time.Millisecond), 700*time.Millisecond)
+			iss.Attributes().PutStr("pos.txn.id", txn)
+			iss.Attributes().PutStr("pos.issuer.id", "iss-1")
+			iss.Attributes().PutStr("pos.acquirer.id", "acq-1")
+		}
+		out = append(out, td)
+	}
+	return out
+}
+
+func span(spans ptrace.SpanSlice, tid pcommon.TraceID, txn, idx, parent int, name string, kind ptrace.SpanKind, at time.Time, d time.Duration) ptrace.Span {
+	s := spans.AppendEmpty()
+	s.SetTraceID(tid)
+	s.SetSpanID(spanID(txn, idx))
+	if idx > 0 {
+		s.SetParentSpanID(spanID(txn, parent))
+	}
+	s.SetName(name)
+	s.SetKind(kind)
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(at))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(at.Add(d)))
+	return s
+}
+
+func spanID(txn, idx int) pcommon.SpanID {
+	var id pcommon.SpanID
+	binary.BigEndian.PutUint64(id[:], uint64(txn)<<4|uint64(idx)+1)
+	return id
+}
