@@ -26,6 +26,9 @@ type Input struct {
 // malformed; the transaction is still classified.
 const (
 	IssueNoRootSpan        = "no_root_span"
+	// IssueRootNotNamed: no span was named pos.transaction, so the trace's
+	// root span stood in for it (clients that name their root otherwise).
+	IssueRootNotNamed = "root_not_named_pos_transaction"
 	IssueManyRootSpans     = "many_root_spans"
 	IssueAmountNotInteger  = "amount_not_integer"
 	IssueAmountMissing     = "amount_missing"
@@ -73,7 +76,11 @@ func (r *Rules) Classify(in Input) Transaction {
 	t.SpanCount = len(facts)
 	root, roots := pickRoot(facts)
 	if root == nil {
-		t.Issues = append(t.Issues, IssueNoRootSpan)
+		if root = standInRoot(facts); root != nil {
+			t.Issues = append(t.Issues, IssueRootNotNamed)
+		} else {
+			t.Issues = append(t.Issues, IssueNoRootSpan)
+		}
 	} else if roots > 1 {
 		t.Issues = append(t.Issues, IssueManyRootSpans)
 	}
@@ -241,6 +248,24 @@ func pickRoot(facts []Fact) (*Fact, int) {
 		}
 	}
 	return root, n
+}
+
+// standInRoot picks a trace root (a span without parent) to play
+// pos.transaction when no span has that name: one with an answer first, then
+// the earliest. Settlement and batch spans never stand in; they are not the
+// attempt.
+func standInRoot(facts []Fact) *Fact {
+	var root *Fact
+	for i := range facts {
+		f := &facts[i]
+		if f.ParentSpanID != "" || f.Name == SpanSettlement || f.Name == SpanBatchClose || f.SettlementStatus != "" {
+			continue
+		}
+		if root == nil || (root.ResponseCode == "" && f.ResponseCode != "") {
+			root = f
+		}
+	}
+	return root
 }
 
 // deepestFailure finds the error.type of the deepest failed descendant of the

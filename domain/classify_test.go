@@ -166,6 +166,20 @@ func TestArrivalOrderAndDuplicatesDoNotMatter(t *testing.T) {
 	}
 }
 
+func TestTraceRootStandsInForUnnamedRoot(t *testing.T) {
+	r := DefaultRules()
+	facts := txn(code("51"), func(s map[string]*Fact) { s["root"].Name = "checkout" })
+	got := r.Classify(Input{Facts: facts, AsOf: t0})
+	if got.Outcome != OutcomeDeclined || got.Cause != CauseAccount || len(got.Issues) != 1 || got.Issues[0] != IssueRootNotNamed {
+		t.Errorf("unnamed root: %s/%s %v", got.Outcome, got.Cause, got.Issues)
+	}
+	// A settlement span alone never stands in.
+	only := r.Classify(Input{Facts: txn(drop("root"), drop("host"), drop("auth"), drop("issuer"), settlement("settled", "00", "")), AsOf: t0})
+	if only.Outcome != OutcomeFailed || only.Issues[0] != IssueNoRootSpan {
+		t.Errorf("settlement only: %s %v", only.Outcome, only.Issues)
+	}
+}
+
 func TestDataIssues(t *testing.T) {
 	r := DefaultRules()
 	bad := r.Classify(Input{Facts: txn(code("00"), func(s map[string]*Fact) { s["root"].Amount = AmountInvalid; s["root"].AmountMinor = 0 }), AsOf: t0})

@@ -33,5 +33,10 @@ if ! command -v staticcheck >/dev/null 2>&1; then
 fi
 staticcheck ./...
 
+echo "==> telemetrygen (an outside OTLP client the tests drive)"
+if ! command -v telemetrygen >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/telemetrygen" ]; then
+  GOFLAGS= go install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
+fi
+
 echo "==> go test"
 go test -count=1 -timeout 25m ./...

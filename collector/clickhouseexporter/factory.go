@@ -31,12 +31,12 @@ func createDefaultConfig() component.Config {
 	queue.Sizer = exporterhelper.RequestSizerTypeItems
 	queue.QueueSize = 1_000_000
 	queue.NumConsumers = 2
-	if b := queue.Batch.Get(); b != nil {
-		b.Sizer = exporterhelper.RequestSizerTypeItems
-		b.MinSize = 20_000
-		b.MaxSize = 50_000
-		b.FlushTimeout = time.Second
-	}
+	batch := exporterhelper.NewDefaultBatchConfig()
+	batch.Sizer = exporterhelper.RequestSizerTypeItems
+	batch.MinSize = 20_000
+	batch.MaxSize = 50_000
+	batch.FlushTimeout = time.Second
+	queue.Batch = configoptional.Some(batch)
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.MaxElapsedTime = 0 // keep retrying while ClickHouse is down; the queue bounds memory
 	return &Config{

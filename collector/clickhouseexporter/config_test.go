@@ -1,0 +1,74 @@
+package clickhouseexporter
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := cm.Sub(component.MustNewIDWithName(Type.String(), name).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := createDefaultConfig().(*Config)
+	if err := sub.Unmarshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	cfg := loadConfig(t, "")
+	if err := confmap.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Endpoint != "127.0.0.1:9000" || cfg.Database != "settlewatch" || !cfg.Assembly.Enabled || cfg.Assembly.SettlementWindow != 36*time.Hour {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	q := cfg.QueueConfig.Get()
+	if q == nil || q.Batch.Get() == nil || q.Batch.Get().MinSize != 20_000 {
+		t.Errorf("queue batching defaults missing: %+v", q)
+	}
+}
+
+func TestCustomConfig(t *testing.T) {
+	cfg := loadConfig(t, "custom")
+	if err := confmap.Validate(cfg); err != nil {
+		t.Fatal(err)
+	}
+	s, err := cfg.settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Addr) != 2 || s.Database != "payments" || s.Password != "s3cret" || s.QueryTimeout != 10*time.Second {
+		t.Errorf("settings %+v", s)
+	}
+	if cfg.Assembly.Enabled || cfg.Assembly.SettlementWindow != 48*time.Hour || cfg.Cluster != "pos" || cfg.RetentionDays != 400 {
+		t.Errorf("config %+v", cfg)
+	}
+}
+
+func TestInvalidConfigsSayWhatToFix(t *testing.T) {
+	for name, want := range map[string]string{
+		"bad_db":        "database",
+		"bad_window":    "settlement_window",
+		"tiny_values":   "max_value_bytes",
+		"missing_rules": "rules_file",
+	} {
+		err := confmap.Validate(loadConfig(t, name))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want one mentioning %q", name, err, want)
+		}
+	}
+}
