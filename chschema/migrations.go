@@ -28,6 +28,7 @@ type Migration struct {
 func AllMigrations() []Migration {
 	return []Migration{
 		{Version: 1, Name: "create tables", Statements: v1},
+		{Version: 2, Name: "analytics tables", Statements: v2},
 	}
 }
 

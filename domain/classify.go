@@ -25,10 +25,10 @@ type Input struct {
 // Data issues recorded on a transaction: the data arrived but is incomplete or
 // malformed; the transaction is still classified.
 const (
-	IssueNoRootSpan        = "no_root_span"
+	IssueNoRootSpan = "no_root_span"
 	// IssueRootNotNamed: no span was named pos.transaction, so the trace's
 	// root span stood in for it (clients that name their root otherwise).
-	IssueRootNotNamed = "root_not_named_pos_transaction"
+	IssueRootNotNamed      = "root_not_named_pos_transaction"
 	IssueManyRootSpans     = "many_root_spans"
 	IssueAmountNotInteger  = "amount_not_integer"
 	IssueAmountMissing     = "amount_missing"

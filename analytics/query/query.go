@@ -1,6 +1,14 @@
 // Package query is the one query layer of settlewatch: typed questions in,
 // SQL with bound values out, rows back. The CLI and the Grafana plugin both
 // call it, so a number on a dashboard and in the CLI cannot disagree.
+//
+// Rules every question follows: values are bound (never spliced into SQL);
+// identifiers (columns of a dimension, table names) come from allow-lists;
+// every query carries a deadline paired with max_execution_time and a row
+// cap. Questions over long, aligned ranges read the rollups when the rollup
+// job has covered the range; short or unaligned ranges, or rollups not yet
+// ready, read the raw tables (transactions FINAL: one row per pos.txn.id).
+// Both give the same numbers; Meta says which was used.
 package query
 
 import (
@@ -11,6 +19,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/chconn"
 )
 
@@ -18,24 +27,56 @@ import (
 type Querier struct {
 	Conn driver.Conn
 	DB   string
-	// Timeout bounds each query, paired with max_execution_time.
+	// Timeout bounds each query, paired with max_execution_time (0: 30s).
 	Timeout time.Duration
 	// MaxRows caps every result (0: 10000).
 	MaxRows int
+	// MinRollupRange: shorter ranges read raw tables (0: 6h).
+	MinRollupRange time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
 // Range is a half-open time range [From, To) on transaction time.
 type Range struct{ From, To time.Time }
 
+// MaxRange bounds any question's range.
+const MaxRange = 400 * 24 * time.Hour
+
 // Validate refuses empty, inverted or unbounded ranges.
 func (r Range) Validate() error {
 	switch {
 	case r.From.IsZero() || r.To.IsZero():
-		return errors.New("time range needs both from and to")
+		return invalid("time range needs both from and to")
 	case !r.From.Before(r.To):
-		return fmt.Errorf("time range: from %s is not before to %s", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))
+		return invalid("time range: from %s is not before to %s", r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339))
+	case r.To.Sub(r.From) > MaxRange:
+		return invalid("time range of %s is longer than the %d days allowed", r.To.Sub(r.From).Round(time.Hour), int(MaxRange.Hours()/24))
+	case r.From.Unix() < 0:
+		return invalid("time range starts before 1970")
 	}
 	return nil
+}
+
+// ErrInvalid marks errors in the question itself (bad dimension, range,
+// value): the caller's fault, never the server's. Test with errors.Is.
+var ErrInvalid = errors.New("invalid question")
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, a...))
+}
+
+// ErrNotFound is returned when a looked-up object does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Meta says how a question was answered.
+type Meta struct {
+	// Source is "rollup" or "raw".
+	Source string `json:"source"`
+	// Granularity of the rollups read ("" for raw).
+	Granularity string `json:"granularity,omitempty"`
+	// Truncated is set when the row cap cut the result.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 func (q *Querier) maxRows() int {
@@ -45,12 +86,23 @@ func (q *Querier) maxRows() int {
 	return 10000
 }
 
+func (q *Querier) now() time.Time {
+	if q.Now != nil {
+		return q.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
 func (q *Querier) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	t := q.Timeout
 	if t <= 0 {
 		t = 30 * time.Second
 	}
 	return chconn.WithQuerySettings(ctx, t)
+}
+
+func (q *Querier) env() *jobs.Env {
+	return &jobs.Env{Conn: q.Conn, DB: q.DB, QueryTimeout: q.Timeout}
 }
 
 // table names one of our tables; DB was validated with the settings.
@@ -64,69 +116,16 @@ type OutcomeRow struct {
 	Currency     string `json:"currency"`
 }
 
-// Outcomes counts transactions and money by outcome in r.
+// Outcomes counts transactions and money by outcome in r (raw tables).
 func (q *Querier) Outcomes(ctx context.Context, r Range) ([]OutcomeRow, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	qctx, cancel := q.ctx(ctx)
-	defer cancel()
-	rows, err := q.Conn.Query(qctx, "SELECT toString(outcome) AS o, currency, count() AS n, sum(amount_minor) AS amt FROM "+q.table("transactions")+
-		" FINAL WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) GROUP BY o, currency ORDER BY n DESC, o, currency LIMIT ?",
-		r.From.Unix(), r.To.Unix(), q.maxRows())
-	if err != nil {
-		return nil, fmt.Errorf("outcomes: %w", err)
-	}
-	defer rows.Close()
-	var out []OutcomeRow
-	for rows.Next() {
-		var o OutcomeRow
-		if err := rows.Scan(&o.Outcome, &o.Currency, &o.Transactions, &o.AmountMinor); err != nil {
-			return nil, fmt.Errorf("outcomes: %w", err)
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
-}
-
-// CauseRow is one line of the failure-cause breakdown.
-type CauseRow struct {
-	Cause        string  `json:"cause"`
-	Class        string  `json:"class"`
-	Transactions uint64  `json:"transactions"`
-	AmountMinor  int64   `json:"amount_minor"`
-	Currency     string  `json:"currency"`
-	Share        float64 `json:"share"`
+	res, err := q.OutcomeBreakdown(ctx, OutcomesQuery{Range: r, Source: SourceRaw})
+	return res.Rows, err
 }
 
 // Causes counts failed transactions (declined, failed, settlement_rejected,
-// unsettled) by cause and currency in r, with each row's share of all
-// failures. Money is never summed across currencies.
+// unsettled) by cause and currency in r (raw tables), with each row's share
+// of all failures. Money is never summed across currencies.
 func (q *Querier) Causes(ctx context.Context, r Range) ([]CauseRow, error) {
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	qctx, cancel := q.ctx(ctx)
-	defer cancel()
-	rows, err := q.Conn.Query(qctx, "SELECT toString(cause) AS c, toString(any(cause_class)) AS cl, currency, count() AS n, sum(amount_minor) AS amt FROM "+q.table("transactions")+
-		" FINAL WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) AND cause != 'none' GROUP BY c, currency ORDER BY n DESC, c, currency LIMIT ?",
-		r.From.Unix(), r.To.Unix(), q.maxRows())
-	if err != nil {
-		return nil, fmt.Errorf("causes: %w", err)
-	}
-	defer rows.Close()
-	var out []CauseRow
-	var total uint64
-	for rows.Next() {
-		var c CauseRow
-		if err := rows.Scan(&c.Cause, &c.Class, &c.Currency, &c.Transactions, &c.AmountMinor); err != nil {
-			return nil, fmt.Errorf("causes: %w", err)
-		}
-		total += c.Transactions
-		out = append(out, c)
-	}
-	for i := range out {
-		out[i].Share = float64(out[i].Transactions) / float64(total)
-	}
-	return out, rows.Err()
+	res, err := q.CauseBreakdown(ctx, CausesQuery{Range: r, Source: SourceRaw})
+	return res.Rows, err
 }

@@ -161,3 +161,126 @@ ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(txn_time)
 ORDER BY txn_id
 SETTINGS index_granularity = 8192;
+
+-- migration 2: analytics tables
+
+CREATE TABLE IF NOT EXISTS settlewatch.job_runs
+(
+    job String,
+    run_id String,
+    window_from DateTime('UTC'),
+    window_to DateTime('UTC'),
+    watermark DateTime('UTC'),
+    started DateTime('UTC'),
+    finished DateTime('UTC'),
+    status Enum8('running' = 1, 'ok' = 2, 'error' = 3, 'panic' = 4, 'canceled' = 5),
+    rows UInt64,
+    error String,
+    trigger String,
+    host String,
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(started)
+ORDER BY (job, run_id, window_from, window_to)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.rollups
+(
+    granularity UInt32,
+    dimension String,
+    bucket DateTime('UTC'),
+    value String,
+    outcome Enum8('approved' = 1, 'declined' = 2, 'failed' = 3, 'pending' = 4, 'settled' = 5, 'settlement_rejected' = 6, 'unsettled' = 7),
+    cause Enum8('none' = 0, 'network' = 1, 'timeout' = 2, 'gateway' = 3, 'system' = 4, 'account' = 5, 'authorization' = 6, 'operator' = 7, 'limit' = 8, 'bank_policy' = 9, 'card' = 10, 'settlement' = 11, 'unknown' = 12),
+    currency String,
+    transactions UInt64,
+    amount_minor Int64,
+    latency_sum_ms UInt64,
+    latency_hist Array(UInt64),
+    version UInt64,
+    computed_at DateTime('UTC')
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (granularity, dimension, bucket, value, outcome, cause, currency)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.unsettled_aging
+(
+    as_of DateTime('UTC'),
+    dimension String,
+    value String,
+    cause Enum8('none' = 0, 'network' = 1, 'timeout' = 2, 'gateway' = 3, 'system' = 4, 'account' = 5, 'authorization' = 6, 'operator' = 7, 'limit' = 8, 'bank_policy' = 9, 'card' = 10, 'settlement' = 11, 'unknown' = 12),
+    age_bucket String,
+    currency String,
+    transactions UInt64,
+    amount_minor Int64,
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(as_of)
+ORDER BY (as_of, dimension, value, cause, age_bucket, currency)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.incidents
+(
+    incident_id String,
+    cause Enum8('none' = 0, 'network' = 1, 'timeout' = 2, 'gateway' = 3, 'system' = 4, 'account' = 5, 'authorization' = 6, 'operator' = 7, 'limit' = 8, 'bank_policy' = 9, 'card' = 10, 'settlement' = 11, 'unknown' = 12),
+    dimension String,
+    value String,
+    granularity UInt32,
+    started DateTime('UTC'),
+    ended DateTime('UTC'),
+    status Enum8('open' = 1, 'closed' = 2),
+    kind String,
+    severity String,
+    score Float64,
+    baseline_rate Float64,
+    observed_rate Float64,
+    peak_rate Float64,
+    failures UInt64,
+    transactions UInt64,
+    summary String,
+    evaluated_to DateTime('UTC'),
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(started)
+ORDER BY incident_id
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.auth_latency
+(
+    bucket DateTime('UTC'),
+    gateway_id String,
+    requests UInt64,
+    timeouts UInt64,
+    latency_hist Array(UInt64),
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(bucket)
+ORDER BY (bucket, gateway_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.timeout_advice
+(
+    day DateTime('UTC'),
+    gateway_id String,
+    requests UInt64,
+    observed_timeouts UInt64,
+    p50_ms Float64,
+    p90_ms Float64,
+    p99_ms Float64,
+    p999_ms Float64,
+    candidates_ms Array(UInt64),
+    would_timeout Array(UInt64),
+    recommended_ms UInt64,
+    summary String,
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(day)
+ORDER BY (day, gateway_id)
+SETTINGS index_granularity = 8192;
