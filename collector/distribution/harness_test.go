@@ -118,11 +118,19 @@ func startCollector(t *testing.T, db *chtest.DB, extraEnv map[string]string) *ru
 
 func (rc *runningCollector) sendGRPC(t *testing.T, td ptrace.Traces) {
 	t.Helper()
+	if err := rc.exportGRPC(td); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exportGRPC is sendGRPC for goroutines, which must not call t.Fatal.
+func (rc *runningCollector) exportGRPC(td ptrace.Traces) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := rc.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td)); err != nil {
-		t.Fatalf("OTLP/gRPC export: %v", err)
+		return fmt.Errorf("OTLP/gRPC export: %w", err)
 	}
+	return nil
 }
 
 func (rc *runningCollector) sendHTTP(t *testing.T, td ptrace.Traces) {

@@ -78,6 +78,9 @@ func storedStrings(t *testing.T, db *chtest.DB) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, tbl := range chschema.Tables() {
+		if tbl.Name == chschema.Migrations.Name {
+			continue // our own bookkeeping (hex checksums), not ingested data
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		rows, err := db.Conn.Query(ctx, "SELECT * FROM "+tbl.Name)
 		if err != nil {

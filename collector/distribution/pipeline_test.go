@@ -3,8 +3,10 @@ package distribution
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,5 +187,56 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 	}
 	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'D-5c' AND response_code = '5C' AND cause_class = 'hard'"); got != 1 {
 		t.Error("lower-case response code not normalised")
+	}
+}
+
+// Pieces of one transaction sent as separate requests, concurrently and in
+// random order, reach different batches and the two queue consumers: the
+// row that wins must still be the one that saw every piece.
+func TestConcurrentPiecesAssembleCompletely(t *testing.T) {
+	db := chtest.Migrated(t)
+	rc := startCollector(t, db, nil)
+	recent := time.Now().UTC().Add(-time.Hour)
+	const n = 120
+	var pieces []ptrace.Traces
+	exp := map[string]want{}
+	for i := 0; i < n; i++ {
+		a := attempt{txn: fmt.Sprintf("C-%03d", i), typ: "sale", code: "51", at: recent, amount: 100, gatewayCode: "51", batch: "000009"}
+		term, gw := ptrace.NewTraces(), ptrace.NewTraces()
+		terminalSpans(term, a)
+		gatewaySpans(gw, a)
+		pieces = append(pieces, term, gw)
+		exp[a.txn] = want{"declined", "account"}
+	}
+	rng := rand.New(rand.NewSource(7))
+	rng.Shuffle(len(pieces), func(i, j int) { pieces[i], pieces[j] = pieces[j], pieces[i] })
+	var wg sync.WaitGroup
+	work := make(chan ptrace.Traces)
+	errs := make(chan error, len(pieces))
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for td := range work {
+				if err := rc.exportGRPC(td); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for _, p := range pieces {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	waitOutcomes(t, db, exp)
+	// Five facts per transaction (root, card, host, authorize, issuer).
+	waitFor(t, db, n, "SELECT count() FROM transactions FINAL WHERE span_count = 5")
+	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE issuer_id = 'iss-4' AND terminal_id = 'T-100'"); got != n {
+		t.Errorf("%d of %d final rows have both terminal and gateway dimensions", got, n)
 	}
 }
