@@ -25,6 +25,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/settlewatch/settlewatch/chbatch"
@@ -183,10 +185,7 @@ func send(addr string, reqs []ptrace.Traces, workers int) error {
 		go func() {
 			defer wg.Done()
 			for td := range work {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				_, err := client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
-				cancel()
-				if err != nil {
+				if err := exportWithRetry(client, td); err != nil {
 					errs <- err
 					return
 				}
@@ -203,6 +202,24 @@ func send(addr string, reqs []ptrace.Traces, workers int) error {
 		return fmt.Errorf("export: %w", err)
 	default:
 		return nil
+	}
+}
+
+// exportWithRetry retries what the OTLP spec calls retryable (the memory
+// limiter's Unavailable, ResourceExhausted), as SDK exporters do.
+func exportWithRetry(client ptraceotlp.GRPCClient, td ptrace.Traces) error {
+	req := ptraceotlp.NewExportRequestFromTraces(td)
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := client.Export(ctx, req)
+		cancel()
+		code := status.Code(err)
+		if err == nil || (code != codes.Unavailable && code != codes.ResourceExhausted) || attempt > 200 {
+			return err
+		}
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 2*time.Second)
 	}
 }
 

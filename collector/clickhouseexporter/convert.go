@@ -58,10 +58,13 @@ type converter struct {
 	maxValueBytes int
 	now           time.Time
 	rs            *rowSet
-	curSpan       string
+	// curTxn and curSpan name the span being converted, for the log; the
+	// span id is only hex-encoded when an issue needs it.
+	curTxn  string
+	curSpan pcommon.SpanID
 }
 
-func newRowSet(spanHint int) *rowSet {
+func newRowSet() *rowSet {
 	return &rowSet{
 		spans:    chbatch.Columns{},
 		facts:    chbatch.Columns{},
@@ -75,7 +78,11 @@ func newRowSet(spanHint int) *rowSet {
 func (c *converter) issue(reason string) {
 	c.rs.issues[reason]++
 	if _, ok := c.rs.examples[reason]; !ok {
-		c.rs.examples[reason] = c.curSpan
+		id := c.curTxn
+		if id == "" {
+			id = hex.EncodeToString(c.curSpan[:])
+		}
+		c.rs.examples[reason] = id
 	}
 }
 
@@ -102,11 +109,15 @@ func (c *converter) clean(s string) string {
 
 // convert fills a rowSet from one export request.
 func (c *converter) convert(td ptrace.Traces) *rowSet {
-	c.rs = newRowSet(td.SpanCount())
-	sp := newSpanCols(td.SpanCount())
-	var fc factCols
-	var bc batchCols
-	var tc traceCols
+	n := td.SpanCount()
+	c.rs = newRowSet()
+	// One ingest time per request: retries of the request get a later one,
+	// which is what the ReplacingMergeTree keeps.
+	ingestNs := uint64(time.Now().UnixNano())
+	sp := newSpanCols(n, ingestNs)
+	fc := newFactCols(n, ingestNs)
+	bc := batchCols{ingestNs: ingestNs}
+	tc := traceCols{ingestNs: ingestNs}
 	seenTrace := map[[2]string]bool{}
 	seenTxn := map[string]bool{}
 	seenTraceKey := map[string]bool{}
@@ -127,16 +138,14 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 			spans := ss.Spans()
 			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
-				traceID := s.TraceID()
-				spanID := s.SpanID()
-				c.curSpan = hex.EncodeToString(spanID[:])
+				traceID, spanID := s.TraceID(), s.SpanID()
+				tid, sid, pid := string(traceID[:]), string(spanID[:]), parentOf(s)
+				c.curSpan, c.curTxn = spanID, ""
 				pay := resPay
 				pay.read(s.Attributes(), c.clean)
+				c.curTxn = pay.txnID
 				if pay.amountState == domain.AmountInvalid {
 					c.issue(reasonAmountNotInteger)
-				}
-				if pay.txnID != "" {
-					c.curSpan = pay.txnID
 				}
 				startNs, durNs, startTime := c.times(s)
 				name := c.clean(s.Name())
@@ -147,7 +156,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 				}
 				ak, av := c.kv(s.Attributes())
 				sp.add(spanRow{
-					traceID: string(traceID[:]), spanID: string(spanID[:]), parentID: parentOf(s),
+					traceID: tid, spanID: sid, parentID: pid,
 					start: startTime, startNs: startNs, durNs: durNs, service: service, name: name,
 					kind: kindName(s.Kind()), status: statusName(s.Status().Code()),
 					statusMsg: c.clean(s.Status().Message()), txnID: pay.txnID, scope: scope,
@@ -160,14 +169,14 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 						c.issue(reasonBatchCloseKeys)
 						break
 					}
-					bc.add(pay, string(traceID[:]), string(spanID[:]), startTime, startNs, status)
+					bc.add(pay, tid, sid, startTime, startNs, status)
 					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: pay.dims.TerminalID, BatchNumber: pay.dims.BatchNumber, CloseNs: startNs})
 				case pay.txnID != "" || status == domain.StatusError:
 					if pay.txnID == "" && name == domain.SpanTransaction {
 						c.issue(reasonMissingTxnID)
 					}
-					fc.add(pay, string(traceID[:]), string(spanID[:]), parentOf(s), name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
-					tkey := string(traceID[:])
+					fc.add(pay, tid, sid, pid, name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
+					tkey := tid
 					if pay.txnID != "" {
 						if !seenTxn[pay.txnID] {
 							seenTxn[pay.txnID] = true
@@ -222,8 +231,9 @@ func (c *converter) times(s ptrace.Span) (uint64, uint64, time.Time) {
 // kv flattens a map to parallel key/value arrays; non-string values are kept
 // in their OTLP JSON form so nothing is lost.
 func (c *converter) kv(m pcommon.Map) ([]string, []string) {
-	keys := make([]string, 0, m.Len())
-	vals := make([]string, 0, m.Len())
+	// One allocation for both arrays.
+	buf := make([]string, 2*m.Len())
+	keys, vals := buf[:0:m.Len()], buf[m.Len():m.Len()]
 	m.Range(func(k string, v pcommon.Value) bool {
 		keys = append(keys, c.clean(k))
 		vals = append(vals, c.clean(v.AsString()))
@@ -233,7 +243,10 @@ func (c *converter) kv(m pcommon.Map) ([]string, []string) {
 }
 
 func (c *converter) eventsAndLinks(s ptrace.Span) (evT []uint64, evN, evA, lT, lS []string) {
-	evs := s.Events()
+	evs, ls := s.Events(), s.Links()
+	if evs.Len() == 0 && ls.Len() == 0 {
+		return nil, nil, nil, nil, nil // empty arrays; most spans have neither
+	}
 	evT = make([]uint64, evs.Len())
 	evN = make([]string, evs.Len())
 	evA = make([]string, evs.Len())
@@ -249,7 +262,6 @@ func (c *converter) eventsAndLinks(s ptrace.Span) (evT []uint64, evN, evA, lT, l
 		b, _ := json.Marshal(attrs) // a map of strings always marshals
 		evA[i] = string(b)
 	}
-	ls := s.Links()
 	lT = make([]string, ls.Len())
 	lS = make([]string, ls.Len())
 	for i := 0; i < ls.Len(); i++ {
