@@ -222,12 +222,16 @@ func brokenChain(facts []domain.Fact) bool {
 	return false
 }
 
-// Version orders the rows of one transaction: rules revision first, then how
-// many facts (and batch closes) were seen, then whether the settlement window
-// had passed. Every input only grows, so the most complete view is newest.
+// Version orders the rows of one transaction. From the most significant bits:
+// rules revision, facts seen, batch closes seen, settlement window passed.
+// Every input only grows, so the most complete view is the newest. Facts rank
+// above batch closes because batch closes are only read for unsettled
+// transactions: a settlement fact arriving later must beat an unsettled row
+// that had read a batch close.
 func Version(rulesRevision uint32, in domain.Input, t domain.Transaction) uint64 {
-	seen := uint64(t.SpanCount) + uint64(len(in.Batches))
-	v := uint64(rulesRevision)<<32 | (seen&0x7fffffff)<<1
+	facts := min(uint64(t.SpanCount), 1<<19-1)
+	batches := min(uint64(len(in.Batches)), 1<<11-1)
+	v := uint64(rulesRevision)<<32 | facts<<12 | batches<<1
 	if t.WindowPassed {
 		v |= 1
 	}

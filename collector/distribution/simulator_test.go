@@ -1,0 +1,111 @@
+package distribution
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/settlewatch/settlewatch/assembly"
+	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/domain"
+	"github.com/settlewatch/settlewatch/simulator"
+)
+
+// A simulated day with two incidents (a gateway outage and a regional network
+// degradation that fails batch uploads) goes through the real collector into
+// ClickHouse; after the settlement sweep every stored transaction's outcome
+// and cause equals the simulator's ground truth, which the simulator computed
+// from what it generated, not from what was stored.
+func TestSimulatedDayMatchesGroundTruth(t *testing.T) {
+	db := chtest.Migrated(t)
+	rc := startCollector(t, db, nil)
+	ctx := context.Background()
+
+	cfg, err := simulator.LoadConfig("../../simulator/scenarios/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A whole day that ended more than the settlement window ago: nothing is
+	// left pending, so the sweep and the truth agree on every transaction.
+	midnight := time.Now().Truncate(24 * time.Hour)
+	r := simulator.Range{From: midnight.AddDate(0, 0, -3), To: midnight.AddDate(0, 0, -2), AsOf: time.Now()}
+	exp, err := simulator.NewOTLPExporter(ctx, simulator.ExporterConfig{Endpoint: rc.grpcAddr, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := simulator.SimulateBackfill(ctx, cfg, r, exp, simulator.EmitterOptions{}, domain.DefaultSettlementWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Truth) < 1000 || res.Stats.SpansDropped != 0 {
+		t.Fatalf("simulated %d transactions, %d spans dropped", len(res.Truth), res.Stats.SpansDropped)
+	}
+	waitFor(t, db, uint64(res.Spans), "SELECT count() FROM spans FINAL")
+	waitFor(t, db, uint64(len(res.Truth)), "SELECT count() FROM transactions FINAL")
+
+	// Pending sales past the window become unsettled (the analytics daemon's job).
+	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Window: domain.DefaultSettlementWindow}
+	if _, err := a.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	exp2 := map[string]want{}
+	scenarioTxns := map[string]int{}
+	for _, tr := range res.Truth {
+		exp2[tr.TxnID] = want{string(tr.Outcome), string(tr.Cause)}
+		if tr.Scenario != "" {
+			scenarioTxns[tr.Scenario]++
+		}
+	}
+	// The collector acknowledges before ClickHouse has the rows and
+	// re-assembles as settlements arrive: poll until the stored state equals
+	// the truth (or fail with the differences).
+	// On failure, show the stored versions and facts of one differing
+	// transaction: what assembly saw is usually the answer.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		got := stored(t, db)
+		for id, w := range exp2 {
+			if got[id] == w {
+				continue
+			}
+			rows, _ := db.Conn.Query(context.Background(), "SELECT version, toString(outcome), span_count, assembled_at, settlement_status FROM transactions WHERE txn_id = ? ORDER BY version", id)
+			for rows.Next() {
+				var v uint64
+				var o, ss string
+				var sc uint32
+				var at time.Time
+				_ = rows.Scan(&v, &o, &sc, &at, &ss)
+				t.Logf("row of %s: version %d, %s, %d facts, assembled %s, settlement %q", id, v, o, sc, at, ss)
+			}
+			rows.Close()
+			rows, _ = db.Conn.Query(context.Background(), "SELECT name, txn_id, settlement_status, start_time, ingested_ns FROM payment_facts WHERE txn_id = ?", id)
+			for rows.Next() {
+				var n, tx, ss string
+				var st time.Time
+				var ing uint64
+				_ = rows.Scan(&n, &tx, &ss, &st, &ing)
+				t.Logf("fact %s of %s: settlement %q, start %s, ingested %d", n, tx, ss, st, ing)
+			}
+			rows.Close()
+			break
+		}
+	})
+	waitOutcomes(t, db, exp2)
+	// Both incidents shaped some transactions, and their effects are there.
+	if len(scenarioTxns) < 2 {
+		t.Errorf("scenario effects in the truth: %v", scenarioTxns)
+	}
+	for _, c := range []struct{ q string }{
+		{"SELECT count() FROM transactions FINAL WHERE outcome = 'unsettled' AND cause = 'network'"},
+		{"SELECT count() FROM transactions FINAL WHERE gateway_id = 'gw-2' AND cause IN ('gateway', 'timeout', 'system')"},
+		{"SELECT count() FROM transactions FINAL WHERE outcome = 'settled'"},
+	} {
+		if db.Count(t, c.q) == 0 {
+			t.Errorf("nothing for %s", c.q)
+		}
+	}
+	t.Logf("%d transactions, %d spans equal the ground truth; scenario effects %v", len(exp2), res.Spans, scenarioTxns)
+}
