@@ -56,9 +56,6 @@ func (r *rng) intn(n int) int {
 	return int(r.next() % uint64(n))
 }
 
-// between returns a uniform number in [a, b).
-func (r *rng) between(a, b float64) float64 { return a + (b-a)*r.float() }
-
 // dur returns a uniform duration in [a, b).
 func (r *rng) dur(a, b time.Duration) time.Duration {
 	if b <= a {
