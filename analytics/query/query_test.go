@@ -183,6 +183,24 @@ func TestRollupsAndRawAgree(t *testing.T) {
 	if fmt.Sprint(tr1.Points) != fmt.Sprint(tr2.Points) || len(tr1.Points) != 48*len(domain.Causes)-48*countMissing(tr1.Points) {
 		t.Errorf("trends differ or have holes: %d vs %d points", len(tr1.Points), len(tr2.Points))
 	}
+	// Series (volume, failure rate, latency quantiles) agree too, per gateway.
+	s1, err := f.q.Series(ctx, query.SeriesQuery{Range: all, Interval: model.Hour, By: "gateway", Source: query.SourceRaw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := f.q.Series(ctx, query.SeriesQuery{Range: all, Interval: model.Hour, By: "gateway"})
+	if err != nil || s2.Meta.Source != "rollup" {
+		t.Fatalf("series from %s: %v", s2.Meta.Source, err)
+	}
+	if fmt.Sprint(s1.Points) != fmt.Sprint(s2.Points) || len(s1.Points) != 48*4 {
+		t.Errorf("series differ or have holes: %d vs %d points", len(s1.Points), len(s2.Points))
+	}
+	for _, p := range s2.Points {
+		if p.P50Ms < 500 || p.P50Ms > 3000 || p.P99Ms < p.P90Ms || p.P90Ms < p.P50Ms {
+			t.Errorf("latency quantiles %+v", p)
+			break
+		}
+	}
 	// The outage hour shows in the trend of its cause.
 	for _, p := range tr2.Points {
 		if p.Cause == "gateway" && p.Bucket.Equal(day0.Add(30*time.Hour)) && p.Rate < 0.1 {

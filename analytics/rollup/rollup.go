@@ -1,0 +1,368 @@
+// Package rollup is the rollup job: transactions counted by time bucket,
+// dimension value, outcome, cause and currency, with money (integer minor
+// units) and a latency histogram, every 5 minutes (total and the fine
+// dimensions), hour and day (every dimension).
+//
+// A window is a set of whole hours. For them the job reads the transactions
+// table with FINAL (one row per pos.txn.id, latest version), writes the 5
+// minute and hour rows, then re-derives the day rows of the days it touched
+// from the hour rows. Every write replaces: rows are keyed by (granularity,
+// dimension, bucket, value, outcome, cause, currency) in a ReplacingMergeTree
+// with a version taken just before the read, and a key that had rows before
+// but has none now is written with zeros. Running a window again therefore
+// changes nothing, and two daemons running it at once write the same values.
+//
+// Late data: a scheduled run rolls up the hours of every transaction
+// assembled since the last ok run's watermark (minus Lag, for clock skew and
+// insert latency), so a settlement arriving a day later, or the sweep turning
+// a sale unsettled, updates the hour it belongs to.
+package rollup
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/settlewatch/settlewatch/analytics/jobs"
+	"github.com/settlewatch/settlewatch/analytics/model"
+	"github.com/settlewatch/settlewatch/chschema"
+)
+
+// Name of the job.
+const Name = "rollup"
+
+// Job is the rollup job.
+type Job struct {
+	// Lag is subtracted from the watermark (default 10m).
+	Lag time.Duration
+	// InitialLookback is how far back the first scheduled run looks for
+	// changed transactions (default 48h).
+	InitialLookback time.Duration
+	// MaxLateness bounds how old a transaction's hour may be for a scheduled
+	// run to roll it up again (default 40 days; older hours need a backfill).
+	MaxLateness time.Duration
+	// MaxHoursPerWindow caps the hours one read covers (default 24).
+	MaxHoursPerWindow int
+	// BackfillWindow is the width of a backfill window (default 24h).
+	BackfillWindow time.Duration
+	// BeforeHourRows, if set, is called between writing the 5-minute rows
+	// and the hour rows of a window (tests kill a daemon there).
+	BeforeHourRows func()
+}
+
+// Name implements jobs.Job.
+func (j *Job) Name() string { return Name }
+
+func (j *Job) lag() time.Duration { return orDur(j.Lag, 10*time.Minute) }
+
+func orDur(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func orInt(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
+}
+
+// Plan finds the hours with transactions assembled since the watermark.
+func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, watermark time.Time) (jobs.Plan, error) {
+	since := now.Add(-orDur(j.InitialLookback, 48*time.Hour))
+	if !watermark.IsZero() {
+		since = watermark.Add(-j.lag())
+	}
+	oldest := now.Add(-orDur(j.MaxLateness, 40*24*time.Hour))
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	rows, err := env.Conn.Query(qctx, "SELECT DISTINCT toStartOfHour(txn_time) AS h FROM "+env.Table(chschema.Transactions.Name)+
+		" WHERE assembled_at >= toDateTime(?) AND txn_time >= toDateTime(?) AND txn_time < toDateTime(?) ORDER BY h LIMIT 100000",
+		since.Unix(), oldest.Unix(), now.Add(24*time.Hour).Unix())
+	if err != nil {
+		return jobs.Plan{}, fmt.Errorf("rollup: find changed hours: %w", err)
+	}
+	defer rows.Close()
+	var hours []time.Time
+	for rows.Next() {
+		var h time.Time
+		if err := rows.Scan(&h); err != nil {
+			return jobs.Plan{}, fmt.Errorf("rollup: find changed hours: %w", err)
+		}
+		hours = append(hours, h.UTC())
+	}
+	if err := rows.Err(); err != nil {
+		return jobs.Plan{}, fmt.Errorf("rollup: find changed hours: %w", err)
+	}
+	// Coverage: the first window also spans from the previous watermark's
+	// hour so that the recorded windows chain without gaps.
+	start := model.Hour.Truncate(since)
+	end := model.Hour.Truncate(now).Add(time.Hour)
+	windows := PlanWindows(hours, orInt(j.MaxHoursPerWindow, 24))
+	if len(windows) == 0 {
+		windows = []jobs.Window{{From: start, To: end}}
+	}
+	if windows[0].From.After(start) {
+		windows[0].From = start
+	}
+	if last := &windows[len(windows)-1]; last.To.Before(end) {
+		last.To = end
+	}
+	return jobs.Plan{Windows: windows, Watermark: now}, nil
+}
+
+// PlanWindows groups sorted hours into windows of at most max hours each;
+// each window lists its hours as Parts.
+func PlanWindows(hours []time.Time, max int) []jobs.Window {
+	var out []jobs.Window
+	for len(hours) > 0 {
+		n := min(max, len(hours))
+		part := slices.Clone(hours[:n])
+		out = append(out, jobs.Window{From: part[0], To: part[n-1].Add(time.Hour), Parts: part})
+		hours = hours[n:]
+	}
+	return out
+}
+
+// Split cuts [from, to) into whole-hour windows of BackfillWindow.
+func (j *Job) Split(from, to time.Time) []jobs.Window {
+	from, to = model.Hour.Truncate(from), model.Hour.Ceil(to)
+	step := orDur(j.BackfillWindow, 24*time.Hour).Truncate(time.Hour)
+	if step < time.Hour {
+		step = time.Hour
+	}
+	var out []jobs.Window
+	for t := from; t.Before(to); t = t.Add(step) {
+		out = append(out, jobs.Window{From: t, To: minTime(t.Add(step), to)})
+	}
+	return out
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// Run rolls up one window, entirely on the server: every step is an
+// INSERT … SELECT into the rollups table's explicit column list
+// (chschema.Rollups.InsertSQL), so no row travels through this process.
+//
+//  1. transactions FINAL → 5-minute rows (total, fine dimensions) and hour
+//     rows (coarse dimensions), version v;
+//  2. 5-minute keys of the window not rewritten by step 1 (latest version
+//     below v: their transactions moved away) → zeros;
+//  3. hour rows of the total and fine dimensions ← their 5-minute rows;
+//  4. hour keys not rewritten → zeros;
+//  5. per day touched: day rows ← hour rows, then day keys not rewritten → zeros.
+func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error) {
+	hours := w.Parts
+	if len(hours) == 0 {
+		for t := model.Hour.Truncate(w.From); t.Before(w.To); t = t.Add(time.Hour) {
+			hours = append(hours, t)
+		}
+	}
+	if len(hours) == 0 {
+		return 0, nil
+	}
+	from, to := hours[0], hours[len(hours)-1].Add(time.Hour)
+	hourSet := hourGroupSet(hours)
+	v := newVersion()
+	insert := chschema.Rollups.InsertSQL(env.DB)
+	rollups := env.Table(chschema.Rollups.Name)
+
+	// 1. From the transactions.
+	src := "SELECT if(dim IN " + coarseSQL() + ", 3600, 300) AS g, tupleElement(d, 1) AS dim," +
+		" if(dim IN " + coarseSQL() + ", toStartOfHour(txn_time), toStartOfFiveMinute(txn_time)) AS b, tupleElement(d, 2) AS val," +
+		" outcome, cause, currency, count(), sum(amount_minor), sum(lat_ms), sumForEach(lh), toUInt64(?), now()" +
+		" FROM (SELECT " + sourceColumns() + ", " + model.HistSQL("lat_ms") + " AS lh FROM " + env.Table(chschema.Transactions.Name) +
+		" FINAL WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) AND toUInt32(toStartOfHour(txn_time)) IN ?)" +
+		" ARRAY JOIN " + dimsSQL() + " AS d" +
+		" GROUP BY g, dim, b, val, outcome, cause, currency"
+	if err := exec(ctx, env, "read transactions", insert+" "+src, v, from.Unix(), to.Unix(), hourSet); err != nil {
+		return 0, err
+	}
+	// 2. Vanished 5-minute and coarse hour keys.
+	if err := tombstone(ctx, env, "granularity = 300 OR (granularity = 3600 AND dimension IN "+coarseSQL()+")",
+		from, to, hourSet, v); err != nil {
+		return 0, err
+	}
+	if j.BeforeHourRows != nil {
+		j.BeforeHourRows()
+	}
+	// 3. Hour rows of the total and the fine dimensions from their 5-minute rows.
+	hourly := "SELECT 3600, dimension, toStartOfHour(bucket) AS hb, value, outcome, cause, currency, sum(transactions) AS n," +
+		" sum(amount_minor), sum(latency_sum_ms), sumForEach(latency_hist), toUInt64(?), now() FROM " + rollups +
+		" FINAL WHERE granularity = 300 AND bucket >= toDateTime(?) AND bucket < toDateTime(?) AND toUInt32(toStartOfHour(bucket)) IN ?" +
+		" GROUP BY dimension, hb, value, outcome, cause, currency HAVING n > 0"
+	if err := exec(ctx, env, "derive hours", insert+" "+hourly, v, from.Unix(), to.Unix(), hourSet); err != nil {
+		return 0, err
+	}
+	// 4. Vanished hour keys of the total and the fine dimensions.
+	if err := tombstone(ctx, env, "granularity = 3600", from, to, hourSet, v); err != nil {
+		return 0, err
+	}
+	written, err := count(ctx, env, "bucket >= toDateTime(?) AND bucket < toDateTime(?) AND granularity IN (300, 3600)", v, from.Unix(), to.Unix())
+	if err != nil {
+		return 0, err
+	}
+	// 5. Days.
+	days := map[int64]bool{}
+	for _, h := range hours {
+		days[model.Day.Truncate(h).Unix()] = true
+	}
+	dayList := make([]int64, 0, len(days))
+	for d := range days {
+		dayList = append(dayList, d)
+	}
+	slices.Sort(dayList)
+	for _, d := range dayList {
+		n, err := rollDay(ctx, env, time.Unix(d, 0).UTC())
+		written += n
+		if err != nil {
+			return written, err
+		}
+	}
+	return written, nil
+}
+
+var lastVersion atomic.Uint64
+
+// newVersion is the wall clock in ns, strictly increasing within a process.
+func newVersion() uint64 {
+	for {
+		now := uint64(time.Now().UnixNano())
+		last := lastVersion.Load()
+		if now <= last {
+			now = last + 1
+		}
+		if lastVersion.CompareAndSwap(last, now) {
+			return now
+		}
+	}
+}
+
+func hourGroupSet(hours []time.Time) clickhouse.GroupSet {
+	hs := make([]any, len(hours))
+	for i, h := range hours {
+		hs[i] = h.Unix()
+	}
+	return clickhouse.GroupSet{Value: hs}
+}
+
+func exec(ctx context.Context, env *jobs.Env, what, q string, args ...any) error {
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	if err := env.Conn.Exec(qctx, q, args...); err != nil {
+		return fmt.Errorf("rollup: %s: %w", what, err)
+	}
+	return nil
+}
+
+// zeroHist is an all-zero histogram literal.
+func zeroHist() string {
+	z := make([]string, model.HistBuckets)
+	for i := range z {
+		z[i] = "toUInt64(0)"
+	}
+	return "[" + strings.Join(z, ", ") + "]"
+}
+
+// tombstone writes zeros, with version v, for the keys matching cond in the
+// hours whose latest row is older than v: a run with version v rewrote
+// every key it still has, so those keys lost their transactions.
+func tombstone(ctx context.Context, env *jobs.Env, cond string, from, to time.Time, hourSet clickhouse.GroupSet, v uint64) error {
+	q := chschema.Rollups.InsertSQL(env.DB) + " SELECT granularity, dimension, bucket, value, outcome, cause, currency, toUInt64(0), toInt64(0), toUInt64(0), " +
+		zeroHist() + ", toUInt64(?), now() FROM " + env.Table(chschema.Rollups.Name) +
+		" FINAL WHERE (" + cond + ") AND bucket >= toDateTime(?) AND bucket < toDateTime(?) AND toUInt32(toStartOfHour(bucket)) IN ?" +
+		" AND transactions > 0 AND version < ?"
+	return exec(ctx, env, "zero vanished keys", q, v, from.Unix(), to.Unix(), hourSet, v)
+}
+
+func count(ctx context.Context, env *jobs.Env, cond string, v uint64, args ...any) (int, error) {
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	var n uint64
+	if err := env.Conn.QueryRow(qctx, "SELECT count() FROM "+env.Table(chschema.Rollups.Name)+" WHERE version = ? AND "+cond,
+		append([]any{v}, args...)...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("rollup: count written rows: %w", err)
+	}
+	return int(n), nil
+}
+
+// rollDay derives the day rows of day from its hour rows.
+func rollDay(ctx context.Context, env *jobs.Env, day time.Time) (int, error) {
+	v := newVersion()
+	end := day.Add(24 * time.Hour)
+	q := chschema.Rollups.InsertSQL(env.DB) + " SELECT 86400, dimension, toDateTime(?) AS db, value, outcome, cause, currency, sum(transactions) AS n," +
+		" sum(amount_minor), sum(latency_sum_ms), sumForEach(latency_hist), toUInt64(?), now() FROM " + env.Table(chschema.Rollups.Name) +
+		" FINAL WHERE granularity = 3600 AND bucket >= toDateTime(?) AND bucket < toDateTime(?)" +
+		" GROUP BY dimension, value, outcome, cause, currency HAVING n > 0"
+	if err := exec(ctx, env, "derive day "+day.Format(time.DateOnly), q, day.Unix(), v, day.Unix(), end.Unix()); err != nil {
+		return 0, err
+	}
+	z := chschema.Rollups.InsertSQL(env.DB) + " SELECT granularity, dimension, bucket, value, outcome, cause, currency, toUInt64(0), toInt64(0), toUInt64(0), " +
+		zeroHist() + ", toUInt64(?), now() FROM " + env.Table(chschema.Rollups.Name) +
+		" FINAL WHERE granularity = 86400 AND bucket = toDateTime(?) AND transactions > 0 AND version < ?"
+	if err := exec(ctx, env, "zero vanished day keys", z, v, day.Unix(), v); err != nil {
+		return 0, err
+	}
+	return count(ctx, env, "granularity = 86400 AND bucket = toDateTime(?)", v, day.Unix())
+}
+
+// dimsSQL is the ARRAY JOIN list of (dimension, value) tuples.
+func dimsSQL() string {
+	parts := []string{"('" + model.All + "', '')"}
+	for _, d := range model.Dimensions {
+		parts = append(parts, "('"+d.Name+"', "+d.Column+")")
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func coarseSQL() string { return dimList(false) }
+
+// dimList is the SQL list of the fine (or coarse) dimension names; the
+// total counts as fine.
+func dimList(fine bool) string {
+	var names []string
+	if fine {
+		names = append(names, "'"+model.All+"'")
+	}
+	for _, d := range model.Dimensions {
+		if d.Fine == fine {
+			names = append(names, "'"+d.Name+"'")
+		}
+	}
+	return "(" + strings.Join(names, ", ") + ")"
+}
+
+func sourceColumns() string {
+	cols := []string{"txn_time", "outcome", "cause", "currency", "amount_minor", "intDiv(latency_ns, 1000000) AS lat_ms"}
+	for _, d := range model.Dimensions {
+		cols = append(cols, d.Column)
+	}
+	return strings.Join(cols, ", ")
+}
+
+// Describe is a one-line summary for logs and docs.
+func Describe() string {
+	var fine, coarse []string
+	for _, d := range model.Dimensions {
+		if d.Fine {
+			fine = append(fine, d.Name)
+		} else {
+			coarse = append(coarse, d.Name)
+		}
+	}
+	return "5m: all, " + strings.Join(fine, ", ") + "; 1h and 1d: also " + strings.Join(coarse, ", ") +
+		"; latency histogram of " + strconv.Itoa(model.HistBuckets) + " buckets"
+}

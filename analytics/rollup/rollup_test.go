@@ -1,0 +1,246 @@
+package rollup_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/settlewatch/settlewatch/analytics/jobs"
+	"github.com/settlewatch/settlewatch/analytics/model"
+	"github.com/settlewatch/settlewatch/analytics/rollup"
+	"github.com/settlewatch/settlewatch/analytics/synth"
+	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+var day0 = time.Date(2026, 9, 21, 0, 0, 0, 0, time.UTC)
+
+func env(t *testing.T, db *chtest.DB) *jobs.Env {
+	return &jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t)}
+}
+
+func load(t *testing.T, db *chtest.DB, cfg synth.Config) []synth.Txn {
+	t.Helper()
+	txns := synth.Generate(cfg)
+	if err := synth.Insert(t.Context(), db.Conn, db.Name, synth.Rows(txns), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return txns
+}
+
+// cells reads rollup rows of one granularity and dimension, summed over
+// outcomes, keyed like the ground truth.
+func cells(t *testing.T, db *chtest.DB, g model.Granularity, dim string) map[synth.Key]synth.Cell {
+	t.Helper()
+	rows, err := db.Conn.Query(context.Background(), "SELECT toString(cause), value, currency, bucket, sum(transactions), sum(amount_minor) FROM rollups FINAL"+
+		" WHERE granularity = ? AND dimension = ? GROUP BY cause, value, currency, bucket HAVING sum(transactions) > 0", uint32(g), dim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[synth.Key]synth.Cell{}
+	for rows.Next() {
+		var k synth.Key
+		var c synth.Cell
+		if err := rows.Scan(&k.Cause, &k.Value, &k.Currency, &k.Bucket, &c.Transactions, &c.Amount); err != nil {
+			t.Fatal(err)
+		}
+		k.Bucket = k.Bucket.UTC()
+		out[k] = c
+	}
+	return out
+}
+
+func diff(t *testing.T, what string, got, want map[synth.Key]synth.Cell) {
+	t.Helper()
+	var bad []string
+	for k, w := range want {
+		if got[k] != w {
+			bad = append(bad, fmt.Sprintf("%+v: got %+v want %+v", k, got[k], w))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			bad = append(bad, fmt.Sprintf("%+v: got %+v, not in the truth", k, g))
+		}
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		t.Errorf("%s: %d cells differ, e.g.\n%v", what, len(bad), bad[:min(8, len(bad))])
+	}
+	if len(want) == 0 {
+		t.Errorf("%s: empty truth", what)
+	}
+}
+
+// snapshot is every rollup row's values (not its version), to compare runs.
+func snapshot(t *testing.T, db *chtest.DB) map[string]string {
+	t.Helper()
+	rows, err := db.Conn.Query(context.Background(), "SELECT granularity, dimension, bucket, value, toString(outcome), toString(cause), currency,"+
+		" transactions, amount_minor, latency_sum_ms, latency_hist FROM rollups FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var g uint32
+		var dim, val, o, c, cur string
+		var b time.Time
+		var n, lat uint64
+		var amt int64
+		var h []uint64
+		if err := rows.Scan(&g, &dim, &b, &val, &o, &c, &cur, &n, &amt, &lat, &h); err != nil {
+			t.Fatal(err)
+		}
+		out[fmt.Sprint(g, dim, b.Unix(), val, o, c, cur)] = fmt.Sprint(n, amt, lat, h)
+	}
+	return out
+}
+
+func TestRollupsEqualGroundTruth(t *testing.T) {
+	db := chtest.Migrated(t)
+	cfg := synth.Config{Seed: 7, From: day0.Add(10 * time.Hour), To: day0.Add(16 * time.Hour), PerHour: 2000, USDShare: 0.1,
+		Outages: []synth.Outage{{Gateway: "gw-2", From: day0.Add(12*time.Hour + 20*time.Minute), To: day0.Add(13 * time.Hour), FailRate: 0.7}}}
+	txns := load(t, db, cfg)
+	r := &jobs.Runner{Env: *env(t, db)}
+	job := &rollup.Job{BackfillWindow: 4 * time.Hour}
+	if _, err := r.Backfill(t.Context(), job, day0, day0.Add(24*time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	from, to := day0, day0.Add(24*time.Hour)
+	diff(t, "cause × gateway × hour", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, from, to))
+	diff(t, "cause × 5 min", cells(t, db, model.FiveMinutes, model.All), synth.Truth(txns, "", 5*time.Minute, from, to))
+	diff(t, "cause × terminal × hour", cells(t, db, model.Hour, "terminal"), synth.Truth(txns, "terminal", time.Hour, from, to))
+	diff(t, "cause × region × day", cells(t, db, model.Day, "region"), synth.Truth(txns, "region", 24*time.Hour, from, to))
+	for _, d := range model.Dimensions {
+		diff(t, "cause × "+d.Name+" × day", cells(t, db, model.Day, d.Name), synth.Truth(txns, d.Name, 24*time.Hour, from, to))
+	}
+	// The outage shows: gateway failures at gw-2 from 12:00.
+	if c := cells(t, db, model.Hour, "gateway")[synth.Key{Cause: string(domain.CauseGateway), Value: "gw-2", Currency: "CNY", Bucket: day0.Add(12 * time.Hour)}]; c.Transactions < 100 {
+		t.Errorf("outage hour shows %d gateway failures", c.Transactions)
+	}
+	// Latency histograms count every transaction.
+	if n := db.Count(t, "SELECT toUInt64(sum(arraySum(latency_hist))) FROM rollups FINAL WHERE granularity = 86400 AND dimension = 'all'"); n != uint64(len(txns)) {
+		t.Errorf("histograms hold %d transactions, want %d", n, len(txns))
+	}
+
+	// Running any window again changes nothing.
+	before := snapshot(t, db)
+	if _, err := r.Backfill(t.Context(), &rollup.Job{BackfillWindow: 24 * time.Hour}, day0.Add(11*time.Hour), day0.Add(13*time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunScheduled(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	if after := snapshot(t, db); !maps.Equal(before, after) {
+		t.Errorf("re-running changed the rollups: %d rows before, %d after", len(before), len(after))
+	}
+}
+
+// Late data: a settlement (new version) arrives for a pending sale; a key
+// that loses its last transaction must drop to zero, not keep its old count.
+func TestScheduledRunPicksUpLateData(t *testing.T) {
+	db := chtest.Migrated(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	cfg := synth.Config{Seed: 3, From: now.Add(-5 * time.Hour).Truncate(time.Hour), To: now.Add(-2 * time.Hour).Truncate(time.Hour), PerHour: 300, AsOf: now}
+	txns := load(t, db, cfg)
+	r := &jobs.Runner{Env: *env(t, db)}
+	job := &rollup.Job{}
+	if _, err := r.RunScheduled(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	from, to := cfg.From, cfg.To
+	diff(t, "first run", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, from, to))
+
+	// Every pending sale of one hour settles; one pending sale's region is the only one of its key.
+	var late []synth.Txn
+	for i := range txns {
+		if txns[i].Outcome == domain.OutcomePending {
+			txns[i].Outcome = domain.OutcomeSettled
+			txns[i].Version += 100
+			late = append(late, txns[i])
+		}
+	}
+	if len(late) == 0 {
+		t.Fatal("no pending transactions to settle")
+	}
+	if err := synth.Insert(t.Context(), db.Conn, db.Name, late, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunScheduled(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "after late settlements", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, from, to))
+	if n := db.Count(t, "SELECT toUInt64(sum(transactions)) FROM rollups FINAL WHERE outcome = 'pending' AND granularity = 3600"); n != 0 {
+		t.Errorf("%d pending transactions left in the hour rollups", n)
+	}
+	runs, err := jobs.Runs(t.Context(), env(t, db), rollup.Name, 10)
+	if err != nil || len(runs) < 2 || runs[0].Status != jobs.StatusOK || runs[0].Watermark.IsZero() {
+		t.Errorf("runs %+v, %v", runs, err)
+	}
+}
+
+// Two schedulers running the same windows at the same time (idempotent
+// writes, no lease) give the same rollups as one, equal to the truth.
+func TestTwoSchedulersDoNotDoubleCount(t *testing.T) {
+	db := chtest.Migrated(t)
+	cfg := synth.Config{Seed: 11, From: day0.Add(6 * time.Hour), To: day0.Add(12 * time.Hour), PerHour: 1500}
+	txns := load(t, db, cfg)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for i := range 2 {
+		conn, err := chconn.Open(t.Context(), db.Settings) // each daemon has its own connection
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := env(t, db)
+			e.Conn = conn
+			e.Log = e.Log.With("daemon", i)
+			r := &jobs.Runner{Env: *e, Host: fmt.Sprintf("daemon-%d", i)}
+			for range 2 {
+				if _, err := r.Backfill(context.Background(), &rollup.Job{BackfillWindow: 2 * time.Hour}, cfg.From, cfg.To, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	diff(t, "two daemons", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, cfg.From, cfg.To))
+	diff(t, "two daemons, days", cells(t, db, model.Day, "merchant"), synth.Truth(txns, "merchant", 24*time.Hour, cfg.From, cfg.To))
+	if n := db.Count(t, "SELECT count() FROM job_runs FINAL WHERE status = 'ok'"); n != 2*2*3 {
+		t.Errorf("%d ok window runs recorded, want 12", n)
+	}
+}
+
+func TestPlanWindowsAndSplit(t *testing.T) {
+	var hours []time.Time
+	for i := range 5 {
+		hours = append(hours, day0.Add(time.Duration(i*3)*time.Hour))
+	}
+	ws := rollup.PlanWindows(hours, 2)
+	if len(ws) != 3 || len(ws[0].Parts) != 2 || !ws[0].From.Equal(day0) || !ws[0].To.Equal(day0.Add(4*time.Hour)) || len(ws[2].Parts) != 1 {
+		t.Errorf("windows %v", ws)
+	}
+	j := &rollup.Job{BackfillWindow: 10 * time.Hour}
+	sp := j.Split(day0.Add(30*time.Minute), day0.Add(25*time.Hour+10*time.Minute))
+	if len(sp) != 3 || !sp[0].From.Equal(day0) || !sp[2].To.Equal(day0.Add(26*time.Hour)) {
+		t.Errorf("split %v", sp)
+	}
+}

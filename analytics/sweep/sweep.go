@@ -1,0 +1,158 @@
+// Package sweep is the settlement sweep job: approved sales past the
+// settlement window without a settlement become unsettled (the assembler's
+// Sweep re-classifies them with the contract's cause rule: the failed batch
+// close's error.type, else settlement), then a snapshot of unsettled money by
+// cause, age bucket (<1d, 1-2d, 2-5d, >5d since the transaction) and
+// currency is written to unsettled_aging, in total and per gateway, merchant
+// and region. A snapshot is keyed by its as-of minute: running it again
+// replaces it.
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/settlewatch/settlewatch/analytics/jobs"
+	"github.com/settlewatch/settlewatch/analytics/model"
+	"github.com/settlewatch/settlewatch/assembly"
+	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+// Name of the job.
+const Name = "sweep"
+
+// Job is the sweep job.
+type Job struct {
+	Rules *domain.Rules // nil: the contract's rules
+	// Window is the settlement window (0: 36h).
+	Window time.Duration
+	// Lookback bounds the age of transactions in the snapshot (0: 90 days).
+	Lookback time.Duration
+}
+
+// Name implements jobs.Job.
+func (j *Job) Name() string { return Name }
+
+func (j *Job) window() time.Duration {
+	if j.Window > 0 {
+		return j.Window
+	}
+	return domain.DefaultSettlementWindow
+}
+
+// Plan: one window ending at now (to the minute): the sweep cut-off.
+func (j *Job) Plan(_ context.Context, _ *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
+	asOf := now.Truncate(time.Minute)
+	return jobs.Plan{Windows: []jobs.Window{{From: asOf.Add(-j.window()), To: asOf}}, Watermark: now}, nil
+}
+
+// Split: the sweep works on the current state only.
+func (j *Job) Split(_, _ time.Time) []jobs.Window { return nil }
+
+// Run sweeps as of w.To and writes the aging snapshot of w.To.
+func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error) {
+	asOf := w.To.UTC()
+	rules := j.Rules
+	if rules == nil {
+		rules = domain.DefaultRules()
+	}
+	a := &assembly.Assembler{Conn: env.Conn, DB: env.DB, Rules: rules, Window: j.window(),
+		Now: func() time.Time { return asOf }, QueryTimeout: env.QueryTimeout, Log: env.Log}
+	res, err := a.Sweep(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	env.Logger().Info("swept pending sales past the settlement window", "as_of", asOf, "reassembled", res.Transactions,
+		"unsettled", res.ByOutcome[domain.OutcomeUnsettled])
+	n, err := j.snapshot(ctx, env, asOf)
+	return res.Transactions + n, err
+}
+
+type akey struct{ dim, value, cause, bucket, currency string }
+
+type aval struct {
+	n   uint64
+	amt int64
+}
+
+func (j *Job) snapshot(ctx context.Context, env *jobs.Env, asOf time.Time) (int, error) {
+	lookback := j.Lookback
+	if lookback <= 0 {
+		lookback = 90 * 24 * time.Hour
+	}
+	version := uint64(time.Now().UnixNano())
+	q := "SELECT tupleElement(d, 1) AS dim, tupleElement(d, 2) AS val, toString(cause) AS c," +
+		" multiIf(age < 86400, '" + model.AgeUnder1d + "', age < 172800, '" + model.Age1to2d + "', age < 432000, '" + model.Age2to5d + "', '" + model.AgeOver5d + "') AS ab," +
+		" currency AS cur, count() AS n, sum(amount_minor) AS amt FROM (" +
+		" SELECT toInt64(toUInt32(toDateTime(?))) - toInt64(toUInt32(txn_time)) AS age, cause, currency, amount_minor, gateway_id, merchant_id, region FROM " +
+		env.Table(chschema.Transactions.Name) + " FINAL WHERE outcome = 'unsettled' AND txn_time >= toDateTime(?) AND txn_time <= toDateTime(?))" +
+		" ARRAY JOIN [('all', ''), ('gateway', gateway_id), ('merchant', merchant_id), ('region', region)] AS d" +
+		" GROUP BY dim, val, c, ab, cur"
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	rows, err := env.Conn.Query(qctx, q, asOf.Unix(), asOf.Add(-lookback).Unix(), asOf.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("sweep: read unsettled: %w", err)
+	}
+	m := map[akey]aval{}
+	for rows.Next() {
+		var k akey
+		var v aval
+		if err := rows.Scan(&k.dim, &k.value, &k.cause, &k.bucket, &k.currency, &v.n, &v.amt); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sweep: scan unsettled: %w", err)
+		}
+		m[k] = v
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return 0, fmt.Errorf("sweep: read unsettled: %w", err)
+	}
+	// Keys of an earlier run of the same snapshot that are gone now get zeros.
+	old, err := env.Conn.Query(qctx, "SELECT dimension, value, toString(cause), age_bucket, currency FROM "+env.Table(chschema.UnsettledAging.Name)+
+		" FINAL WHERE as_of = toDateTime(?) AND transactions > 0", asOf.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("sweep: read the previous snapshot: %w", err)
+	}
+	for old.Next() {
+		var k akey
+		if err := old.Scan(&k.dim, &k.value, &k.cause, &k.bucket, &k.currency); err != nil {
+			old.Close()
+			return 0, fmt.Errorf("sweep: read the previous snapshot: %w", err)
+		}
+		if _, ok := m[k]; !ok {
+			m[k] = aval{}
+		}
+	}
+	old.Close()
+	if len(m) == 0 {
+		return 0, nil
+	}
+	var c struct {
+		asOf                       []time.Time
+		dim, value, cause, ab, cur []string
+		n, ver                     []uint64
+		amt                        []int64
+	}
+	for k, v := range m {
+		c.asOf = append(c.asOf, asOf)
+		c.dim = append(c.dim, k.dim)
+		c.value = append(c.value, k.value)
+		c.cause = append(c.cause, k.cause)
+		c.ab = append(c.ab, k.bucket)
+		c.cur = append(c.cur, k.currency)
+		c.n = append(c.n, v.n)
+		c.amt = append(c.amt, v.amt)
+		c.ver = append(c.ver, version)
+	}
+	cols := chbatch.Columns{"as_of": c.asOf, "dimension": c.dim, "value": c.value, "cause": c.cause, "age_bucket": c.ab,
+		"currency": c.cur, "transactions": c.n, "amount_minor": c.amt, "version": c.ver}
+	if err := env.Insert(ctx, chschema.UnsettledAging, cols, len(m)); err != nil {
+		return 0, fmt.Errorf("sweep: write the snapshot: %w", err)
+	}
+	return len(m), nil
+}

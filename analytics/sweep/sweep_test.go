@@ -1,0 +1,136 @@
+package sweep_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/settlewatch/settlewatch/analytics/jobs"
+	"github.com/settlewatch/settlewatch/analytics/sweep"
+	"github.com/settlewatch/settlewatch/analytics/synth"
+	"github.com/settlewatch/settlewatch/assembly"
+	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+var t0 = time.Date(2026, 9, 20, 10, 0, 0, 0, time.UTC)
+
+func sale(id string, at time.Time, terminal, batch, code string, amount int64) synth.Txn {
+	return synth.Txn{ID: id, Time: at, Type: "sale", ResponseCode: code, Amount: amount, Currency: "CNY", Gateway: "gw-1",
+		Merchant: "M-1", Terminal: terminal, Region: "east", BatchNumber: batch, LatencyNs: 1e9, HostLatencyNs: 5e8}
+}
+
+func outcomes(t *testing.T, db *chtest.DB) map[string]string {
+	t.Helper()
+	rows, err := db.Conn.Query(context.Background(), "SELECT txn_id, concat(toString(outcome), '/', toString(cause)) FROM transactions FINAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, oc string
+		if err := rows.Scan(&id, &oc); err != nil {
+			t.Fatal(err)
+		}
+		out[id] = oc
+	}
+	return out
+}
+
+// The settlement window boundary is exact: a sale exactly 36 h old at the
+// sweep is unsettled, one a second younger is still pending; a failed batch
+// close gives its cause; declines are never unsettled.
+func TestSweepAtTheWindowBoundary(t *testing.T) {
+	db := chtest.Migrated(t)
+	ctx := context.Background()
+	txns := []synth.Txn{
+		sale("A-EXACT", t0, "T-1", "000001", "00", 1000),
+		sale("B-YOUNGER", t0.Add(time.Second), "T-1", "000001", "00", 2000),
+		sale("C-FAILED-BATCH", t0, "T-BAD", "000777", "00", 4000),
+		sale("D-DECLINED", t0.Add(-time.Hour), "T-1", "000001", "51", 8000),
+	}
+	if err := synth.InsertFacts(ctx, db.Conn, db.Name, txns); err != nil {
+		t.Fatal(err)
+	}
+	closeAt := t0.Add(12 * time.Hour)
+	err := chbatch.Insert(ctx, db.Conn, db.Name, chschema.BatchCloses, chbatch.Columns{
+		"terminal_id": []string{"T-BAD"}, "merchant_id": []string{"M-1"}, "batch_number": []string{"000777"},
+		"trace_id": []string{"batch-trace-0777"}, "span_id": []string{"batchspn"}, "close_time": []time.Time{closeAt},
+		"close_ns": []uint64{uint64(closeAt.UnixNano())}, "status_code": []string{"error"}, "batch_result": []string{"failed"},
+		"error_type": []string{"upload_failed"}, "txn_count": []int64{1}, "amount_minor": []int64{4000}, "ingested_ns": []uint64{uint64(closeAt.UnixNano())},
+	}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Now: func() time.Time { return t0.Add(time.Hour) }}
+	if _, err := a.AssembleTxns(ctx, []string{"A-EXACT", "B-YOUNGER", "C-FAILED-BATCH", "D-DECLINED"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, db); got["A-EXACT"] != "pending/none" || got["D-DECLINED"] != "declined/account" {
+		t.Fatalf("before the sweep: %v", got)
+	}
+
+	now := t0.Add(36*time.Hour + 30*time.Second) // the sweep's as-of is the minute: exactly t0 + 36 h
+	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, Log: chtest.Logger(t), Now: func() time.Time { return now }}}
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"A-EXACT": "unsettled/settlement", "B-YOUNGER": "pending/none",
+		"C-FAILED-BATCH": "unsettled/network", "D-DECLINED": "declined/account"}
+	if got := outcomes(t, db); len(got) != len(want) || got["A-EXACT"] != want["A-EXACT"] || got["B-YOUNGER"] != want["B-YOUNGER"] ||
+		got["C-FAILED-BATCH"] != want["C-FAILED-BATCH"] || got["D-DECLINED"] != want["D-DECLINED"] {
+		t.Errorf("after the sweep at %s: %v, want %v", now, got, want)
+	}
+	asOf := t0.Add(36 * time.Hour)
+	aging := func() map[string]int64 {
+		rows, err := db.Conn.Query(ctx, "SELECT concat(dimension, '/', value, '/', toString(cause), '/', age_bucket, '/', currency), transactions, amount_minor"+
+			" FROM unsettled_aging FINAL WHERE as_of = toDateTime(?) AND transactions > 0", asOf.Unix())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]int64{}
+		for rows.Next() {
+			var k string
+			var n uint64
+			var amt int64
+			if err := rows.Scan(&k, &n, &amt); err != nil {
+				t.Fatal(err)
+			}
+			out[k] = int64(n)*1_000_000 + amt
+		}
+		return out
+	}
+	first := aging()
+	if first["all//settlement/1-2d/CNY"] != 1_000_000+1000 || first["all//network/1-2d/CNY"] != 1_000_000+4000 ||
+		first["gateway/gw-1/settlement/1-2d/CNY"] != 1_000_000+1000 || len(first) != 8 {
+		t.Errorf("aging snapshot %v", first)
+	}
+	// The same snapshot again: nothing changes.
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	if again := aging(); len(again) != len(first) || again["all//network/1-2d/CNY"] != first["all//network/1-2d/CNY"] ||
+		again["all//settlement/1-2d/CNY"] != first["all//settlement/1-2d/CNY"] {
+		t.Errorf("re-run changed the snapshot: %v", again)
+	}
+	// One second later in the next minute, the younger sale's window has passed too.
+	now = t0.Add(36*time.Hour + time.Minute)
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, db)["B-YOUNGER"]; got != "unsettled/settlement" {
+		t.Errorf("B-YOUNGER a minute later: %s", got)
+	}
+	if n := db.Count(t, "SELECT toUInt64(sum(transactions)) FROM unsettled_aging FINAL WHERE as_of = toDateTime(?) AND dimension = 'all'", asOf.Add(time.Minute).Unix()); n != 3 {
+		t.Errorf("second snapshot counts %d unsettled, want 3", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM job_runs FINAL WHERE job = 'sweep' AND status = 'ok'"); n != 3 {
+		t.Errorf("%d ok sweep runs recorded, want 3", n)
+	}
+}
