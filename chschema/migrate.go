@@ -194,3 +194,27 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// Repair re-runs every migration's statements, applied or not. They are all
+// idempotent, so this only recreates what an operator dropped (a table the
+// records say exists). The exporter calls it when an insert finds a table
+// missing; nothing is recorded.
+func Repair(ctx context.Context, conn driver.Conn, db string, d Dialect, logger *slog.Logger) error {
+	if err := check(db, d); err != nil {
+		return fmt.Errorf("repair: %w", err)
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	for _, stmt := range bootstrap(db, d) {
+		if err := execDDL(ctx, conn, stmt, logger); err != nil {
+			return fmt.Errorf("repair %s: %w", db, err)
+		}
+	}
+	for _, m := range AllMigrations() {
+		if err := apply(ctx, conn, db, d, m, m.Statements(db, d), logger); err != nil {
+			return fmt.Errorf("repair %s: version %d (%s): %w", db, m.Version, m.Name, err)
+		}
+	}
+	return nil
+}

@@ -19,20 +19,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/collector/clickhouseexporter"
+	"github.com/settlewatch/settlewatch/loadgen"
 )
 
 func main() {
@@ -59,7 +54,7 @@ func run() error {
 	}
 
 	fmt.Printf("generating %d spans in requests of %d…\n", *nSpans, *perReq)
-	reqs := requests(*nSpans/spansPerTxn, *perReq, time.Now().UnixNano())
+	reqs := loadgen.Requests(*nSpans/loadgen.SpansPerTxn, *perReq, time.Now().UnixNano())
 	total := 0
 	for _, r := range reqs {
 		total += r.SpanCount()
@@ -84,7 +79,7 @@ func run() error {
 		return err
 	}
 	start := time.Now()
-	if err := send(grpcAddr, reqs, *workers); err != nil {
+	if err := loadgen.Send(grpcAddr, reqs, *workers); err != nil {
 		return err
 	}
 	sent := time.Since(start)
@@ -166,61 +161,6 @@ func slice(cols chbatch.Columns, from, to int) chbatch.Columns {
 		}
 	}
 	return out
-}
-
-func send(addr string, reqs []ptrace.Traces, workers int) error {
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	client := ptraceotlp.NewGRPCClient(conn)
-	// Marshal-free: requests are built up front, so the client's CPU is spent
-	// only on encoding and sending.
-	work := make(chan ptrace.Traces)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for td := range work {
-				if err := exportWithRetry(client, td); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for _, r := range reqs {
-		work <- r
-	}
-	close(work)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return fmt.Errorf("export: %w", err)
-	default:
-		return nil
-	}
-}
-
-// exportWithRetry retries what the OTLP spec calls retryable (the memory
-// limiter's Unavailable, ResourceExhausted), as SDK exporters do.
-func exportWithRetry(client ptraceotlp.GRPCClient, td ptrace.Traces) error {
-	req := ptraceotlp.NewExportRequestFromTraces(td)
-	backoff := 50 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, err := client.Export(ctx, req)
-		cancel()
-		code := status.Code(err)
-		if err == nil || (code != codes.Unavailable && code != codes.ResourceExhausted) || attempt > 200 {
-			return err
-		}
-		time.Sleep(backoff)
-		backoff = min(2*backoff, 2*time.Second)
-	}
 }
 
 func freeAddr() (string, error) {

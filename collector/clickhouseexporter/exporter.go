@@ -2,11 +2,13 @@ package clickhouseexporter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter"
@@ -27,9 +29,10 @@ type chExporter struct {
 	log      *zap.Logger
 	tel      *telemetry
 
-	mu   sync.Mutex // guards conn and asm while (re)connecting
-	conn driver.Conn
-	asm  *assembly.Assembler
+	mu     sync.Mutex // guards conn, asm and repair while (re)connecting
+	conn   driver.Conn
+	asm    *assembly.Assembler
+	repair bool // a table was found missing: re-run the DDL on reconnect
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
@@ -113,6 +116,15 @@ func (e *chExporter) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if e.repair {
+		// An insert found a table missing although the migrations are
+		// recorded: an operator dropped it. Recreate it (all DDL is idempotent).
+		if err := chschema.Repair(ctx, conn, e.settings.Database, d, slog.New(slog.DiscardHandler)); err != nil {
+			return err
+		}
+		e.repair = false
+		e.log.Warn("recreated missing ClickHouse tables", zap.String("database", e.settings.Database))
+	}
 	if len(applied) > 0 {
 		e.log.Info("applied ClickHouse migrations", zap.String("server_version", v.String()),
 			zap.String("database", e.settings.Database), zap.Any("versions", applied))
@@ -126,6 +138,7 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 	conn, err := e.ready(ctx)
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", "connect")
+		e.log.Warn("ClickHouse unreachable; the batch stays queued and is retried", zap.Int("spans", td.SpanCount()), zap.Error(err))
 		return fmt.Errorf("settlewatch exporter: %w", err)
 	}
 	conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
@@ -146,6 +159,8 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 	} {
 		if err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, w.cols, w.n); err != nil {
 			e.tel.add(ctx, e.tel.failures, 1, "table", w.t.Name)
+			e.log.Warn("ClickHouse insert failed; the batch stays queued and is retried",
+				zap.String("table", w.t.Name), zap.Int("rows", w.n), zap.Error(err))
 			e.dropConnIfBroken(err)
 			return fmt.Errorf("settlewatch exporter: %w", err)
 		}
@@ -157,6 +172,7 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 	res, err := e.asm.Assemble(ctx, rs.keys)
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
+		e.log.Warn("transaction assembly failed; the batch is retried", zap.Int("transactions", len(rs.keys.TxnIDs)), zap.Error(err))
 		return fmt.Errorf("settlewatch exporter: %w", err)
 	}
 	e.tel.add(ctx, e.tel.rows, res.Transactions, "table", chschema.Transactions.Name)
@@ -179,14 +195,19 @@ func (e *chExporter) report(ctx context.Context, rs *rowSet) {
 		zap.Any("reasons", rs.issues), zap.Any("example_ids", rs.examples))
 }
 
-// dropConnIfBroken forgets a connection after a network error so the next
-// attempt reconnects (and re-checks the schema, e.g. after a dropped table).
+// dropConnIfBroken forgets a connection after a failed insert so the next
+// attempt reconnects and re-checks the schema; a missing table (ClickHouse
+// error 60, UNKNOWN_TABLE) is recreated then.
 func (e *chExporter) dropConnIfBroken(err error) {
 	if err == nil {
 		return
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var chErr *clickhouse.Exception
+	if errors.As(err, &chErr) && chErr.Code == 60 {
+		e.repair = true
+	}
 	if e.conn != nil {
 		if perr := e.conn.Ping(context.Background()); perr != nil || e.cfg.CreateSchema {
 			_ = e.conn.Close()
