@@ -20,16 +20,16 @@ test:
 # Go tests only, against a server you started (SETTLEWATCH_TEST_CH_ADDR) or
 # one each test binary starts itself.
 test-go:
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /node_modules/)
 
 lint: vet staticcheck
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet $$($(GO) list ./... | grep -v /node_modules/)
 
 staticcheck:
 	@command -v staticcheck >/dev/null || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
-	staticcheck ./...
+	staticcheck $$($(GO) list ./... | grep -v /node_modules/)
 
 # Micro-benchmarks of the hot paths (no server needed).
 bench:
