@@ -73,8 +73,9 @@ func (e *Env) Insert(ctx context.Context, t chschema.Table, cols chbatch.Columns
 	return chbatch.Insert(qctx, e.Conn, e.DB, t, cols, rows)
 }
 
-// Window is a half-open range of time a job processes. Parts, when set, are
-// the only buckets inside it that need work (e.g. the hours with late data).
+// Window is a half-open range of time a job processes. Parts, when not nil,
+// are the only buckets inside it that need work (e.g. the hours with late
+// data); an empty non-nil Parts means nothing changed.
 type Window struct {
 	From, To time.Time
 	Parts    []time.Time

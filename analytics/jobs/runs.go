@@ -37,14 +37,12 @@ func (r Run) version() uint64 {
 }
 
 func (r *Runner) record(ctx context.Context, run Run) error {
-	var zero time.Time
 	ts := func(t time.Time) time.Time {
 		if t.IsZero() {
 			return time.Unix(0, 0).UTC()
 		}
 		return t.UTC()
 	}
-	_ = zero
 	cols := chbatch.Columns{
 		"job": []string{run.Job}, "run_id": []string{run.RunID},
 		"window_from": []time.Time{ts(run.Window.From)}, "window_to": []time.Time{ts(run.Window.To)},

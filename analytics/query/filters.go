@@ -253,6 +253,9 @@ func (q *Querier) choose(ctx context.Context, src Source, r Range, by string, f 
 			if c == model.FiveMinutes && !fine {
 				continue
 			}
+			if c == model.Day && r.To.After(q.now().Add(-DayRowsLag)) {
+				continue // the last day has not ended: its day rows may lag
+			}
 			if c.Aligned(r.From) && c.Aligned(r.To) {
 				g = c
 				break
@@ -262,6 +265,9 @@ func (q *Querier) choose(ctx context.Context, src Source, r Range, by string, f 
 			reason = "the range is not aligned to whole rollup buckets (5m for the fine dimensions, else hours)"
 			if fixed != 0 {
 				reason = fmt.Sprintf("the range is not aligned to the %s interval, or the dimension has no %s rollups", fixed, fixed)
+			}
+			if fixed == model.Day && r.To.After(q.now().Add(-DayRowsLag)) {
+				reason = "day rollups are read only for days that have ended"
 			}
 		}
 	}
@@ -290,6 +296,10 @@ func (q *Querier) choose(ctx context.Context, src Source, r Range, by string, f 
 
 func truncated(n, max int) bool { return n > max }
 
+// DayRowsLag: day rollups are read only for ranges ending this long before
+// now (the rollup job refreshes a running day's rows at most hourly).
+const DayRowsLag = 2 * time.Hour
+
 // bucketExpr is the raw-table bucket of txn_time for g.
 func bucketExpr(g model.Granularity) string {
 	switch g {
@@ -300,5 +310,3 @@ func bucketExpr(g model.Granularity) string {
 	}
 	return "toStartOfDay(txn_time)"
 }
-
-var _ = time.Second

@@ -258,6 +258,17 @@ func TestTimeoutAdvice(t *testing.T) {
 		}
 		t.Log(a.Summary)
 	}
+	// Running the job again changes nothing.
+	if _, err := f.r.Backfill(t.Context(), &timeouts.Job{}, f.cfg.From.Add(5*time.Hour), f.cfg.To, nil); err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.q.Timeouts(ctx, query.TimeoutsQuery{Range: all, Source: query.SourceRollup})
+	if err != nil || fmt.Sprint(again.Gateways) != fmt.Sprint(rolled.Gateways) {
+		t.Errorf("re-running the timeouts job changed the advice: %v", err)
+	}
+	if n := f.db.Count(t, "SELECT count() FROM timeout_advice FINAL"); n != 2*4 {
+		t.Errorf("%d advice rows, want one per day and gateway (8)", n)
+	}
 	// The slow gateway needs a longer timeout than a healthy one, or cannot meet the target.
 	slow, fast := rolled.Gateways[2], rolled.Gateways[0]
 	if slow.Gateway != "gw-3" || (slow.RecommendedMs != 0 && slow.RecommendedMs <= fast.RecommendedMs) {
@@ -324,7 +335,10 @@ func TestBadQuestionsAreRefusedBeforeSQL(t *testing.T) {
 			_, err := q.CauseBreakdown(ctx, query.CausesQuery{Range: r, Filters: query.Filters{Dims: map[string][]string{"gateway_id) OR (1": {"x"}}}})
 			return err
 		},
-		"unknown cause":    func() error { _, err := q.Trend(ctx, query.TrendQuery{Range: r, Filters: query.Filters{Causes: []string{"bad luck"}}}); return err },
+		"unknown cause": func() error {
+			_, err := q.Trend(ctx, query.TrendQuery{Range: r, Filters: query.Filters{Causes: []string{"bad luck"}}})
+			return err
+		},
 		"malformed txn id": func() error { _, err := q.Txn(ctx, "T1'; DROP TABLE transactions"); return err },
 		"rollup on unaligned range": func() error {
 			_, err := q.CauseBreakdown(ctx, query.CausesQuery{Range: query.Range{From: day0.Add(time.Minute), To: day0.Add(time.Hour)}, Source: query.SourceRollup})

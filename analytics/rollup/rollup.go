@@ -51,6 +51,10 @@ type Job struct {
 	MaxHoursPerWindow int
 	// BackfillWindow is the width of a backfill window (default 24h).
 	BackfillWindow time.Duration
+	// DayRefresh: while a day is running, scheduled runs re-derive its day
+	// rows at most this often (default 1h; the query layer reads day rows
+	// only for days that have ended). Backfills always derive them.
+	DayRefresh time.Duration
 	// BeforeHourRows, if set, is called between writing the 5-minute rows
 	// and the hour rows of a window (tests kill a daemon there).
 	BeforeHourRows func()
@@ -108,7 +112,9 @@ func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, watermark time.Time)
 	end := model.Hour.Truncate(now).Add(time.Hour)
 	windows := PlanWindows(hours, orInt(j.MaxHoursPerWindow, 24))
 	if len(windows) == 0 {
-		windows = []jobs.Window{{From: start, To: end}}
+		// Nothing changed: an empty window, recorded so that the coverage
+		// and the watermark move on.
+		windows = []jobs.Window{{From: start, To: end, Parts: []time.Time{}}}
 	}
 	if windows[0].From.After(start) {
 		windows[0].From = start
@@ -165,6 +171,9 @@ func minTime(a, b time.Time) time.Time {
 //  4. hour keys not rewritten → zeros;
 //  5. per day touched: day rows ← hour rows, then day keys not rewritten → zeros.
 func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error) {
+	if w.Parts != nil && len(w.Parts) == 0 {
+		return 0, nil // planned, and nothing changed
+	}
 	hours := w.Parts
 	if len(hours) == 0 {
 		for t := model.Hour.Truncate(w.From); t.Before(w.To); t = t.Add(time.Hour) {
@@ -225,8 +234,21 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		dayList = append(dayList, d)
 	}
 	slices.Sort(dayList)
+	now := env.NowUTC()
 	for _, d := range dayList {
-		n, err := rollDay(ctx, env, time.Unix(d, 0).UTC())
+		day := time.Unix(d, 0).UTC()
+		if len(w.Parts) > 0 && day.Add(24*time.Hour+j.lag()).After(now) {
+			// A scheduled run during the day: its day rows (read only for
+			// ended days, see query) are refreshed at most every DayRefresh.
+			fresh, err := dayFresh(ctx, env, day, now.Add(-orDur(j.DayRefresh, time.Hour)))
+			if err != nil {
+				return written, err
+			}
+			if fresh {
+				continue
+			}
+		}
+		n, err := rollDay(ctx, env, day)
 		written += n
 		if err != nil {
 			return written, err
@@ -262,9 +284,11 @@ func hourGroupSet(hours []time.Time) clickhouse.GroupSet {
 func exec(ctx context.Context, env *jobs.Env, what, q string, args ...any) error {
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
+	start := time.Now()
 	if err := env.Conn.Exec(qctx, q, args...); err != nil {
 		return fmt.Errorf("rollup: %s: %w", what, err)
 	}
+	env.Logger().Debug("rollup step", "step", what, "elapsed", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -299,6 +323,19 @@ func count(ctx context.Context, env *jobs.Env, cond string, v uint64, args ...an
 	return int(n), nil
 }
 
+// dayFresh reports whether the day rows of day were derived after since.
+func dayFresh(ctx context.Context, env *jobs.Env, day, since time.Time) (bool, error) {
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	var n uint64
+	if err := env.Conn.QueryRow(qctx, "SELECT count() FROM "+env.Table(chschema.Rollups.Name)+
+		" WHERE granularity = 86400 AND dimension = 'all' AND bucket = toDateTime(?) AND computed_at >= toDateTime(?)",
+		day.Unix(), since.Unix()).Scan(&n); err != nil {
+		return false, fmt.Errorf("rollup: check the day rows of %s: %w", day.Format(time.DateOnly), err)
+	}
+	return n > 0, nil
+}
+
 // rollDay derives the day rows of day from its hour rows.
 func rollDay(ctx context.Context, env *jobs.Env, day time.Time) (int, error) {
 	v := newVersion()
@@ -328,17 +365,11 @@ func dimsSQL() string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func coarseSQL() string { return dimList(false) }
-
-// dimList is the SQL list of the fine (or coarse) dimension names; the
-// total counts as fine.
-func dimList(fine bool) string {
+// coarseSQL is the SQL list of the dimensions rolled up per hour only.
+func coarseSQL() string {
 	var names []string
-	if fine {
-		names = append(names, "'"+model.All+"'")
-	}
 	for _, d := range model.Dimensions {
-		if d.Fine == fine {
+		if !d.Fine {
 			names = append(names, "'"+d.Name+"'")
 		}
 	}

@@ -61,6 +61,7 @@ type RollupConfig struct {
 	MaxLateness       Duration `yaml:"max_lateness"`
 	MaxHoursPerWindow int      `yaml:"max_hours_per_window"`
 	BackfillWindow    Duration `yaml:"backfill_window"`
+	DayRefresh        Duration `yaml:"day_refresh"`
 }
 
 // SweepConfig configures the settlement sweep.
@@ -159,6 +160,7 @@ func (c *Config) fill() {
 	dur(&r.MaxLateness, 40*24*time.Hour)
 	num(&r.MaxHoursPerWindow, 24)
 	dur(&r.BackfillWindow, 24*time.Hour)
+	dur(&r.DayRefresh, time.Hour)
 	dur(&c.Jobs.Sweep.Lookback, 90*24*time.Hour)
 	i := &c.Jobs.Incidents
 	num(&i.BaselineWeeks, 4)
@@ -235,7 +237,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("jobs.timeouts.target_rate %v: want a fraction between 0 and 1", r))
 	}
 	for name, d := range map[string]Duration{"rollup.lag": c.Jobs.Rollup.Lag, "rollup.initial_lookback": c.Jobs.Rollup.InitialLookback,
-		"rollup.max_lateness": c.Jobs.Rollup.MaxLateness, "rollup.backfill_window": c.Jobs.Rollup.BackfillWindow,
+		"rollup.max_lateness": c.Jobs.Rollup.MaxLateness, "rollup.backfill_window": c.Jobs.Rollup.BackfillWindow, "rollup.day_refresh": c.Jobs.Rollup.DayRefresh,
 		"sweep.lookback": c.Jobs.Sweep.Lookback, "incidents.replay": c.Jobs.Incidents.Replay, "incidents.settle": c.Jobs.Incidents.Settle,
 		"timeouts.lookback": c.Jobs.Timeouts.Lookback} {
 		if d < 0 {
@@ -264,7 +266,7 @@ func (c Config) Build() ([]Entry, error) {
 	r, s, i, t := c.Jobs.Rollup, c.Jobs.Sweep, c.Jobs.Incidents, c.Jobs.Timeouts
 	return []Entry{
 		{Job: &rollup.Job{Lag: r.Lag.D(), InitialLookback: r.InitialLookback.D(), MaxLateness: r.MaxLateness.D(),
-			MaxHoursPerWindow: r.MaxHoursPerWindow, BackfillWindow: r.BackfillWindow.D()}, Schedule: r.Schedule, Enabled: r.On()},
+			MaxHoursPerWindow: r.MaxHoursPerWindow, BackfillWindow: r.BackfillWindow.D(), DayRefresh: r.DayRefresh.D()}, Schedule: r.Schedule, Enabled: r.On()},
 		{Job: &sweep.Job{Rules: rules, Window: c.SettlementWindow.D(), Lookback: s.Lookback.D()}, Schedule: s.Schedule, Enabled: s.On()},
 		{Job: &incidents.Job{Detector: i.Detector, Dimensions: i.Dimensions, BaselineWeeks: i.BaselineWeeks, Replay: i.Replay.D(),
 			Settle: i.Settle.D(), MinShare: i.MinShare}, Schedule: i.Schedule, Enabled: i.On()},

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/robfig/cron/v3"
 
 	"github.com/settlewatch/settlewatch/analytics/jobs"
@@ -57,7 +58,7 @@ func NewMetrics() *Metrics {
 			Help: "1 while a run of the job is going."}, []string{"job"}),
 	}
 	m.Registry.MustRegister(m.windows, m.runs, m.skipped, m.rows, m.duration, m.lastSuccess, m.running,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

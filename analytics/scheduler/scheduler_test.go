@@ -46,12 +46,12 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("partial config: %+v, %v", c.Jobs.Sweep, err)
 	}
 	for in, want := range map[string]string{
-		"jobs:\n  rollup:\n    shedule: '* * * * *'\n":     "shedule",
-		"jobs:\n  rollup:\n    schedule: 'every minute'\n": "jobs.rollup.schedule",
+		"jobs:\n  rollup:\n    shedule: '* * * * *'\n":      "shedule",
+		"jobs:\n  rollup:\n    schedule: 'every minute'\n":  "jobs.rollup.schedule",
 		"jobs:\n  incidents:\n    dimensions: [terminal]\n": "no 5-minute rollups",
 		"jobs:\n  incidents:\n    dimensions: [colour]\n":   "unknown dimension",
 		"jobs:\n  timeouts:\n    candidates_ms: [7000]\n":   "histogram bounds",
-		"settlement_window: 36 hours\n":                      "duration",
+		"settlement_window: 36 hours\n":                     "duration",
 		"jobs:\n  timeouts:\n    target_rate: 2\n":          "target_rate",
 	} {
 		if _, err := ParseConfig([]byte(in), "bad.yaml"); err == nil || !strings.Contains(err.Error(), want) {
@@ -71,7 +71,7 @@ func (f *fakeJob) Plan(_ context.Context, _ *jobs.Env, now, _ time.Time) (jobs.P
 	return jobs.Plan{Windows: []jobs.Window{{From: now.Add(-time.Hour), To: now}}, Watermark: now}, nil
 }
 func (f *fakeJob) Run(ctx context.Context, _ *jobs.Env, _ jobs.Window) (int, error) { return f.fn(ctx) }
-func (f *fakeJob) Split(_, _ time.Time) []jobs.Window                             { return nil }
+func (f *fakeJob) Split(_, _ time.Time) []jobs.Window                               { return nil }
 
 func newScheduler(t *testing.T, entries ...Entry) (*Scheduler, *chtest.DB) {
 	db := chtest.Migrated(t)

@@ -188,7 +188,6 @@ func (j *Job) advise(ctx context.Context, env *jobs.Env, d time.Time) (int, erro
 	if len(advs) == 0 {
 		return 0, nil
 	}
-	cols := chbatch.Columns{}
 	var c struct {
 		day                 []time.Time
 		gw, sum             []string
@@ -213,7 +212,7 @@ func (j *Job) advise(ctx context.Context, env *jobs.Env, d time.Time) (int, erro
 		c.sum = append(c.sum, a.Summary)
 		c.ver = append(c.ver, version)
 	}
-	cols = chbatch.Columns{"day": c.day, "gateway_id": c.gw, "requests": c.req, "observed_timeouts": c.tmo, "p50_ms": c.p50,
+	cols := chbatch.Columns{"day": c.day, "gateway_id": c.gw, "requests": c.req, "observed_timeouts": c.tmo, "p50_ms": c.p50,
 		"p90_ms": c.p90, "p99_ms": c.p99, "p999_ms": c.p999, "candidates_ms": c.cand, "would_timeout": c.would,
 		"recommended_ms": c.rec, "summary": c.sum, "version": c.ver}
 	if err := env.Insert(ctx, chschema.TimeoutAdvice, cols, len(advs)); err != nil {

@@ -151,6 +151,7 @@ jobs:
   rollup:
     schedule: "@every 1h"
     max_hours_per_window: 2
+    day_refresh: 1ns   # re-derive today's day rows in every run, to compare them too
   sweep: {enabled: false}
   incidents: {enabled: false}
   timeouts: {enabled: false}

@@ -29,7 +29,6 @@ type analystFlags struct {
 	outcomes multiFlag
 	currency string
 	source   string
-	limit    int
 	maxRows  int
 }
 
