@@ -2,9 +2,15 @@ package distribution
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/settlewatch/settlewatch/analytics/jobs"
+	"github.com/settlewatch/settlewatch/analytics/rollup"
 	"github.com/settlewatch/settlewatch/assembly"
 	"github.com/settlewatch/settlewatch/chtest"
 	"github.com/settlewatch/settlewatch/domain"
@@ -108,4 +114,46 @@ func TestSimulatedDayMatchesGroundTruth(t *testing.T) {
 		}
 	}
 	t.Logf("%d transactions, %d spans equal the ground truth; scenario effects %v", len(exp2), res.Spans, scenarioTxns)
+
+	// The analytics rollup over the same data equals the simulator's totals
+	// per hour × gateway × cause (× outcome × currency), cell by cell.
+	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: time.Minute}}
+	if _, err := runner.Backfill(ctx, &rollup.Job{BackfillWindow: 24 * time.Hour}, r.From.Add(-24*time.Hour), time.Now().Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for _, row := range simulator.Totals(res.Truth) {
+		want[fmt.Sprintf("%s|%s|%s|%s|%s", row.Hour.UTC().Format(time.RFC3339), row.GatewayID, row.Cause, row.Outcome, row.Currency)] += row.Txns
+	}
+	rows, err := db.Conn.Query(ctx, "SELECT bucket, value, toString(cause), toString(outcome), currency, transactions FROM rollups FINAL WHERE granularity = 3600 AND dimension = 'gateway' AND transactions > 0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for rows.Next() {
+		var bucket time.Time
+		var gw, cause, outcome, cur string
+		var n uint64
+		if err := rows.Scan(&bucket, &gw, &cause, &outcome, &cur, &n); err != nil {
+			t.Fatal(err)
+		}
+		got[fmt.Sprintf("%s|%s|%s|%s|%s", bucket.UTC().Format(time.RFC3339), gw, cause, outcome, cur)] += int64(n)
+	}
+	rows.Close()
+	if !maps.Equal(got, want) {
+		var d []string
+		for k, v := range want {
+			if got[k] != v {
+				d = append(d, fmt.Sprintf("%s: rollup %d, truth %d", k, got[k], v))
+			}
+		}
+		for k, v := range got {
+			if _, ok := want[k]; !ok {
+				d = append(d, fmt.Sprintf("%s: rollup %d, not in truth", k, v))
+			}
+		}
+		sort.Strings(d)
+		t.Errorf("rollups differ from the simulator's totals in %d cells:\n%s", len(d), strings.Join(d[:min(20, len(d))], "\n"))
+	}
+	t.Logf("rollups equal the simulator's totals in all %d hour × gateway × cause × outcome × currency cells", len(want))
 }
