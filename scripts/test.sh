@@ -29,13 +29,6 @@ pkgs=$(go list ./... | grep -v /node_modules/)
 echo "==> go vet"
 go vet $pkgs
 
-echo "==> staticcheck"
-if ! command -v staticcheck >/dev/null 2>&1; then
-  GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
-  PATH="$PATH:$(go env GOPATH)/bin"
-fi
-staticcheck $pkgs
-
 echo "==> telemetrygen (an outside OTLP client the tests drive)"
 if ! command -v telemetrygen >/dev/null 2>&1 && [ ! -x "$(go env GOPATH)/bin/telemetrygen" ]; then
   GOFLAGS= go install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0
@@ -43,3 +36,10 @@ fi
 
 echo "==> go test"
 go test -count=1 -timeout 25m $pkgs
+
+echo "==> staticcheck"
+if ! command -v staticcheck >/dev/null 2>&1; then
+  GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+  PATH="$PATH:$(go env GOPATH)/bin"
+fi
+staticcheck $pkgs

@@ -40,7 +40,6 @@ func sendInBackground(addr string, txns int, seed int64) (int, <-chan error) {
 func TestClickHouseOutageUnderLoadLosesNothing(t *testing.T) {
 	srv := clickhouse(t)
 	col := newCollector(t, srv, db)
-	conn := connect(t, srv, db)
 
 	const txns = 40_000
 	total, sent := sendInBackground(col.grpc, txns, 1)
@@ -69,7 +68,7 @@ func TestClickHouseOutageUnderLoadLosesNothing(t *testing.T) {
 	case <-time.After(5 * time.Minute):
 		t.Fatal("client did not finish within 5 minutes")
 	}
-	conn = connect(t, restarted, db)
+	conn := connect(t, restarted, db)
 	waitCount(t, conn, "SELECT uniqExact(span_id) FROM spans", uint64(total), 5*time.Minute)
 	drained := time.Since(back)
 	// Retries may store rows twice; ReplacingMergeTree + FINAL hides them.
