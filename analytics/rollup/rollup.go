@@ -237,10 +237,13 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	now := env.NowUTC()
 	for _, d := range dayList {
 		day := time.Unix(d, 0).UTC()
-		if len(w.Parts) > 0 && day.Add(24*time.Hour+j.lag()).After(now) {
+		// computed_at has whole seconds, so a refresh period under a second
+		// means "every run" (a freshness check would skip rows derived
+		// earlier in the same second, before this window's hours existed).
+		if refresh := orDur(j.DayRefresh, time.Hour); len(w.Parts) > 0 && refresh >= time.Second && day.Add(24*time.Hour+j.lag()).After(now) {
 			// A scheduled run during the day: its day rows (read only for
 			// ended days, see query) are refreshed at most every DayRefresh.
-			fresh, err := dayFresh(ctx, env, day, now.Add(-orDur(j.DayRefresh, time.Hour)))
+			fresh, err := dayFresh(ctx, env, day, now.Add(-refresh))
 			if err != nil {
 				return written, err
 			}

@@ -209,6 +209,13 @@ func TestKillMidJobAndRestart(t *testing.T) {
 	})
 	if got := snapshot(t, db); !maps.Equal(got, want) {
 		t.Errorf("after the restart the rollups differ from an uninterrupted run: %d rows vs %d", len(got), len(want))
+		shown := 0
+		for k, v := range want {
+			if got[k] != v && shown < 8 {
+				t.Logf("differs %s: got %q want %q", k, got[k], v)
+				shown++
+			}
+		}
 	}
 	// Its own metrics and structured logs.
 	resp, err := http.Get("http://" + metrics + "/metrics")

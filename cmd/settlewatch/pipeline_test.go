@@ -53,19 +53,31 @@ func collector(t *testing.T, db *chtest.DB) ptraceotlp.GRPCClient {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- col.Run(ctx) }()
+	// stopped is closed when Run returns, runErr holds its error: both the
+	// start-up loop and the cleanup may look without consuming anything.
+	stopped := make(chan struct{})
+	var runErr error
+	go func() { runErr = col.Run(ctx); close(stopped) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("collector: %v", err)
+		select {
+		case <-stopped:
+			if runErr != nil {
+				t.Errorf("collector: %v", runErr)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("collector did not stop within 30s")
 		}
 	})
+	deadline := time.Now().Add(30 * time.Second)
 	for col.GetState() != otelcol.StateRunning {
 		select {
-		case err := <-done:
-			t.Fatalf("collector stopped while starting: %v", err)
+		case <-stopped:
+			t.Fatalf("collector stopped while starting: %v", runErr)
 		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("collector did not start within 30s")
 		}
 	}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
