@@ -35,7 +35,22 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, d Dialect, logger
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("database", db)
-	for _, stmt := range bootstrap(db, d) {
+	boot := bootstrap(db, d)
+	if d.Cluster != "" {
+		// An ON CLUSTER statement waits for every host of the cluster
+		// (distributed_ddl_task_timeout, 180 s by default) and then fails, so
+		// the idempotent bootstrap would stall a collector that reconnects
+		// while one replica is down. Once the migrations table is here, a
+		// current schema needs no DDL at all.
+		exists, err := migrationsTableExists(ctx, conn, db)
+		if err != nil {
+			return nil, fmt.Errorf("migrate %s: %w", db, err)
+		}
+		if exists {
+			boot = nil
+		}
+	}
+	for _, stmt := range boot {
 		if err := execDDL(ctx, conn, stmt, logger); err != nil {
 			return nil, fmt.Errorf("migrate %s: create migrations table: %w", db, err)
 		}
@@ -102,6 +117,17 @@ func Status(ctx context.Context, conn driver.Conn, db string) (uint32, error) {
 		return 0, fmt.Errorf("schema status of %s: %w", db, err)
 	}
 	return v, nil
+}
+
+func migrationsTableExists(ctx context.Context, conn driver.Conn, db string) (bool, error) {
+	qctx, cancel := chconn.WithQuerySettings(ctx, 30*time.Second)
+	defer cancel()
+	var n uint64
+	if err := conn.QueryRow(qctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?",
+		db, Migrations.Name).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for the migrations table: %w", err)
+	}
+	return n > 0, nil
 }
 
 func appliedChecksums(ctx context.Context, conn driver.Conn, db string) (map[uint32]string, error) {
