@@ -150,7 +150,9 @@ func (g *Generator) newTxn(ts *termState, at time.Time, seq uint64) *Txn {
 	r := newRNG(key)
 	t := &Txn{
 		Time: at, Terminal: term, Gateway: m.Gateway, Acquirer: m.Acquirer, Currency: m.Region.Currency,
-		BatchNumber: ts.batchNo, TraceID: traceIDFrom(key), seq: seq,
+		// The arrival time is part of the trace id: seq restarts in every
+		// run, so runs over different ranges must not reuse trace ids.
+		BatchNumber: ts.batchNo, TraceID: traceIDFrom(mix(key, uint64(at.UnixNano()))), seq: seq,
 	}
 	t.ID = ts.txnID(at, g.loc)
 	t.Type = txnTypes[r.pick(g.typeWeights)]
