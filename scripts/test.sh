@@ -37,6 +37,9 @@ fi
 echo "==> go test"
 go test -count=1 -timeout 25m $pkgs
 
+echo "==> ClickHouse cluster mode (two 18.16 replicas + ZooKeeper)"
+deploy/clickhouse-cluster/test.sh
+
 echo "==> staticcheck"
 if ! command -v staticcheck >/dev/null 2>&1; then
   GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
