@@ -126,8 +126,15 @@ func (c *common) emitter(ctx context.Context, blocking bool, defQueue int) (*sim
 	if c.gzip {
 		comp = "gzip"
 	}
+	// Blocking runs (backfill) promise to lose nothing: a collector pushing
+	// back (memory limiter, slow ClickHouse) is waited for, not given up on
+	// after the SDK's default minute.
+	var retry, exportTO time.Duration
+	if blocking {
+		retry, exportTO = 10*time.Minute, 11*time.Minute
+	}
 	exp, err := simulator.NewOTLPExporter(ctx, simulator.ExporterConfig{Protocol: c.protocol, Endpoint: c.endpoint,
-		Insecure: c.insecure, Compression: comp})
+		Insecure: c.insecure, Compression: comp, RetryMaxElapsed: retry})
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +143,7 @@ func (c *common) emitter(ctx context.Context, blocking bool, defQueue int) (*sim
 		q = defQueue
 	}
 	em := simulator.NewEmitter(exp, simulator.EmitterOptions{
-		MaxExportBatchSize: c.batchSize, MaxQueueSize: q, BatchTimeout: c.batchTO, Blocking: blocking,
+		MaxExportBatchSize: c.batchSize, MaxQueueSize: q, BatchTimeout: c.batchTO, Blocking: blocking, ExportTimeout: exportTO,
 		Resources: simulator.ResourceMode(c.resources), DuplicateRate: c.dupRate,
 	})
 	otel.SetErrorHandler(em.ErrorHandler())

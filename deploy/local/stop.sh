@@ -3,6 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 run="$PWD/.run"
-if [ -f "$run/collector.pid" ]; then kill "$(cat "$run/collector.pid")" 2>/dev/null; rm -f "$run/collector.pid"; fi
+for p in collector analytics; do
+  if [ -f "$run/$p.pid" ]; then kill "$(cat "$run/$p.pid")" 2>/dev/null; rm -f "$run/$p.pid"; fi
+done
 if [ -x "$run/bin/settlewatch-chserver" ]; then "$run/bin/settlewatch-chserver" stop -dir "$run/clickhouse"; fi
 echo "stopped"
