@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"context"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/settlewatch/settlewatch/analytics/jobs"
+	"github.com/settlewatch/settlewatch/analytics/model"
+	"github.com/settlewatch/settlewatch/analytics/query"
+	"github.com/settlewatch/settlewatch/analytics/rollup"
+	"github.com/settlewatch/settlewatch/analytics/synth"
+	"github.com/settlewatch/settlewatch/chtest"
+)
+
+// The cost of the plugin path: QueryData over gRPC to the launched plugin
+// binary (query parsing, the query layer, frames, Arrow encoding, and the
+// host's decoding) against the same question asked of the query layer
+// directly, for a breakdown and an hourly trend over 30 days, from the
+// rollups and from the raw transactions. docs/benchmarks.md ("Plugin")
+// has the figures.
+//
+//	go test -run '^$' -bench Plugin30Days -benchtime 20x ./grafana-plugin/pkg/e2e/
+func BenchmarkPlugin30Days(b *testing.B) {
+	db := chtest.Migrated(b)
+	ctx := context.Background()
+	from := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -32)
+	to := from.AddDate(0, 0, 30)
+	cfg := synth.Config{Seed: 30, From: from, To: to, PerHour: 400, USDShare: 0.1}
+	txns := synth.Generate(cfg)
+	if err := synth.Insert(ctx, db.Conn, db.Name, synth.Rows(txns), time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: 5 * time.Minute}}
+	if _, err := runner.Backfill(ctx, &rollup.Job{}, from, to, nil); err != nil {
+		b.Fatal(err)
+	}
+	// Merge the parts now, so that background merges do not make the
+	// sub-benchmarks that run first slower than those that run later.
+	for _, table := range []string{"transactions", "rollups"} {
+		db.Exec(b, "OPTIMIZE TABLE "+table+" FINAL")
+	}
+	g := launch(b, settingsFor(b, db), "")
+	direct := &query.Querier{Conn: db.Conn, DB: db.Name, Timeout: 60 * time.Second}
+	rng := query.Range{From: from, To: to}
+	b.Logf("%d transactions over 30 days", len(txns))
+
+	for _, src := range []query.Source{query.SourceRollup, query.SourceRaw} {
+		// The same question both ways; the answers must agree before timing them.
+		res, err := direct.CauseBreakdown(ctx, query.CausesQuery{Range: rng, Source: src})
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp := g.query(b, q{RefID: "A", Type: "breakdown", Model: map[string]any{"source": string(src)}, From: from, To: to})
+		if dr := resp.Responses["A"]; dr.Error != nil || dr.Frames[0].Meta.Custom.(map[string]any)["failures"] != float64(res.Failures) {
+			b.Fatalf("%s: plugin and query layer disagree: %v %v vs %d", src, dr.Error, dr.Frames[0].Meta.Custom, res.Failures)
+		}
+		questions := []struct {
+			name   string
+			direct func() error
+			grpc   func() error
+		}{
+			{"breakdown", func() error {
+				_, err := direct.CauseBreakdown(ctx, query.CausesQuery{Range: rng, Source: src})
+				return err
+			}, func() error {
+				return viaGRPC(ctx, g, q{RefID: "A", Type: "breakdown", Model: map[string]any{"source": string(src)}, From: from, To: to})
+			}},
+			{"trend", func() error {
+				_, err := direct.Trend(ctx, query.TrendQuery{Range: rng, Interval: model.Hour, Source: src})
+				return err
+			}, func() error {
+				return viaGRPC(ctx, g, q{RefID: "A", Type: "trend", Model: map[string]any{"source": string(src), "interval": "1h"}, From: from, To: to})
+			}},
+		}
+		for _, qs := range questions {
+			// Both paths in the same loop, alternating which goes first, so
+			// that both see the same machine (the 2 cores are shared): the
+			// medians and their ratio are reported.
+			b.Run(qs.name+"/"+string(src), func(b *testing.B) {
+				var dd, gd []time.Duration
+				timed := func(f func() error, into *[]time.Duration) {
+					t0 := time.Now()
+					if err := f(); err != nil {
+						b.Fatal(err)
+					}
+					*into = append(*into, time.Since(t0))
+				}
+				i := 0
+				for b.Loop() {
+					if i%2 == 0 {
+						timed(qs.direct, &dd)
+						timed(qs.grpc, &gd)
+					} else {
+						timed(qs.grpc, &gd)
+						timed(qs.direct, &dd)
+					}
+					i++
+				}
+				md, mg := median(dd), median(gd)
+				b.ReportMetric(float64(md.Microseconds())/1000, "direct-ms")
+				b.ReportMetric(float64(mg.Microseconds())/1000, "grpc-ms")
+				b.ReportMetric(float64(mg)/float64(md), "grpc/direct")
+			})
+		}
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// viaGRPC asks the plugin one query and returns its error, if any.
+func viaGRPC(ctx context.Context, g *grafana, x q) error {
+	resp, err := g.queryErr(ctx, nil, x)
+	if err != nil {
+		return err
+	}
+	return resp.Responses[x.RefID].Error
+}
