@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -28,6 +29,34 @@ type SpanRow struct {
 	SpanID        string    `json:"span_id"`
 	ParentSpanID  string    `json:"parent_span_id"`
 	Depth         int       `json:"depth"`
+	// Attributes and Resource are the span's and its resource's attributes
+	// as stored (PANs already masked), Events its events.
+	Attributes []Attr      `json:"attributes"`
+	Resource   []Attr      `json:"resource"`
+	Events     []SpanEvent `json:"events"`
+}
+
+// Attr is one attribute of a span or resource.
+type Attr struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// SpanEvent is one event of a span.
+type SpanEvent struct {
+	Time       time.Time         `json:"time"`
+	Name       string            `json:"name"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+func attrs(keys, vals []string) []Attr {
+	out := make([]Attr, 0, len(keys))
+	for i, k := range keys {
+		if i < len(vals) {
+			out = append(out, Attr{k, vals[i]})
+		}
+	}
+	return out
 }
 
 // TxnStory is the whole story of one transaction.
@@ -115,7 +144,8 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 		isBatch[t] = true
 	}
 	sr, err := q.Conn.Query(qctx, "SELECT trace_id, span_id, parent_span_id, start_ns, duration_ns, service_name, name, toString(kind),"+
-		" toString(status_code), status_message, txn_id, attributes.key, attributes.value FROM "+q.table(chschema.Spans.Name)+
+		" toString(status_code), status_message, txn_id, attributes.key, attributes.value, resource.key, resource.value,"+
+		" events.time_ns, events.name, events.attributes FROM "+q.table(chschema.Spans.Name)+
 		" FINAL WHERE trace_id IN ? AND (txn_id = ? OR txn_id = '') ORDER BY start_ns, span_id LIMIT ?", set(all), id, q.maxRows()+1)
 	if err != nil {
 		return s, fmt.Errorf("txn spans: %w", err)
@@ -127,9 +157,23 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 		var sp SpanRow
 		var trace, span, parent, txnID string
 		var startNs, durNs uint64
-		var keys, vals []string
-		if err := sr.Scan(&trace, &span, &parent, &startNs, &durNs, &sp.Service, &sp.Name, &sp.Kind, &sp.Status, &sp.StatusMessage, &txnID, &keys, &vals); err != nil {
+		var keys, vals, rkeys, rvals, evNames, evAttrs []string
+		var evTimes []uint64
+		if err := sr.Scan(&trace, &span, &parent, &startNs, &durNs, &sp.Service, &sp.Name, &sp.Kind, &sp.Status, &sp.StatusMessage, &txnID,
+			&keys, &vals, &rkeys, &rvals, &evTimes, &evNames, &evAttrs); err != nil {
 			return s, fmt.Errorf("txn spans: %w", err)
+		}
+		sp.Attributes, sp.Resource = attrs(keys, vals), attrs(rkeys, rvals)
+		sp.Events = make([]SpanEvent, 0, len(evNames))
+		for i, name := range evNames {
+			ev := SpanEvent{Name: name, Attributes: map[string]string{}}
+			if i < len(evTimes) {
+				ev.Time = time.Unix(0, int64(evTimes[i])).UTC()
+			}
+			if i < len(evAttrs) {
+				_ = json.Unmarshal([]byte(evAttrs[i]), &ev.Attributes) // written by our exporter as a JSON object
+			}
+			sp.Events = append(sp.Events, ev)
 		}
 		switch {
 		case txnID == id:

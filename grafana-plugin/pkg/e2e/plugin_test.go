@@ -287,10 +287,26 @@ func TestPluginAnswersEqualGroundTruth(t *testing.T) {
 		if len(l) != 1 || l[0].Internal == nil || l[0].Internal.Query.(map[string]any)["queryType"] != "trace" {
 			t.Errorf("transactions → trace link: %+v", l)
 		}
-		// Declined and failed lists need the query layer first: a clear per-query error.
-		dr := g.query(t, q{RefID: "F", Type: "transactions", Model: map[string]any{"status": "failed"}, From: from, To: to}).Responses["F"]
-		if dr.Error == nil || dr.Status != backend.StatusNotImplemented || !strings.Contains(dr.Error.Error(), "query.Querier.Transactions") {
-			t.Errorf("failed list: %v %v", dr.Status, dr.Error)
+		// Failed transactions: exactly the truth's, newest first, each linked to its trace.
+		wantFailed := map[string]simulator.TruthRecord{}
+		for _, tr := range d.truth {
+			if tr.Outcome == "failed" {
+				wantFailed[tr.TxnID] = tr
+			}
+		}
+		ff := frameOf(t, g.query(t, q{RefID: "F", Type: "transactions", Model: map[string]any{"status": "failed"}, From: from, To: to}), "F")
+		if ff.Rows() != len(wantFailed) || len(wantFailed) == 0 {
+			t.Errorf("%d failed listed, want %d", ff.Rows(), len(wantFailed))
+		}
+		for i := range ff.Rows() {
+			id := str(t, ff, "txn_id", i)
+			w, ok := wantFailed[id]
+			if !ok || str(t, ff, "cause", i) != string(w.Cause) || !sameMoney(amounts(t, ff, "amount_minor", i), map[string]int64{w.Currency: w.AmountMinor}) {
+				t.Errorf("failed row %s %s, want %+v", id, str(t, ff, "cause", i), w)
+			}
+			if i > 0 && tm(t, ff, "txn_time", i).After(tm(t, ff, "txn_time", i-1)) {
+				t.Errorf("failed list not newest first at row %d", i)
+			}
 		}
 	})
 
@@ -317,6 +333,18 @@ func TestPluginAnswersEqualGroundTruth(t *testing.T) {
 		}
 		for kind, id := range picks {
 			checkTrace(t, g, d, kind, id, byID[id])
+		}
+		// On-call may start from a trace id: it finds the same transaction.
+		settled := byID[picks["settled"]]
+		f := frameOf(t, g.query(t, q{RefID: "TT", Type: "trace", Model: map[string]any{"traceId": settled.TraceID}}), "TT")
+		found := false
+		for i := range f.Rows() {
+			if tags := tagsOf(t, f, "tags", i); tags["settlewatch.outcome"] == "settled" && tags["pos.txn.id"] == settled.TxnID {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("trace %s did not lead to transaction %s", settled.TraceID, settled.TxnID)
 		}
 	})
 

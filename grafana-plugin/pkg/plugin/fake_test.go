@@ -165,3 +165,18 @@ func (s *fakeStore) Unsettled(_ context.Context, uq query.UnsettledQuery) (query
 	}
 	return res, nil
 }
+
+func (s *fakeStore) Transactions(_ context.Context, tq query.TransactionsQuery) (query.TransactionsResult, error) {
+	s.record("Transactions", tq)
+	return query.TransactionsResult{Meta: query.Meta{Source: "raw"}, Rows: []query.TxnListRow{
+		{TxnID: "T2", TraceID: "0af7651916cd43dd8448eb211c80319c", TxnTime: t0.Add(2 * time.Hour), Outcome: "declined", Cause: "account", Class: "soft",
+			ResponseCode: "51", AmountMinor: 12500, Currency: "CNY", Gateway: "gw-1", Merchant: "M-1", Terminal: "T-1", BatchNumber: "000001"},
+		{TxnID: "T1", TxnTime: t0.Add(time.Hour), Outcome: "failed", Cause: "network", Class: "soft", ErrorType: "connection_refused",
+			AmountMinor: 990, Currency: "HKD", Gateway: "gw-2", Merchant: "M-2", Terminal: "T-2", BatchNumber: "000002"},
+	}}, nil
+}
+
+func (s *fakeStore) TxnByTrace(_ context.Context, traceID string) (string, error) {
+	s.record("TxnByTrace", traceID)
+	return "T-TRACE", nil
+}

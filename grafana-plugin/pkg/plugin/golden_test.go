@@ -42,6 +42,7 @@ func TestGoldenFrames(t *testing.T) {
 		{"trend_gateway_transactions", TypeTrend, map[string]any{"by": "gateway", "metric": "transactions", "interval": "1h"}},
 		{"trend_gateway_failure_rate", TypeTrend, map[string]any{"by": "gateway", "metric": "failure_rate", "interval": "1h"}},
 		{"transactions_unsettled", TypeTransactions, map[string]any{"status": "unsettled"}},
+		{"transactions_failures", TypeTransactions, map[string]any{}},
 		{"trace", TypeTrace, map[string]any{"txnId": "42788908D261120T00014701415"}},
 		{"incidents", TypeIncidents, map[string]any{}},
 		{"unsettled_aging", TypeUnsettledAging, map[string]any{}},

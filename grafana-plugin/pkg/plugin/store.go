@@ -18,6 +18,8 @@ type Store interface {
 	Txn(ctx context.Context, id string) (query.TxnStory, error)
 	Incidents(ctx context.Context, iq query.IncidentsQuery) ([]query.Incident, query.Meta, error)
 	Unsettled(ctx context.Context, uq query.UnsettledQuery) (query.UnsettledResult, error)
+	Transactions(ctx context.Context, tq query.TransactionsQuery) (query.TransactionsResult, error)
+	TxnByTrace(ctx context.Context, traceID string) (string, error)
 }
 
 var _ Store = (*query.Querier)(nil)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
@@ -40,7 +40,11 @@ func (d *Datasource) trace(ctx context.Context, r *request, st Store) (data.Fram
 		if b, err := hex.DecodeString(trace); err != nil || len(b) != 16 {
 			return nil, bad("trace id %q: want 32 hexadecimal digits", clip(trace))
 		}
-		return nil, fmt.Errorf("trace by trace id: looking up the transaction of a trace needs query.Querier.TxnByTrace, which is %w (use the transaction id)", ErrNeedsQueryLayer)
+		txn, err := st.TxnByTrace(ctx, trace)
+		if err != nil {
+			return nil, err
+		}
+		id = txn
 	}
 	if err := model.ValidateTxnID(id); err != nil {
 		return nil, bad("%v", err)
@@ -129,18 +133,44 @@ func traceFrame(s query.TxnStory) *data.Frame {
 		starts[i] = float64(sp.Start.UnixNano()) / 1e6
 		durations[i] = sp.DurationMs
 		codes[i] = statusCode(sp.Status)
-		if sp.ResponseCode != "" {
+		seen := map[string]bool{"pos.txn.id": true}
+		var rt []kv
+		if i == root {
+			// The transaction row's values (typed: amounts are numbers) win
+			// over the same keys among the root span's stored attributes.
+			rt = rootTags(s)
+			for _, x := range rt {
+				seen[x.Key] = true
+			}
+		}
+		for _, a := range sp.Attributes {
+			if !seen[a.Key] {
+				seen[a.Key] = true
+				t = append(t, kv{a.Key, a.Value})
+			}
+		}
+		if sp.ResponseCode != "" && !seen["pos.response.code"] {
 			t = append(t, kv{"pos.response.code", sp.ResponseCode})
 		}
-		if sp.ErrorType != "" {
+		if sp.ErrorType != "" && !seen["error.type"] {
 			t = append(t, kv{"error.type", sp.ErrorType})
 		}
-		if i == root {
-			t = append(t, rootTags(s)...)
-		}
+		t = append(t, rt...)
 		tags[i] = mustJSON(t)
-		svcTags[i] = mustJSON(serviceTags(s, sp.Service))
+		svcTags[i] = mustJSON(serviceTags(s, sp))
 		var l []spanLog
+		for _, ev := range sp.Events {
+			fields := []kv{{"event", ev.Name}}
+			keys := make([]string, 0, len(ev.Attributes))
+			for k := range ev.Attributes {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fields = append(fields, kv{k, ev.Attributes[k]})
+			}
+			l = append(l, spanLog{Timestamp: float64(ev.Time.UnixNano()) / 1e6, Fields: fields})
+		}
 		if codes[i] == 2 {
 			fields := []kv{{"event", "error"}}
 			if sp.ErrorType != "" {
@@ -209,7 +239,17 @@ func rootTags(s query.TxnStory) []kv {
 	return t
 }
 
-func serviceTags(s query.TxnStory, service string) []kv {
+// serviceTags are the span's resource attributes as stored; spans stored
+// without them get what the transaction row knows of their service.
+func serviceTags(s query.TxnStory, sp query.SpanRow) []kv {
+	if len(sp.Resource) > 0 {
+		t := make([]kv, 0, len(sp.Resource))
+		for _, a := range sp.Resource {
+			t = append(t, kv{a.Key, a.Value})
+		}
+		return t
+	}
+	service := sp.Service
 	t := []kv{{"service.name", service}}
 	switch service {
 	case "pos-terminal":

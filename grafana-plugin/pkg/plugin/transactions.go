@@ -42,7 +42,7 @@ func (d *Datasource) transactions(ctx context.Context, r *request, st Store) (da
 		return nil, bad("transactions: status %q: want one of %s", clip(status), strings.Join(TxnStatuses, ", "))
 	}
 	if status != string(domain.OutcomeUnsettled) {
-		return nil, fmt.Errorf("transactions with status %s: listing declined, failed and settlement-rejected transactions needs query.Querier.Transactions, which is %w (unsettled works)", status, ErrNeedsQueryLayer)
+		return d.classifiedTransactions(ctx, r, st, status)
 	}
 	f := r.Filters
 	empty := r.Empty
@@ -74,6 +74,38 @@ func (d *Datasource) transactions(ctx context.Context, r *request, st Store) (da
 	fr := txnFrame(rows, true)
 	d.traceLink(r, fr)
 	describe(fr, fmt.Sprintf("unsettled transactions as of %s, oldest first", res.AsOf.Format(time.RFC3339)), res.Meta, r.limit(d.settings.MaxRows))
+	return data.Frames{fr}, nil
+}
+
+// classifiedTransactions lists declined, failed or settlement-rejected
+// transactions (or all failures), newest first.
+func (d *Datasource) classifiedTransactions(ctx context.Context, r *request, st Store, status string) (data.Frames, error) {
+	f := r.Filters
+	if status != "failures" {
+		if len(f.Outcomes) > 0 && !slices.Contains(f.Outcomes, status) {
+			fr := txnFrame(nil, false)
+			fr.AppendNotices(emptyNotice())
+			return data.Frames{fr}, nil
+		}
+		f.Outcomes = []string{status}
+	}
+	if r.Empty {
+		fr := txnFrame(nil, false)
+		fr.AppendNotices(emptyNotice())
+		return data.Frames{fr}, nil
+	}
+	res, err := st.Transactions(ctx, query.TransactionsQuery{Range: r.Range, Filters: f, Limit: r.limit(d.settings.MaxRows)})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]txnRow, len(res.Rows))
+	for i, t := range res.Rows {
+		rows[i] = txnRow{Time: t.TxnTime, ID: t.TxnID, Outcome: t.Outcome, Cause: t.Cause, AmountMinor: t.AmountMinor, Currency: t.Currency,
+			Gateway: t.Gateway, Merchant: t.Merchant, Terminal: t.Terminal, BatchNumber: t.BatchNumber}
+	}
+	fr := txnFrame(rows, false)
+	d.traceLink(r, fr)
+	describe(fr, status+" transactions, newest first", res.Meta, r.limit(d.settings.MaxRows))
 	return data.Frames{fr}, nil
 }
 
