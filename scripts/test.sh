@@ -37,6 +37,13 @@ fi
 echo "==> go test"
 go test -count=1 -timeout 25m $pkgs
 
+echo "==> Grafana plugin frontend (Jest, React Testing Library, tsc)"
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm is missing: install Node.js 20 and npm (the plugin frontend needs them)" >&2
+  exit 1
+fi
+grafana-plugin/scripts/test-frontend.sh
+
 echo "==> ClickHouse cluster mode (two 18.16 replicas + ZooKeeper)"
 deploy/clickhouse-cluster/test.sh
 
