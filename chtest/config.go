@@ -34,6 +34,12 @@ var configXML = template.Must(template.New("config.xml").Funcs(template.FuncMap{
     <default_database>default</default_database>
     <mark_cache_size>268435456</mark_cache_size>
     <timezone>UTC</timezone>
+    <!-- Queries are logged so tests can prove what reached the server. -->
+    <query_log>
+        <database>system</database>
+        <table>query_log</table>
+        <flush_interval_milliseconds>1000</flush_interval_milliseconds>
+    </query_log>
     <macros>
         <settlewatch_server_id>{{x .ID}}</settlewatch_server_id>
     </macros>
@@ -46,6 +52,7 @@ const usersXML = `<?xml version="1.0"?>
     <profiles>
         <default>
             <max_memory_usage>4000000000</max_memory_usage>
+            <log_queries>1</log_queries>
         </default>
         <readonly>
             <readonly>1</readonly>
