@@ -86,10 +86,10 @@ func count(t *testing.T, conn driver.Conn, q string) uint64 {
 
 // collector is the real collector binary with the shipped config.
 type collector struct {
-	cmd                           *exec.Cmd
+	cmd                          *exec.Cmd
 	grpc, health, metrics, queue string
-	env                           []string
-	log                           string
+	env                          []string
+	log                          string
 }
 
 func newCollector(t *testing.T, srv *chtest.Server, db string) *collector {
