@@ -37,6 +37,13 @@ fi
 echo "==> go test"
 go test -count=1 -timeout 25m $pkgs
 
+echo "==> fuzz (short runs here; the seed corpora also run in go test above)"
+for target in "FuzzConvert ./collector/clickhouseexporter" "FuzzClassify ./domain" "FuzzMask ./panmask" \
+              "FuzzParseQuery ./grafana-plugin/pkg/plugin" "FuzzParseConfig ./simulator"; do
+  set -- $target
+  go test -run '^$' -fuzz "^$1\$" -fuzztime "${SETTLEWATCH_FUZZTIME:-10s}" "$2"
+done
+
 echo "==> Grafana plugin frontend (Jest, React Testing Library, tsc)"
 if ! command -v npm >/dev/null 2>&1; then
   echo "npm is missing: install Node.js 20 and npm (the plugin frontend needs them)" >&2
