@@ -189,43 +189,61 @@ func note(meta query.Meta) {
 	}
 }
 
-func runCauses(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("causes", flag.ContinueOnError)
-	var a analystFlags
-	a.register(fs, true, true)
+// breakdown is a parsed causes/outcomes question with an open querier.
+type breakdown struct {
+	flags analystFlags
+	dim   model.Dimension
+	r     query.Range
+	f     query.Filters
+	src   query.Source
+	q     *query.Querier
+	done  func()
+}
+
+// breakdownQuestion parses the flags causes and outcomes share and opens the
+// querier; the caller must call done.
+func breakdownQuestion(ctx context.Context, name string, args []string) (*breakdown, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	b := &breakdown{}
+	b.flags.register(fs, true, true)
 	by := fs.String("by", "", "break down by this dimension: "+strings.Join(model.DimensionNames(), ", "))
 	if err := parse(fs, args); err != nil {
-		return err
+		return nil, err
 	}
-	if err := a.check(); err != nil {
-		return err
+	if err := b.flags.check(); err != nil {
+		return nil, err
 	}
-	var dim model.Dimension
 	if *by != "" {
 		d, err := model.LookupDimension(*by)
 		if err != nil {
-			return usageErr("-by: %v", err)
+			return nil, usageErr("-by: %v", err)
 		}
-		dim = d
+		b.dim = d
 	}
-	r, err := a.rangeOf(time.Now())
+	var err error
+	if b.r, err = b.flags.rangeOf(time.Now()); err != nil {
+		return nil, err
+	}
+	if b.f, err = b.flags.filtersOf(); err != nil {
+		return nil, err
+	}
+	if b.src, err = query.ParseSource(b.flags.source); err != nil {
+		return nil, queryErr(err)
+	}
+	if b.q, b.done, err = b.flags.querier(ctx); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func runCauses(ctx context.Context, args []string, stdout io.Writer) error {
+	b, err := breakdownQuestion(ctx, "causes", args)
 	if err != nil {
 		return err
 	}
-	f, err := a.filtersOf()
-	if err != nil {
-		return err
-	}
-	src, err := query.ParseSource(a.source)
-	if err != nil {
-		return queryErr(err)
-	}
-	q, done, err := a.querier(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	res, err := q.CauseBreakdown(ctx, query.CausesQuery{Range: r, By: dim.Name, Filters: f, Source: src})
+	defer b.done()
+	a, dim, r := &b.flags, b.dim, b.r
+	res, err := b.q.CauseBreakdown(ctx, query.CausesQuery{Range: b.r, By: dim.Name, Filters: b.f, Source: b.src})
 	if err != nil {
 		return queryErr(err)
 	}
@@ -267,42 +285,13 @@ func sourceText(m query.Meta) string {
 }
 
 func runOutcomes(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("outcomes", flag.ContinueOnError)
-	var a analystFlags
-	a.register(fs, true, true)
-	by := fs.String("by", "", "break down by this dimension: "+strings.Join(model.DimensionNames(), ", "))
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := a.check(); err != nil {
-		return err
-	}
-	var dim model.Dimension
-	if *by != "" {
-		d, err := model.LookupDimension(*by)
-		if err != nil {
-			return usageErr("-by: %v", err)
-		}
-		dim = d
-	}
-	r, err := a.rangeOf(time.Now())
+	b, err := breakdownQuestion(ctx, "outcomes", args)
 	if err != nil {
 		return err
 	}
-	f, err := a.filtersOf()
-	if err != nil {
-		return err
-	}
-	src, err := query.ParseSource(a.source)
-	if err != nil {
-		return queryErr(err)
-	}
-	q, done, err := a.querier(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	res, err := q.OutcomeBreakdown(ctx, query.OutcomesQuery{Range: r, By: dim.Name, Filters: f, Source: src})
+	defer b.done()
+	a, dim, r := &b.flags, b.dim, b.r
+	res, err := b.q.OutcomeBreakdown(ctx, query.OutcomesQuery{Range: b.r, By: dim.Name, Filters: b.f, Source: b.src})
 	if err != nil {
 		return queryErr(err)
 	}
