@@ -191,13 +191,9 @@ func note(meta query.Meta) {
 
 // breakdown is a parsed causes/outcomes question with an open querier.
 type breakdown struct {
+	question
 	flags analystFlags
 	dim   model.Dimension
-	r     query.Range
-	f     query.Filters
-	src   query.Source
-	q     *query.Querier
-	done  func()
 }
 
 // breakdownQuestion parses the flags causes and outcomes share and opens the
@@ -220,20 +216,42 @@ func breakdownQuestion(ctx context.Context, name string, args []string) (*breakd
 		}
 		b.dim = d
 	}
-	var err error
-	if b.r, err = b.flags.rangeOf(time.Now()); err != nil {
+	qq, err := b.flags.question(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if b.f, err = b.flags.filtersOf(); err != nil {
+	b.question = *qq
+	return b, nil
+}
+
+// question is what the analyst commands ask with: the range, filters and
+// source their flags give, and an open querier (call done).
+type question struct {
+	r    query.Range
+	f    query.Filters
+	src  query.Source
+	q    *query.Querier
+	done func()
+}
+
+func (a *analystFlags) question(ctx context.Context) (*question, error) {
+	r, err := a.rangeOf(time.Now())
+	if err != nil {
 		return nil, err
 	}
-	if b.src, err = query.ParseSource(b.flags.source); err != nil {
+	f, err := a.filtersOf()
+	if err != nil {
+		return nil, err
+	}
+	src, err := query.ParseSource(a.source)
+	if err != nil {
 		return nil, queryErr(err)
 	}
-	if b.q, b.done, err = b.flags.querier(ctx); err != nil {
+	q, done, err := a.querier(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return b, nil
+	return &question{r: r, f: f, src: src, q: q, done: done}, nil
 }
 
 func runCauses(ctx context.Context, args []string, stdout io.Writer) error {
@@ -334,23 +352,12 @@ func runTrend(ctx context.Context, args []string, stdout io.Writer) error {
 	if *weeks < 1 || *weeks > 12 {
 		return usageErr("-baseline-weeks %d: want 1 to 12", *weeks)
 	}
-	r, err := a.rangeOf(time.Now())
+	qq, err := a.question(ctx)
 	if err != nil {
 		return err
 	}
-	f, err := a.filtersOf()
-	if err != nil {
-		return err
-	}
-	src, err := query.ParseSource(a.source)
-	if err != nil {
-		return queryErr(err)
-	}
-	q, done, err := a.querier(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
+	defer qq.done()
+	r, f, src, q := qq.r, qq.f, qq.src, qq.q
 	res, err := q.Trend(ctx, query.TrendQuery{Range: r, Interval: g, Filters: f, BaselineWeeks: *weeks, Source: src})
 	if err != nil {
 		return queryErr(err)
@@ -698,23 +705,12 @@ func runSeries(ctx context.Context, args []string, stdout io.Writer) error {
 			return usageErr("-by: %v", err)
 		}
 	}
-	r, err := a.rangeOf(time.Now())
+	qq, err := a.question(ctx)
 	if err != nil {
 		return err
 	}
-	f, err := a.filtersOf()
-	if err != nil {
-		return err
-	}
-	src, err := query.ParseSource(a.source)
-	if err != nil {
-		return queryErr(err)
-	}
-	q, done, err := a.querier(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
+	defer qq.done()
+	r, f, src, q := qq.r, qq.f, qq.src, qq.q
 	res, err := q.Series(ctx, query.SeriesQuery{Range: r, Interval: g, By: dim.Name, Filters: f, Source: src})
 	if err != nil {
 		return queryErr(err)
