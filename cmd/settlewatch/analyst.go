@@ -180,6 +180,9 @@ func queryErr(err error) error {
 	if errors.Is(err, query.ErrInvalid) {
 		return usageErr("%s", strings.TrimPrefix(err.Error(), query.ErrInvalid.Error()+": "))
 	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("the question ran out of time (-ch-query-timeout) and was cancelled on the server: narrow the range or the filters")
+	}
 	return err
 }
 

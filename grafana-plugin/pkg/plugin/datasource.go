@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -245,7 +246,10 @@ func errorResponse(err error) backend.DataResponse {
 		return backend.ErrDataResponseWithSource(backend.StatusNotImplemented, backend.ErrorSourcePlugin, err.Error())
 	case errors.Is(err, context.Canceled):
 		return backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, "the request was cancelled")
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		// The driver reports a passed deadline as an i/o timeout on its
+		// connection (wrapping os.ErrDeadlineExceeded); it has cancelled
+		// the server-side query (analytics/query TestDeadlineCancelsTheServerQuery).
 		return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream,
 			"the query ran out of time (the request deadline or the data source's query timeout): narrow the time range or the filters")
 	case errors.As(err, &ex) && ex.Code == 159: // TIMEOUT_EXCEEDED: max_execution_time

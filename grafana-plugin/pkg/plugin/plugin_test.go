@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -183,6 +185,8 @@ func TestErrorStatuses(t *testing.T) {
 		{query.ErrNotFound, backend.StatusNotFound},
 		{errors.Join(query.ErrInvalid, errors.New("x")), backend.StatusBadRequest},
 		{context.DeadlineExceeded, backend.StatusTimeout},
+		// What the driver returns when the deadline passes mid-read.
+		{fmt.Errorf("causes: read tcp: %w", os.ErrDeadlineExceeded), backend.StatusTimeout},
 		{ErrNeedsQueryLayer, backend.StatusNotImplemented},
 		{settingsError{errors.New("Host: required")}, backend.StatusBadRequest},
 		{unreachable{errors.New("dial")}, backend.StatusBadGateway},
