@@ -193,11 +193,18 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	src := "SELECT if(dim IN " + coarseSQL() + ", 3600, 300) AS g, tupleElement(d, 1) AS dim," +
 		" if(dim IN " + coarseSQL() + ", toStartOfHour(txn_time), toStartOfFiveMinute(txn_time)) AS b, tupleElement(d, 2) AS val," +
 		" outcome, cause, currency, count(), sum(amount_minor), sum(lat_ms), sumForEach(lh), toUInt64(?), now()" +
-		" FROM (SELECT " + sourceColumns() + ", " + model.HistSQL("lat_ms") + " AS lh FROM " + env.Table(chschema.Transactions.Name) +
-		" FINAL WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) AND toUInt32(toStartOfHour(txn_time)) IN ?)" +
+		" FROM (SELECT " + sourceColumns() + ", " + model.HistSQL("lat_ms") + " AS lh FROM" +
+		// FINAL is filtered by the key (txn_id) only, and by time after
+		// collapsing: an older version of a transaction (e.g. assembled from
+		// its settlement span alone, with the settlement's time) must not be
+		// picked up in a window its current version is not in. 18.16 can
+		// apply a time condition before FINAL collapses the versions.
+		" (SELECT * FROM " + env.Table(chschema.Transactions.Name) + " FINAL WHERE txn_id IN (SELECT txn_id FROM " + env.Table(chschema.Transactions.Name) +
+		" WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) AND toUInt32(toStartOfHour(txn_time)) IN ?))" +
+		" WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) AND toUInt32(toStartOfHour(txn_time)) IN ?)" +
 		" ARRAY JOIN " + dimsSQL() + " AS d" +
 		" GROUP BY g, dim, b, val, outcome, cause, currency"
-	if err := exec(ctx, env, "read transactions", insert+" "+src, v, from.Unix(), to.Unix(), hourSet); err != nil {
+	if err := exec(ctx, env, "read transactions", insert+" "+src, v, from.Unix(), to.Unix(), hourSet, from.Unix(), to.Unix(), hourSet); err != nil {
 		return 0, err
 	}
 	// 2. Vanished 5-minute and coarse hour keys.
