@@ -585,41 +585,17 @@ func (f *Fleet) resolveTarget(kind, v string) (string, error) {
 	}
 	switch kind {
 	case "gateway":
-		var ids []string
-		for _, g := range f.Gateways {
-			ids = append(ids, g.ID)
-		}
-		return pickID(ids, "gateway")
+		return pickID(idsOf(f.Gateways, func(g *Gateway) string { return g.ID }), "gateway")
 	case "acquirer":
-		var ids []string
-		for _, a := range f.Acquirers {
-			ids = append(ids, a.ID)
-		}
-		return pickID(ids, "acquirer")
+		return pickID(idsOf(f.Acquirers, func(a *Acquirer) string { return a.ID }), "acquirer")
 	case "merchant":
-		var ids []string
-		for _, m := range f.Merchants {
-			ids = append(ids, m.ID)
-		}
-		return pickID(ids, "merchant")
+		return pickID(idsOf(f.Merchants, func(m *Merchant) string { return m.ID }), "merchant")
 	case "terminal":
-		var ids []string
-		for _, t := range f.Terminals {
-			ids = append(ids, t.ID)
-		}
-		return pickID(ids, "terminal")
+		return pickID(idsOf(f.Terminals, func(t *Terminal) string { return t.ID }), "terminal")
 	case "region":
-		var ids []string
-		for _, r := range f.Regions {
-			ids = append(ids, r.Name)
-		}
-		return pickID(ids, "region")
+		return pickID(idsOf(f.Regions, func(r *Region) string { return r.Name }), "region")
 	case "issuer":
-		var ids []string
-		for _, is := range f.Issuers {
-			ids = append(ids, is.ID)
-		}
-		return pickID(ids, "issuer")
+		return pickID(idsOf(f.Issuers, func(is *Issuer) string { return is.ID }), "issuer")
 	case "bin_prefix":
 		for _, is := range f.Issuers {
 			for _, b := range is.BINs {
@@ -631,4 +607,13 @@ func (f *Fleet) resolveTarget(kind, v string) (string, error) {
 		return "", fmt.Errorf("bin_prefix %q matches no BIN of the fleet's issuers (`settlewatch-sim fleet` lists them)", v)
 	}
 	return "", fmt.Errorf("unknown target kind %q", kind)
+}
+
+// idsOf lists the ids of fleet entities, in fleet order.
+func idsOf[T any](xs []T, id func(T) string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = id(x)
+	}
+	return out
 }
