@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/settlewatch/settlewatch/chbatch"
@@ -41,6 +42,7 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 		amount                                                                 []int64
 		spanCount, rulesRevision                                               []uint32
 		issues                                                                 [][]string
+		factHours                                                              [][]time.Time
 	}{}
 	for i, t := range txns {
 		c.txnID = append(c.txnID, t.TxnID)
@@ -84,6 +86,7 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 			issues = []string{}
 		}
 		c.issues = append(c.issues, issues)
+		c.factHours = append(c.factHours, factHours(inputs[i].Facts))
 		c.assembledAt = append(c.assembledAt, now)
 	}
 	cols := chbatch.Columns{
@@ -96,7 +99,7 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 		"card_funding": c.cardFunding, "entry_mode": c.entryMode, "card_bin": c.cardBIN, "batch_number": c.batchNumber,
 		"settlement_status": c.settlementStatus, "settlement_date": c.settlementDate, "settlement_code": c.settlementCode,
 		"settled_ns": c.settledNs, "latency_ns": c.latencyNs, "span_count": c.spanCount, "rules_revision": c.rulesRevision,
-		"data_issues": c.issues, "assembled_at": c.assembledAt,
+		"data_issues": c.issues, "fact_hours": c.factHours, "assembled_at": c.assembledAt,
 	}
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
@@ -104,4 +107,17 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 		return wrap("write transactions", err)
 	}
 	return nil
+}
+
+// factHours lists the distinct hours of the facts' times: every hour an
+// earlier version of the row can have had (chschema.TransactionsByTime).
+func factHours(facts []domain.Fact) []time.Time {
+	out := make([]time.Time, 0, 2)
+	for _, f := range facts {
+		h := dateTime(f.StartNs).Truncate(time.Hour)
+		if !slices.ContainsFunc(out, h.Equal) {
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -73,6 +73,11 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, d Dialect, logger
 		if err := apply(ctx, conn, db, d, m, stmts, logger); err != nil {
 			return applied, fmt.Errorf("migrate %s: version %d (%s): %w", db, m.Version, m.Name, err)
 		}
+		if m.Once != nil {
+			if err := m.Once(ctx, conn, db, d); err != nil {
+				return applied, fmt.Errorf("migrate %s: version %d (%s): %w", db, m.Version, m.Name, err)
+			}
+		}
 		if err := record(ctx, conn, db, m, sum); err != nil {
 			return applied, fmt.Errorf("migrate %s: record version %d: %w", db, m.Version, err)
 		}

@@ -43,7 +43,7 @@ func TestMigrateCreatesEveryTable(t *testing.T) {
 	if !slices.Equal(applied, want) {
 		t.Errorf("applied %v, want %v", applied, want)
 	}
-	for _, tb := range chschema.Tables() {
+	for _, tb := range chschema.All() {
 		names, types := columnsOf(t, db, tb.Name)
 		if !slices.Equal(names, tb.Columns()) {
 			t.Errorf("%s: server has columns %v\nwant %v", tb.Name, names, tb.Columns())
@@ -63,6 +63,49 @@ func TestMigrateCreatesEveryTable(t *testing.T) {
 	}
 	if n := db.Count(t, "SELECT count() FROM "+db.Name+".schema_migrations FINAL"); n != uint64(len(want)) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(want))
+	}
+}
+
+// A database created before migrations 3 and 4 (transactions without
+// fact_hours, no transactions_by_time) gets the column, the table, the view,
+// and a copy of its transactions' latest versions.
+func TestUpgradeFillsTransactionsByTime(t *testing.T) {
+	db := chtest.New(t)
+	d := dialect(t, db)
+	ctx := t.Context()
+	for _, m := range chschema.AllMigrations()[:2] {
+		for _, stmt := range m.Statements(db.Name, d) {
+			db.Exec(t, stmt)
+		}
+	}
+	if ok, err := chschema.ColumnExists(ctx, db.Conn, db.Name, "transactions", "fact_hours"); err != nil || ok {
+		t.Fatalf("a version-2 database has fact_hours: %v, %v", ok, err)
+	}
+	// Two versions of t1 (the newer one moved to 11:00) and one of t2.
+	// (INSERT … SELECT: the native driver's Exec cannot send VALUES.)
+	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, amount_minor, currency)"+
+		" SELECT 't1', 1, toDateTime('2026-03-01 10:10:00', 'UTC'), 'pending', 500, 'EUR' UNION ALL"+
+		" SELECT 't1', 2, toDateTime('2026-03-01 11:20:00', 'UTC'), 'settled', 500, 'EUR' UNION ALL"+
+		" SELECT 't2', 1, toDateTime('2026-03-01 10:40:00', 'UTC'), 'declined', 700, 'EUR'")
+	applied, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(applied, 3) || !slices.Contains(applied, 4) {
+		t.Fatalf("applied %v, want 3 and 4 among them", applied)
+	}
+	live := func(hour string) uint64 {
+		return db.Count(t, "SELECT count() FROM (SELECT * FROM "+db.Name+".transactions_by_time FINAL WHERE txn_hour = toDateTime(?, 'UTC')) WHERE deleted = 0", hour)
+	}
+	if n10, n11 := live("2026-03-01 10:00:00"), live("2026-03-01 11:00:00"); n10 != 1 || n11 != 1 {
+		t.Errorf("copied rows: %d at 10:00 (want t2 only), %d at 11:00 (want t1)", n10, n11)
+	}
+	// From now on the view writes: a new version of t2 moved to 12:00 with
+	// its old hour among its facts hides the 10:00 copy.
+	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, fact_hours)"+
+		" SELECT 't2', 2, toDateTime('2026-03-01 12:05:00', 'UTC'), 'declined', [toDateTime('2026-03-01 10:00:00', 'UTC')]")
+	if n10, n12 := live("2026-03-01 10:00:00"), live("2026-03-01 12:00:00"); n10 != 0 || n12 != 1 {
+		t.Errorf("after the move: %d live rows at 10:00 (want 0), %d at 12:00 (want 1)", n10, n12)
 	}
 }
 
@@ -177,6 +220,18 @@ func TestInsertEveryTable(t *testing.T) {
 	if n := db.Count(t, "SELECT count() FROM "+db.Name+".transactions WHERE has(data_issues, 'data_issues-1')"); n != 1 {
 		t.Errorf("transactions: array column round trip found %d rows", n)
 	}
+	// The view copies each transaction to its own hour (03:00, from
+	// txn_time) and leaves a tombstone at its other fact hour (05:00).
+	byTime := "SELECT count() FROM " + db.Name + ".transactions_by_time FINAL WHERE "
+	if n := db.Count(t, byTime+"deleted = 0 AND txn_hour = toDateTime('2026-01-02 03:00:00', 'UTC')"); n != 3 {
+		t.Errorf("transactions_by_time: %d live rows at their own hour, want 3", n)
+	}
+	if n := db.Count(t, byTime+"deleted = 1 AND txn_hour = toDateTime('2026-01-02 05:00:00', 'UTC')"); n != 3 {
+		t.Errorf("transactions_by_time: %d tombstones at the other fact hour, want 3", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".transactions_by_time"); n != 6 {
+		t.Errorf("transactions_by_time: %d rows, want 6", n)
+	}
 }
 
 var enumFirst = regexp.MustCompile(`^Enum8\('([a-z_]+)'`)
@@ -217,6 +272,8 @@ func value(t *testing.T, name, typ string, i int) any {
 		return int64(-100 * i)
 	case typ == "Array(String)":
 		return []string{fmt.Sprintf("%s-%d", name, i)}
+	case typ == "Array(DateTime('UTC'))":
+		return []time.Time{time.Date(2026, 1, 2, 5, 0, 0, 0, time.UTC), time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}
 	case enumFirst.MatchString(typ):
 		return enumFirst.FindStringSubmatch(typ)[1]
 	}

@@ -22,6 +22,10 @@ type Migration struct {
 	// Run, if set, runs after Statements, for steps that must look at the
 	// server first (e.g. AddColumnIfMissing: 18.16 has no ADD COLUMN IF NOT EXISTS).
 	Run func(ctx context.Context, conn driver.Conn, db string, d Dialect) error
+	// Once, if set, runs when Migrate applies the migration, after Run, and
+	// never from Repair: one-off copies of existing data. It must tolerate
+	// running twice (two migrators at once).
+	Once func(ctx context.Context, conn driver.Conn, db string, d Dialect) error
 }
 
 // AllMigrations lists the migrations in version order.
@@ -29,6 +33,8 @@ func AllMigrations() []Migration {
 	return []Migration{
 		{Version: 1, Name: "create tables", Statements: v1},
 		{Version: 2, Name: "analytics tables", Statements: v2},
+		{Version: 3, Name: "transactions.fact_hours", Statements: noStatements, Run: v3},
+		{Version: 4, Name: "time-ordered transactions", Statements: v4, Once: v4Fill},
 	}
 }
 
@@ -41,7 +47,7 @@ func LatestVersion() uint32 {
 func v1(db string, d Dialect) []string {
 	out := []string{createDatabase(db, d)}
 	for _, t := range Tables() {
-		out = append(out, t.createSQL(db, d)...)
+		out = append(out, t.createSQLAt(db, d, 1)...)
 	}
 	return out
 }
@@ -81,8 +87,8 @@ func Script(db string, d Dialect) (string, error) {
 		for _, stmt := range m.Statements(db, d) {
 			b.WriteString("\n" + stmt + ";\n")
 		}
-		if m.Run != nil {
-			b.WriteString("\n-- (plus steps that check the server first; see chschema.AllMigrations)\n")
+		if m.Run != nil || m.Once != nil {
+			b.WriteString("\n-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)\n")
 		}
 	}
 	return b.String(), nil

@@ -19,6 +19,11 @@ type Column struct {
 	// Fields are the sub-columns of a Nested column. They are inserted as
 	// arrays named `<Name>.<field>`.
 	Fields []Column
+	// Since is the migration that added the column to an existing table (0:
+	// there from the table's creation). A table's creating migration renders
+	// only the columns it had, so its checksum stays the one recorded on
+	// databases created before; the later migration adds the rest.
+	Since uint32
 }
 
 // Index is a modern-only data-skipping index.
@@ -98,12 +103,20 @@ func (t Table) CreateSQL(db string, d Dialect) ([]string, error) {
 }
 
 func (t Table) createSQL(db string, d Dialect) []string {
+	return t.createSQLAt(db, d, 0)
+}
+
+// createSQLAt renders t as migration `at` creates it: without the columns a
+// later migration adds (at 0: every column).
+func (t Table) createSQLAt(db string, d Dialect, at uint32) []string {
 	local := t.LocalName(d)
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s%s\n(\n", db, local, d.onCluster())
 	var lines []string
 	for _, c := range t.ColumnDefs {
-		lines = append(lines, c.ddl(d)...)
+		if at == 0 || c.Since <= at {
+			lines = append(lines, c.ddl(d)...)
+		}
 	}
 	if d.Modern {
 		for _, ix := range t.Indexes {

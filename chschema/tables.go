@@ -204,6 +204,10 @@ var Transactions = Table{
 		col("span_count", "UInt32"),
 		col("rules_revision", "UInt32"),
 		{Name: "data_issues", Type: "Array(String)", Codec: zstd},
+		// fact_hours: the hour of every fact seen. txn_time is always one
+		// fact's time, so an older version of the row may have had any of
+		// these hours; transactions_by_time hides those stale copies.
+		{Name: "fact_hours", Type: "Array(" + dateTimeUTC + ")", Codec: zstd, Since: 3},
 		col("assembled_at", dateTimeUTC),
 	},
 	Version:     "version",

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/settlewatch/settlewatch/analytics/query"
+	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 )
@@ -23,7 +24,7 @@ func fillTransactions(t *testing.T, db *chtest.DB, n int) {
 		"outcome": "'declined'", "cause": "multiIf(number % 3 = 0, 'account', number % 3 = 1, 'card', 'limit')", "cause_class": "'soft'",
 		"amount_minor": "toInt64(number % 100000)", "currency": "'CNY'", "merchant_id": "concat('M', toString(number % 50000))",
 		"terminal_id": "concat('T', toString(number % 200000))", "gateway_id": "concat('gw-', toString(number % 4))",
-		"span_count": "toUInt32(5)", "rules_revision": "toUInt32(1)", "data_issues": "emptyArrayString()", "assembled_at": "now()",
+		"span_count": "toUInt32(5)", "rules_revision": "toUInt32(1)", "data_issues": "emptyArrayString()", "fact_hours": "[toStartOfHour(toDateTime(1790000000 + number % 2592000))]", "assembled_at": "now()",
 		"settled_ns": "toUInt64(0)", "latency_ns": "toUInt64(number % 5000000000)",
 	}
 	var sel []string
@@ -34,7 +35,13 @@ func fillTransactions(t *testing.T, db *chtest.DB, n int) {
 			sel = append(sel, "''")
 		}
 	}
-	db.Exec(t, chschema.Transactions.InsertSQL(db.Name)+" SELECT "+strings.Join(sel, ", ")+" FROM numbers(?)", n)
+	// Longer than chtest's statement timeout: the view copies every row to
+	// transactions_by_time too.
+	ctx, cancel := chconn.WithQuerySettings(t.Context(), 10*time.Minute)
+	defer cancel()
+	if err := db.Conn.Exec(ctx, chschema.Transactions.InsertSQL(db.Name)+" SELECT "+strings.Join(sel, ", ")+" FROM numbers(?)", n); err != nil {
+		t.Fatalf("fill %d transactions: %v", n, err)
+	}
 }
 
 // A question cut short by its caller's deadline returns a clear error, and

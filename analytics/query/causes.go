@@ -141,9 +141,9 @@ func (q *Querier) groupCells(ctx context.Context, p plan, r Range, by string, f 
 			d, _ := model.LookupDimension(by)
 			valueExpr = d.Column
 		}
-		w = rawWhere(r, f, false)
+		w = rawWhere(q.DB, r, f, false)
 		query = "SELECT " + valueExpr + " AS v, toString(" + key + ") AS k, currency AS cur, count() AS n, sum(amount_minor) AS amt FROM " +
-			q.table(chschema.Transactions.Name) + " FINAL WHERE " + w.sql() + " GROUP BY v, k, cur ORDER BY n DESC, v, k, cur LIMIT ?"
+			w.from() + " GROUP BY v, k, cur ORDER BY n DESC, v, k, cur LIMIT ?"
 	}
 	limit := q.maxRows() * 4 // rows of cause "none" are dropped later
 	qctx, cancel := q.ctx(ctx)
@@ -238,7 +238,7 @@ func (q *Querier) OutcomeBreakdown(ctx context.Context, oq OutcomesQuery) (Outco
 	}
 	if len(f.Causes) > 0 {
 		// A cause filter narrows the population: re-ask with it applied.
-		w := rawWhere(oq.Range, f, true)
+		w := rawWhere(q.DB, oq.Range, f, true)
 		if p.rollup {
 			w = rollupWhere(p.g, p.dim, oq.Range, f, true)
 		}
@@ -269,7 +269,7 @@ func (q *Querier) outcomesWithCauses(ctx context.Context, p plan, by string, w *
 			v = d.Column
 		}
 		query = "SELECT " + v + " AS v, toString(outcome) AS k, currency AS cur, count() AS n, sum(amount_minor) AS amt FROM " +
-			q.table(chschema.Transactions.Name) + " FINAL WHERE " + w.sql() + " GROUP BY v, k, cur ORDER BY v, n DESC, k, cur LIMIT ?"
+			w.from() + " GROUP BY v, k, cur ORDER BY v, n DESC, k, cur LIMIT ?"
 	}
 	qctx, cancel := q.ctx(ctx)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/analytics/model"
+	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -124,11 +125,16 @@ func set(vals []string) clickhouse.GroupSet {
 	return clickhouse.GroupSet{Value: v}
 }
 
-// where accumulates bound conditions.
+// where accumulates bound conditions; for raw questions it also holds the
+// source they apply to (src, whose arguments come first in args).
 type where struct {
+	src   string
 	conds []string
 	args  []any
 }
+
+// from is "<source> WHERE <conditions>" of a raw question.
+func (w *where) from() string { return w.src + " WHERE " + w.sql() }
 
 func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
@@ -137,10 +143,14 @@ func (w *where) add(cond string, args ...any) {
 
 func (w *where) sql() string { return strings.Join(w.conds, " AND ") }
 
-// rawWhere is the condition on transactions for r and f (cause filters are
-// applied by the caller when it needs the totals too).
-func rawWhere(r Range, f Filters, withCauses bool) *where {
-	w := &where{}
+// rawWhere is the source and condition on the transactions of database db
+// for r and f (cause filters are applied by the caller when it needs the
+// totals too). The source is the time-ordered copy, FINAL over the hours of r
+// only (chschema.ByTimeSource); every other condition applies after FINAL
+// has picked each transaction's latest version.
+func rawWhere(db string, r Range, f Filters, withCauses bool) *where {
+	w := &where{src: chschema.ByTimeSource(db, "txn_hour >= toDateTime(?) AND txn_hour < toDateTime(?)"),
+		args: []any{r.From.Truncate(time.Hour).Unix(), r.To.Unix()}}
 	w.add("txn_time >= toDateTime(?) AND txn_time < toDateTime(?)", r.From.Unix(), r.To.Unix())
 	for _, name := range f.dimNames() {
 		d, _ := model.LookupDimension(name)

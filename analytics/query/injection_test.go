@@ -72,7 +72,9 @@ func TestHostileValuesNeverReachSQLAsText(t *testing.T) {
 		if !strings.ContainsAny(v, "'\\\"`;\n\x00") {
 			continue // plain text: harmless even verbatim
 		}
-		if n := f.db.Count(t, "SELECT count() FROM system.query_log WHERE position(query, ?) > 0", v); n != 0 {
+		// (Not counting these checks themselves: the driver inlines the
+		// bound value, escaped, and the log may flush while they run.)
+		if n := f.db.Count(t, "SELECT count() FROM system.query_log WHERE position(query, ?) > 0 AND position(query, 'system.query_log') = 0", v); n != 0 {
 			t.Errorf("%q appears verbatim in %d logged queries", v, n)
 		}
 	}

@@ -93,9 +93,9 @@ func (q *Querier) Series(ctx context.Context, sq SeriesQuery) (SeriesResult, err
 			d, _ := model.LookupDimension(by)
 			v = d.Column
 		}
-		w = rawWhere(r, sq.Filters, false)
+		w = rawWhere(q.DB, r, sq.Filters, false)
 		query = "SELECT b, v, count() AS n, countIf(" + failCond + ") AS f, sumForEach(lh) AS h FROM (SELECT " + bucketExpr(g) + " AS b, " + v + " AS v, cause, " +
-			model.HistSQL("intDiv(latency_ns, 1000000)") + " AS lh FROM " + q.table(chschema.Transactions.Name) + " FINAL WHERE " + w.sql() +
+			model.HistSQL("intDiv(latency_ns, 1000000)") + " AS lh FROM " + w.from() +
 			") GROUP BY b, v ORDER BY b, v LIMIT ?"
 	}
 	qctx, cancel := q.ctx(ctx)

@@ -70,13 +70,13 @@ func (q *Querier) Transactions(ctx context.Context, tq TransactionsQuery) (Trans
 	if limit <= 0 || limit > q.maxRows() {
 		limit = q.maxRows()
 	}
-	w := rawWhere(tq.Range, f, true)
+	w := rawWhere(q.DB, tq.Range, f, true)
 	res := TransactionsResult{Meta: Meta{Source: string(SourceRaw)}}
 	qctx, cancel := q.ctx(ctx)
 	defer cancel()
 	rows, err := q.Conn.Query(qctx, "SELECT txn_id, trace_id, txn_time, toString(outcome), toString(cause), toString(cause_class), response_code,"+
-		" error_type, amount_minor, currency, gateway_id, merchant_id, terminal_id, batch_number FROM "+q.table(chschema.Transactions.Name)+
-		" FINAL WHERE "+w.sql()+" ORDER BY txn_time DESC, txn_id LIMIT ?", append(w.args, limit+1)...)
+		" error_type, amount_minor, currency, gateway_id, merchant_id, terminal_id, batch_number FROM "+
+		w.from()+" ORDER BY txn_time DESC, txn_id LIMIT ?", append(w.args, limit+1)...)
 	if err != nil {
 		return res, fmt.Errorf("transactions: %w", err)
 	}

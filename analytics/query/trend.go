@@ -144,9 +144,9 @@ func (q *Querier) series(ctx context.Context, p plan, g model.Granularity, r Ran
 		query = "SELECT bucket AS b, toString(cause) AS c, sum(transactions) AS n FROM " + q.table(chschema.Rollups.Name) +
 			" FINAL WHERE " + w.sql() + " GROUP BY b, c HAVING n > 0 ORDER BY b, c LIMIT ?"
 	} else {
-		w = rawWhere(r, f, false)
-		query = "SELECT " + bucketExpr(g) + " AS b, toString(cause) AS c, count() AS n FROM " + q.table(chschema.Transactions.Name) +
-			" FINAL WHERE " + w.sql() + " GROUP BY b, c ORDER BY b, c LIMIT ?"
+		w = rawWhere(q.DB, r, f, false)
+		query = "SELECT " + bucketExpr(g) + " AS b, toString(cause) AS c, count() AS n FROM " +
+			w.from() + " GROUP BY b, c ORDER BY b, c LIMIT ?"
 	}
 	limit := (MaxTrendBuckets + 13*MaxTrendBuckets) * 2
 	qctx, cancel := q.ctx(ctx)

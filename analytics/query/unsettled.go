@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/settlewatch/settlewatch/analytics/model"
-	"github.com/settlewatch/settlewatch/chschema"
 )
 
 // UnsettledQuery lists approved sales past their settlement window that never
@@ -79,13 +78,13 @@ func (q *Querier) Unsettled(ctx context.Context, uq UnsettledQuery) (UnsettledRe
 		limit = q.maxRows()
 	}
 	r := Range{From: asOf.Add(-lookback), To: asOf.Add(time.Second)}
-	w := rawWhere(r, uq.Filters, true)
+	w := rawWhere(q.DB, r, uq.Filters, true)
 	w.add("outcome = 'unsettled'")
 	res := UnsettledResult{AsOf: asOf.UTC(), Meta: Meta{Source: string(SourceRaw)}}
 	qctx, cancel := q.ctx(ctx)
 	defer cancel()
 	rows, err := q.Conn.Query(qctx, "SELECT txn_id, toString(cause), amount_minor, currency, txn_time, gateway_id, merchant_id, terminal_id, batch_number FROM "+
-		q.table(chschema.Transactions.Name)+" FINAL WHERE "+w.sql()+" ORDER BY txn_time, txn_id LIMIT ?", append(w.args, limit+1)...)
+		w.from()+" ORDER BY txn_time, txn_id LIMIT ?", append(w.args, limit+1)...)
 	if err != nil {
 		return res, fmt.Errorf("unsettled: %w", err)
 	}
@@ -111,7 +110,7 @@ func (q *Querier) Unsettled(ctx context.Context, uq UnsettledQuery) (UnsettledRe
 	}
 	aging, err := q.Conn.Query(qctx, "SELECT "+ageExpr+" AS ab, toString(cause) AS c, currency AS cur, count() AS n, sum(amount_minor) AS amt FROM"+
 		" (SELECT toInt64(toUInt32(toDateTime(?))) - toInt64(toUInt32(txn_time)) AS age, cause, currency, amount_minor FROM "+
-		q.table(chschema.Transactions.Name)+" FINAL WHERE "+w.sql()+") GROUP BY ab, c, cur ORDER BY ab, n DESC, c, cur LIMIT ?",
+		w.from()+") GROUP BY ab, c, cur ORDER BY ab, n DESC, c, cur LIMIT ?",
 		append(append([]any{asOf.Unix()}, w.args...), q.maxRows())...)
 	if err != nil {
 		return res, fmt.Errorf("unsettled aging: %w", err)

@@ -244,6 +244,11 @@ func makeTxn(cfg Config, rules *domain.Rules, rng *rand.Rand, seq int, at time.T
 		if t.Outcome == domain.OutcomeSettled || t.Outcome == domain.OutcomeUnsettled {
 			old.Outcome, old.Cause, old.Class = domain.OutcomePending, domain.CauseNone, domain.ClassNone
 		}
+		if t.Outcome == domain.OutcomeSettled {
+			// Assembled first from the settlement span alone, at the
+			// settlement's time: the stale row sits in another hour.
+			old.Time = t.Time.Add(20 * time.Hour)
+		}
 		old.Amount = t.Amount + 1 // a wrong amount must not leak into sums
 		t.Old = &old
 	}
@@ -277,6 +282,7 @@ func Columns(rows []Txn, assembledAt time.Time) chbatch.Columns {
 	amount := make([]int64, n)
 	spanCount, rev := make([]uint32, n), make([]uint32, n)
 	issues := make([][]string, n)
+	factHours := make([][]time.Time, n)
 	assembled := make([]time.Time, n)
 	for i := range rows {
 		r := &rows[i]
@@ -287,6 +293,10 @@ func Columns(rows []Txn, assembledAt time.Time) chbatch.Columns {
 		amount[i] = r.Amount
 		spanCount[i] = 5
 		issues[i] = []string{}
+		factHours[i] = []time.Time{r.Time.Truncate(time.Hour)}
+		if r.Old != nil && !r.Old.Time.Truncate(time.Hour).Equal(factHours[i][0]) {
+			factHours[i] = append(factHours[i], r.Old.Time.Truncate(time.Hour))
+		}
 		assembled[i] = assembledAt.UTC().Truncate(time.Second)
 		if r.Outcome == domain.OutcomeSettled {
 			settled[i] = txnNs[i] + uint64(20*time.Hour)
@@ -331,7 +341,7 @@ func Columns(rows []Txn, assembledAt time.Time) chbatch.Columns {
 		"settlement_date":   str(func(t *Txn) string { return "" }),
 		"settlement_code":   str(func(t *Txn) string { return "" }),
 		"settled_ns":        settled, "latency_ns": latency, "span_count": spanCount, "rules_revision": rev,
-		"data_issues": issues, "assembled_at": assembled,
+		"data_issues": issues, "fact_hours": factHours, "assembled_at": assembled,
 	}
 }
 

@@ -1,0 +1,126 @@
+package chschema
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/settlewatch/settlewatch/chconn"
+)
+
+// TransactionsByTime is the transactions table ordered by hour: what the
+// rollups and the raw time-range questions read, so that a window costs what
+// the window holds rather than its whole month (transactions is ordered by
+// txn_id for lookups).
+//
+// A transaction's time can move between versions (assembled first from a
+// settlement span alone, then from its root span), and ReplacingMergeTree
+// only collapses rows with the same key, here (txn_hour, txn_id). So every
+// version is written at its own hour (deleted = 0) and, as a tombstone
+// (deleted = 1), at every other hour one of its facts has: txn_time is always
+// a fact's time, so those are all the hours an older version can sit at, and
+// the newer tombstone outranks it there. Readers filter FINAL by txn_hour only
+// (the key) and drop deleted rows after FINAL. The rows are written by the
+// materialized view TransactionsByTimeView from every insert into
+// transactions, whoever makes it.
+var TransactionsByTime = Table{
+	Name:        "transactions_by_time",
+	ColumnDefs:  byTimeColumns(),
+	Version:     "version",
+	PartitionBy: "toYYYYMM(txn_hour)",
+	OrderBy:     "(txn_hour, txn_id)",
+	TTLColumn:   "txn_hour",
+	ShardKey:    "cityHash64(txn_id)",
+}
+
+// All lists every table of the schema, in creation order.
+func All() []Table {
+	return append(append(Tables(), AnalyticsTables()...), TransactionsByTime)
+}
+
+// ByTimeSource is a FROM source of the live transactions whose hour matches
+// keyCond, a condition on txn_hour only (the sorting key's prefix: a
+// condition on any other column could be applied before FINAL collapses the
+// versions). db must be a validated name.
+func ByTimeSource(db, keyCond string) string {
+	return "(SELECT * FROM (SELECT * FROM " + quote(db) + "." + quote(TransactionsByTime.Name) + " FINAL WHERE " + keyCond + ") WHERE deleted = 0)"
+}
+
+func byTimeColumns() []Column {
+	var out []Column
+	for _, c := range Transactions.ColumnDefs {
+		if c.Name != "fact_hours" {
+			c.Since = 0
+			out = append(out, c)
+		}
+	}
+	return append(out, col("txn_hour", dateTimeUTC), col("deleted", "UInt8"))
+}
+
+// ByTimeView is the materialized view that feeds TransactionsByTime.
+const ByTimeView = "transactions_by_time_mv"
+
+// byTimeViewSQL creates the view: one row per distinct hour of the row's own
+// time and its fact_hours, deleted unless it is the row's own hour.
+func byTimeViewSQL(db string, d Dialect) string {
+	var cols []string
+	for _, c := range TransactionsByTime.Columns() {
+		switch c {
+		case "txn_hour":
+			cols = append(cols, "h AS txn_hour")
+		case "deleted":
+			cols = append(cols, "toUInt8(h != toStartOfHour(txn_time)) AS deleted")
+		default:
+			cols = append(cols, c)
+		}
+	}
+	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s\nARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h",
+		db, ByTimeView, d.onCluster(), db, TransactionsByTime.LocalName(d), strings.Join(cols, ", "),
+		db, Transactions.LocalName(d))
+}
+
+func noStatements(string, Dialect) []string { return nil }
+
+// v3 adds transactions.fact_hours to databases created before it.
+func v3(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
+	for _, c := range Transactions.ColumnDefs {
+		if c.Since == 3 {
+			if _, err := AddColumnIfMissing(ctx, conn, db, d, Transactions, c, "data_issues"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func v4(db string, d Dialect) []string {
+	return append(TransactionsByTime.createSQL(db, d), byTimeViewSQL(db, d))
+}
+
+// v4Fill copies the transactions stored before the view existed (their
+// latest versions; nothing older can need hiding because nothing older is
+// copied). Rows the view writes meanwhile carry their own versions, so a copy
+// racing with ingest, or made twice by two migrators, changes nothing.
+func v4Fill(ctx context.Context, conn driver.Conn, db string, _ Dialect) error {
+	var sel []string
+	for _, c := range TransactionsByTime.Columns() {
+		switch c {
+		case "txn_hour":
+			sel = append(sel, "toStartOfHour(txn_time)")
+		case "deleted":
+			sel = append(sel, "toUInt8(0)")
+		default:
+			sel = append(sel, c)
+		}
+	}
+	qctx, cancel := chconn.WithQuerySettings(ctx, time.Hour)
+	defer cancel()
+	q := TransactionsByTime.InsertSQL(db) + " SELECT " + strings.Join(sel, ", ") + " FROM " + db + "." + Transactions.Name + " FINAL"
+	if err := conn.Exec(qctx, q); err != nil {
+		return fmt.Errorf("copy transactions into %s: %w", TransactionsByTime.Name, err)
+	}
+	return nil
+}
