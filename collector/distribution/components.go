@@ -1,9 +1,11 @@
 // Package distribution is the component set of the settlewatch collector:
 // the stock OTLP receiver and memory limiter, our payment processor and
-// ClickHouse exporter, health check and file storage for a persistent queue.
+// ClickHouse exporter, health check, file storage for a persistent queue, and
+// bearer-token authentication for the receivers (config.production.yaml).
 package distribution
 
 import (
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"go.opentelemetry.io/collector/component"
@@ -53,7 +55,8 @@ func Components() (otelcol.Factories, error) {
 		return f, err
 	}
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
-		healthcheckextension.NewFactory(), filestorage.NewFactory()); err != nil {
+		healthcheckextension.NewFactory(), filestorage.NewFactory(),
+		bearertokenauthextension.NewFactory()); err != nil {
 		return f, err
 	}
 	f.Telemetry = otelconftelemetry.NewFactory()
