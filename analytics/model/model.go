@@ -173,6 +173,24 @@ func HistSQL(col string) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
+// HistIndexSQL is the histogram bucket (0 … len(LatencyBoundsMs)) of a
+// millisecond column: how many bounds it reaches.
+func HistIndexSQL(col string) string {
+	parts := make([]string, len(LatencyBoundsMs))
+	for i, b := range LatencyBoundsMs {
+		parts[i] = fmt.Sprintf("(%s >= %d)", col, b)
+	}
+	return "toUInt8(" + strings.Join(parts, " + ") + ")"
+}
+
+// HistFromIndexSQL is a histogram holding count n in bucket idx and zero
+// elsewhere (no lambda: 18.16 cannot capture columns in one), for summing
+// with sumForEach after grouping by the bucket index: one small array per
+// group instead of one per row.
+func HistFromIndexSQL(idx, n string) string {
+	return fmt.Sprintf("arrayResize(arrayPushBack(arrayResize(emptyArrayUInt64(), %s), toUInt64(%s)), %d)", idx, n, len(LatencyBoundsMs)+1)
+}
+
 // AddHist adds b into a (growing a if needed).
 func AddHist(a, b []uint64) []uint64 {
 	if len(a) < len(b) {

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/settlewatch/settlewatch/analytics/query"
-	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/analytics/synth"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 )
@@ -27,20 +26,8 @@ func fillTransactions(t *testing.T, db *chtest.DB, n int) {
 		"span_count": "toUInt32(5)", "rules_revision": "toUInt32(1)", "data_issues": "emptyArrayString()", "fact_hours": "[toStartOfHour(toDateTime(1790000000 + number % 2592000))]", "assembled_at": "now()",
 		"settled_ns": "toUInt64(0)", "latency_ns": "toUInt64(number % 5000000000)",
 	}
-	var sel []string
-	for _, c := range chschema.Transactions.Columns() {
-		if e, ok := expr[c]; ok {
-			sel = append(sel, e)
-		} else {
-			sel = append(sel, "''")
-		}
-	}
-	// Longer than chtest's statement timeout: the view copies every row to
-	// transactions_by_time too.
-	ctx, cancel := chconn.WithQuerySettings(t.Context(), 10*time.Minute)
-	defer cancel()
-	if err := db.Conn.Exec(ctx, chschema.Transactions.InsertSQL(db.Name)+" SELECT "+strings.Join(sel, ", ")+" FROM numbers(?)", n); err != nil {
-		t.Fatalf("fill %d transactions: %v", n, err)
+	if err := synth.FillServerSide(t.Context(), db.Conn, db.Name, chschema.Transactions, uint64(n), expr); err != nil {
+		t.Fatal(err)
 	}
 }
 
