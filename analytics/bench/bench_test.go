@@ -3,11 +3,13 @@ package bench
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/settlewatch/settlewatch/analytics/jobs"
+	"github.com/settlewatch/settlewatch/analytics/model"
 	"github.com/settlewatch/settlewatch/analytics/query"
 	"github.com/settlewatch/settlewatch/analytics/rollup"
 	"github.com/settlewatch/settlewatch/analytics/synth"
@@ -90,6 +92,46 @@ func BenchmarkMonth(b *testing.B) {
 		}
 	})
 	all := query.Range{From: from, To: to}
+	// The dashboard panels, each asked 15 times from rollups and from raw
+	// rows, alternating so that both see the same machine.
+	b.Run("panels_p95", func(b *testing.B) {
+		panels := []struct {
+			name string
+			ask  func(src query.Source) error
+		}{
+			{"causes", func(src query.Source) error {
+				_, err := q.CauseBreakdown(ctx, query.CausesQuery{Range: all, Source: src})
+				return err
+			}},
+			{"causes_by_gateway", func(src query.Source) error {
+				_, err := q.CauseBreakdown(ctx, query.CausesQuery{Range: all, By: "gateway", Source: src})
+				return err
+			}},
+			{"trend_hourly", func(src query.Source) error {
+				_, err := q.Trend(ctx, query.TrendQuery{Range: all, Interval: model.Hour, Source: src})
+				return err
+			}},
+		}
+		for range b.N {
+			for _, p := range panels {
+				took := map[query.Source][]time.Duration{}
+				for i := range 30 {
+					src := []query.Source{query.SourceRollup, query.SourceRaw}[i%2]
+					s := time.Now()
+					if err := p.ask(src); err != nil {
+						b.Fatalf("%s from %s: %v", p.name, src, err)
+					}
+					took[src] = append(took[src], time.Since(s))
+				}
+				for src, d := range took {
+					slices.Sort(d)
+					b.ReportMetric(ms(d[len(d)*95/100]), p.name+"_"+string(src)+"_p95_ms")
+				}
+				rollup, raw := took[query.SourceRollup], took[query.SourceRaw]
+				b.ReportMetric(float64(raw[len(raw)/2])/float64(rollup[len(rollup)/2]), p.name+"_raw/rollup_median")
+			}
+		}
+	})
 	for _, tc := range []struct {
 		name string
 		cq   query.CausesQuery
