@@ -361,3 +361,40 @@ func TestBadQuestionsAreRefusedBeforeSQL(t *testing.T) {
 		t.Errorf("missing txn: %v", err)
 	}
 }
+
+// A transaction whose time moved across a month boundary between versions
+// (first assembled from its settlement alone) keeps a stale row in the old
+// month's partition, which FINAL cannot merge away: the lookup takes the
+// newest version, and raw questions over the old month do not count it.
+func TestMovedTransactionCountsOnceAtItsNewestTime(t *testing.T) {
+	db := chtest.Migrated(t)
+	ctx := t.Context()
+	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, cause, amount_minor, currency, fact_hours)"+
+		" SELECT 'MOVED-1', 1, toDateTime('2026-03-31 23:50:00', 'UTC'), 'declined', 'account', 900, 'CNY', [toDateTime('2026-03-31 23:00:00', 'UTC')] UNION ALL"+
+		" SELECT 'MOVED-1', 2, toDateTime('2026-04-01 00:10:00', 'UTC'), 'declined', 'card', 900, 'CNY',"+
+		" [toDateTime('2026-03-31 23:00:00', 'UTC'), toDateTime('2026-04-01 00:00:00', 'UTC')]")
+	q := &query.Querier{Conn: db.Conn, DB: db.Name, Timeout: time.Minute}
+	story, err := q.Txn(ctx, "MOVED-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if story.Cause != "card" || !story.TxnTime.Equal(time.Date(2026, 4, 1, 0, 10, 0, 0, time.UTC)) {
+		t.Errorf("lookup gave cause %s at %s, want the newest version (card at 2026-04-01 00:10)", story.Cause, story.TxnTime)
+	}
+	causes := func(from, to time.Time) map[string]uint64 {
+		res, err := q.CauseBreakdown(ctx, query.CausesQuery{Range: query.Range{From: from, To: to}, Source: query.SourceRaw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]uint64{}
+		for _, r := range res.Rows {
+			out[r.Cause] += r.Transactions
+		}
+		return out
+	}
+	march := causes(time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
+	april := causes(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC))
+	if len(march) != 0 || april["card"] != 1 || len(april) != 1 {
+		t.Errorf("raw causes: March 31 %v (want none), April 1 %v (want card: 1)", march, april)
+	}
+}

@@ -97,7 +97,10 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	var primary string
 	rows, err := q.Conn.Query(qctx, "SELECT txn_id, toString(outcome), toString(cause), toString(cause_class), cause_source, cause_code, response_code,"+
 		" response_source, error_type, amount_minor, currency, txn_type, txn_time, gateway_id, merchant_id, terminal_id, batch_number,"+
-		" settlement_status, data_issues, trace_id FROM "+q.table(chschema.Transactions.Name)+" FINAL WHERE txn_id = ? LIMIT 1", id)
+		" settlement_status, data_issues, trace_id FROM "+q.table(chschema.Transactions.Name)+
+		// FINAL collapses versions within a partition only: a row whose time
+		// moved to another month keeps a stale copy there, so take the newest.
+		" FINAL WHERE txn_id = ? ORDER BY version DESC LIMIT 1", id)
 	if err != nil {
 		return s, fmt.Errorf("txn: %w", err)
 	}
