@@ -42,9 +42,17 @@ func TestMain(m *testing.M) {
 }
 
 // clickhouse starts a private server the test may stop and restart.
-func clickhouse(t *testing.T) *chtest.Server {
+func clickhouse(t *testing.T) *chtest.Server { return clickhouseWith(t, nil) }
+
+// clickhouseWith calls prepare with the server's directory before starting
+// it (to install users files, or put its data on a filesystem of its own).
+func clickhouseWith(t *testing.T, prepare func(dir string)) *chtest.Server {
 	t.Helper()
-	srv, err := chtest.StartServer(filepath.Join(t.TempDir(), "ch"), 0, 0)
+	dir := filepath.Join(t.TempDir(), "ch")
+	if prepare != nil {
+		prepare(dir)
+	}
+	srv, err := chtest.StartServer(dir, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +100,9 @@ type collector struct {
 	log                          string
 }
 
-func newCollector(t *testing.T, srv *chtest.Server, db string) *collector {
+// newCollector starts the collector on srv's database db; env adds or
+// overrides environment variables (NAME=value).
+func newCollector(t *testing.T, srv *chtest.Server, db string, env ...string) *collector {
 	t.Helper()
 	port := func() string {
 		p, err := chtest.FreePort()
@@ -108,6 +118,7 @@ func newCollector(t *testing.T, srv *chtest.Server, db string) *collector {
 		"SETTLEWATCH_OTLP_GRPC_ENDPOINT="+c.grpc, "SETTLEWATCH_OTLP_HTTP_ENDPOINT=127.0.0.1:"+port(),
 		"SETTLEWATCH_HEALTH_ENDPOINT="+c.health, "SETTLEWATCH_METRICS_PORT="+c.metrics,
 		"SETTLEWATCH_QUEUE_DIR="+c.queue, "SETTLEWATCH_LOG_LEVEL=warn")
+	c.env = append(c.env, env...) // the last value of a name wins
 	c.start(t)
 	t.Cleanup(func() {
 		if c.cmd != nil && c.cmd.ProcessState == nil {
@@ -146,6 +157,20 @@ func (c *collector) start(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("collector not healthy after 30s")
+}
+
+// stop sends SIGTERM and waits for the collector to exit; its persistent
+// queue keeps what it had not stored.
+func (c *collector) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stuck := time.AfterFunc(time.Minute, func() { _ = c.cmd.Process.Kill() })
+	_, _ = c.cmd.Process.Wait()
+	if !stuck.Stop() {
+		t.Error("the collector did not exit within a minute of SIGTERM (killed)")
+	}
 }
 
 // kill sends SIGKILL: no shutdown, no flush.

@@ -1,7 +1,6 @@
 package deploytest
 
 import (
-	"encoding/xml"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -138,6 +137,7 @@ func TestComposeVolumes(t *testing.T) {
 		{"simulator", "/etc/settlewatch/scenarios", "../../simulator/scenarios"},
 		{"clickhouse", "/var/lib/clickhouse", "clickhouse-data"},
 		{"clickhouse", "/etc/clickhouse-server/users.d/settlewatch.xml", "./clickhouse/users.d/settlewatch.xml"},
+		{"clickhouse", "/etc/clickhouse-server/users.d/settlewatch-grants.xml", "./clickhouse/users.d/settlewatch-grants.xml"},
 		{"grafana", "/var/lib/grafana/plugins/" + id, "../../grafana-plugin/dist"},
 		{"grafana", "/etc/grafana/provisioning", "./grafana/provisioning"},
 		{"grafana", "/var/lib/grafana/dashboards/settlewatch", "../../dashboards"},
@@ -175,16 +175,15 @@ func TestComposeVolumes(t *testing.T) {
 
 func TestComposeEnvironment(t *testing.T) {
 	svcs := services(t)
-	// Our programs read chconn's variables; they must all reach the same server.
-	for _, name := range []string{"migrate", "collector", "analytics"} {
+	// Our programs read chconn's variables; they must all reach the same
+	// server and database, each as its own user (TestComposeClickHouseUsers
+	// checks the passwords).
+	for name, user := range map[string]string{"migrate": "settlewatch", "collector": "settlewatch_collector", "analytics": "settlewatch_analytics"} {
 		env := get(svcs, name, "environment")
-		for k, want := range map[string]string{chconn.EnvAddr: "clickhouse:9000", chconn.EnvDatabase: "settlewatch", chconn.EnvUser: "settlewatch"} {
+		for k, want := range map[string]string{chconn.EnvAddr: "clickhouse:9000", chconn.EnvDatabase: "settlewatch", chconn.EnvUser: user} {
 			if got := str(env, k); got != want {
 				t.Errorf("%s: %s=%q, want %q", name, k, got, want)
 			}
-		}
-		if got := str(env, chconn.EnvPassword); got != "${SETTLEWATCH_CH_PASSWORD:-settlewatch}" {
-			t.Errorf("%s: %s=%q", name, chconn.EnvPassword, got)
 		}
 	}
 	g := get(svcs, "grafana", "environment")
@@ -209,62 +208,49 @@ func TestComposeEnvironment(t *testing.T) {
 	}
 }
 
-// The ClickHouse users of the stack: a writer, and a read-only user for Grafana.
-type usersXML struct {
-	Profiles []struct {
-		Entries []struct {
-			XMLName  xml.Name
-			ReadOnly string `xml:"readonly"`
-		} `xml:",any"`
-	} `xml:"profiles"`
-	Users []struct {
-		Entries []struct {
-			XMLName  xml.Name
-			Password struct {
-				FromEnv string `xml:"from_env,attr"`
-				Value   string `xml:",chardata"`
-			} `xml:"password"`
-			Profile string `xml:"profile"`
-		} `xml:",any"`
-	} `xml:"users"`
-}
-
+// The stack's programs connect as the users of clickhouse/users.d (checked
+// in chusers_test.go), with the passwords the server reads.
 func TestComposeClickHouseUsers(t *testing.T) {
-	var u usersXML
-	if err := xml.Unmarshal(readFile(t, filepath.Join(composeDir, "clickhouse", "users.d", "settlewatch.xml")), &u); err != nil {
-		t.Fatal(err)
-	}
-	readonly := map[string]string{}
-	for _, p := range u.Profiles {
-		for _, e := range p.Entries {
-			readonly[e.XMLName.Local] = e.ReadOnly
+	users := portableUsers(t, filepath.Join(composeDir, "clickhouse", "users.d", "settlewatch.xml"))
+	svcs := services(t)
+	chEnv := get(svcs, "clickhouse", "environment")
+	// Every password variable of the file is set on the server: an unset one
+	// gives its user an empty password.
+	for name, u := range users {
+		if u.passwordEnv == "" || str(chEnv, u.passwordEnv) == "" {
+			t.Errorf("user %s: password from_env %q is not set on the clickhouse service", name, u.passwordEnv)
 		}
 	}
-	users := map[string][2]string{} // user → profile, password env
-	for _, us := range u.Users {
-		for _, e := range us.Entries {
-			if e.Password.Value != "" {
-				t.Errorf("user %s: a password in the file; use from_env", e.XMLName.Local)
-			}
-			users[e.XMLName.Local] = [2]string{e.Profile, e.Password.FromEnv}
+	// Each program sends the password the server has for its user.
+	for _, name := range []string{"migrate", "collector", "analytics"} {
+		env := get(svcs, name, "environment")
+		u, ok := users[str(env, chconn.EnvUser)]
+		if !ok {
+			t.Errorf("%s connects as %q, which users.d/settlewatch.xml does not define", name, str(env, chconn.EnvUser))
+			continue
+		}
+		if got, want := str(env, chconn.EnvPassword), str(chEnv, u.passwordEnv); got == "" || got != want {
+			t.Errorf("%s: %s=%q, but the server sets %s=%q", name, chconn.EnvPassword, got, u.passwordEnv, want)
 		}
 	}
-	if g := users["grafana"]; g[0] == "" || readonly[g[0]] != "1" {
-		t.Errorf("user grafana has profile %q with readonly=%q, want a readonly=1 profile", g[0], readonly[g[0]])
+	// Only the schema owner may run DDL: migrate runs as it, the collector
+	// does not migrate, the analytics daemon is not asked to (-migrate).
+	if u := str(svcs, "migrate", "environment", chconn.EnvUser); u != adminUser {
+		t.Errorf("migrate runs as %q, want the schema owner %s", u, adminUser)
 	}
-	if w := users["settlewatch"]; w[0] != "default" {
-		t.Errorf("user settlewatch has profile %q, want default (it writes and migrates)", w[0])
+	if got := str(svcs, "collector", "environment", "SETTLEWATCH_CH_CREATE_SCHEMA"); got != "false" {
+		t.Errorf("collector SETTLEWATCH_CH_CREATE_SCHEMA=%q, want false: its user may not run DDL", got)
 	}
-	env := get(services(t), "clickhouse", "environment")
-	for name, us := range users {
-		if us[1] == "" || str(env, us[1]) == "" {
-			t.Errorf("user %s: password from_env %q is not set on the clickhouse service", name, us[1])
-		}
+	if slices.Contains(list(svcs, "analytics", "command"), "-migrate") {
+		t.Error("analytics runs with -migrate, but its user may not run DDL: migrate does it")
 	}
-	// Grafana connects as that user.
+	// Grafana connects as the read-only user, with the server's password.
 	ds := yamlDoc(t, filepath.Join(composeDir, "grafana", "provisioning", "datasources", "settlewatch.yaml"))
-	if got := str(ds, "datasources", 0, "jsonData", "username"); got != "grafana" {
-		t.Errorf("the data source connects as %q, want the read-only user grafana", got)
+	g, ok := users[str(ds, "datasources", 0, "jsonData", "username")]
+	if !ok || g.profile != grafanaProfile {
+		t.Errorf("the data source connects as %q, want the read-only user grafana", str(ds, "datasources", 0, "jsonData", "username"))
+	} else if gp := str(svcs, "grafana", "environment", g.passwordEnv); gp == "" || gp != str(chEnv, g.passwordEnv) {
+		t.Errorf("grafana and clickhouse must get the same %s", g.passwordEnv)
 	}
 }
 

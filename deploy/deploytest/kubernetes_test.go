@@ -79,10 +79,12 @@ func TestKustomizationFiles(t *testing.T) {
 			}
 		}
 	}
-	// The collector config is a copy of the shipped one (kustomize cannot
-	// read outside its folder): it must not drift.
-	if !bytes.Equal(readFile(t, filepath.Join(k8sDir, "collector", "config.yaml")), readFile(t, repoPath("collector", "config.yaml"))) {
-		t.Error("deploy/kubernetes/collector/config.yaml differs from collector/config.yaml: copy it again")
+	// The collector config and its production overlay are copies of the
+	// shipped ones (kustomize cannot read outside its folder): no drift.
+	for _, f := range []string{"config.yaml", "config.production.yaml"} {
+		if !bytes.Equal(readFile(t, filepath.Join(k8sDir, "collector", f)), readFile(t, repoPath("collector", f))) {
+			t.Errorf("deploy/kubernetes/collector/%s differs from collector/%s: copy it again", f, f)
+		}
 	}
 	// Images are pinned, and set for every image the manifests use.
 	tags := map[string]string{}
@@ -146,7 +148,7 @@ func envOf(c any) map[string]string {
 }
 
 func TestKubernetesCollector(t *testing.T) {
-	_, objs := kustomize(t)
+	k, objs := kustomize(t)
 	dep := objs["Deployment/settlewatch-collector"].doc
 	hpa := objs["HorizontalPodAutoscaler/settlewatch-collector"].doc
 	svc := objs["Service/settlewatch-collector"].doc
@@ -187,7 +189,9 @@ func TestKubernetesCollector(t *testing.T) {
 		"SETTLEWATCH_OTLP_GRPC_ENDPOINT": "0.0.0.0:4317",
 		"SETTLEWATCH_OTLP_HTTP_ENDPOINT": "0.0.0.0:4318",
 		"SETTLEWATCH_HEALTH_ENDPOINT":    fmt.Sprintf("0.0.0.0:%d", cports["health"]),
-		"SETTLEWATCH_CH_PASSWORD":        "secret:settlewatch-clickhouse-credentials/password",
+		"SETTLEWATCH_CH_USER":            "settlewatch_collector",
+		"SETTLEWATCH_CH_PASSWORD":        "secret:settlewatch-clickhouse-credentials/collector-password",
+		"SETTLEWATCH_CH_CREATE_SCHEMA":   "false",
 	} {
 		if env[k] != want {
 			t.Errorf("collector env %s=%q, want %q", k, env[k], want)
@@ -206,13 +210,55 @@ func TestKubernetesCollector(t *testing.T) {
 	if q == "" || (get(vols[q], "emptyDir") == nil && get(vols[q], "persistentVolumeClaim") == nil) {
 		t.Errorf("queue dir %q is not on an emptyDir or PVC volume (mounts %v)", env["SETTLEWATCH_QUEUE_DIR"], mounts)
 	}
+	// The shipped config, then the production overlay (TLS, bearer tokens),
+	// both from the generated ConfigMap.
 	args := list(c, "args")
-	if len(args) != 2 || args[0] != "--config" || !strings.HasPrefix(args[1].(string), "/etc/settlewatch/") {
-		t.Fatalf("collector args %v", args)
+	want := []any{"--config", "/etc/settlewatch/config.yaml", "--config", "/etc/settlewatch/config.production.yaml"}
+	if !slices.Equal(args, want) {
+		t.Fatalf("collector args %v, want %v", args, want)
 	}
-	cfgVol := mounts[filepath.Dir(args[1].(string))]
-	if str(vols[cfgVol], "configMap", "name") != "settlewatch-collector-config" {
-		t.Errorf("collector config %s is not from the settlewatch-collector-config ConfigMap", args[1])
+	cmKeys := map[string]bool{}
+	for _, g := range list(k, "configMapGenerator") {
+		if str(g, "name") == "settlewatch-collector-config" {
+			for _, f := range list(g, "files") {
+				key, _, _ := strings.Cut(f.(string), "=")
+				cmKeys[key] = true
+			}
+		}
+	}
+	for _, a := range []any{args[1], args[3]} {
+		path := a.(string)
+		if str(vols[mounts[filepath.Dir(path)]], "configMap", "name") != "settlewatch-collector-config" || !cmKeys[filepath.Base(path)] {
+			t.Errorf("collector config %s is not a key of the settlewatch-collector-config ConfigMap (keys %v)", path, cmKeys)
+		}
+	}
+	// The overlay replaces service.extensions whole (the collector merges
+	// maps, not lists): it must keep every extension of the base.
+	base := yamlDoc(t, filepath.Join(k8sDir, "collector", "config.yaml"))
+	overlay := yamlDoc(t, filepath.Join(k8sDir, "collector", "config.production.yaml"))
+	ext := list(overlay, "service", "extensions")
+	for _, e := range list(base, "service", "extensions") {
+		if !slices.Contains(ext, e) {
+			t.Errorf("config.production.yaml service.extensions %v drops the base's %v", ext, e)
+		}
+	}
+	if !slices.Contains(ext, any("bearertokenauth")) {
+		t.Errorf("config.production.yaml service.extensions %v lacks bearertokenauth", ext)
+	}
+	// TLS certificate, key and tokens are files from Secret volumes; the
+	// environment holds only their paths.
+	for _, name := range []string{"SETTLEWATCH_TLS_CERT_FILE", "SETTLEWATCH_TLS_KEY_FILE", "SETTLEWATCH_OTLP_TOKEN_FILE"} {
+		path := env[name]
+		if !strings.HasPrefix(path, "/") {
+			t.Errorf("collector env %s=%q, want a file path", name, path)
+			continue
+		}
+		if str(vols[mounts[filepath.Dir(path)]], "secret", "secretName") == "" {
+			t.Errorf("collector %s=%s is not on a Secret volume (mounts %v)", name, path, mounts)
+		}
+		if !bytes.Contains(readFile(t, filepath.Join(k8sDir, "collector", "config.production.yaml")), []byte("${env:"+name+":-")) {
+			t.Errorf("config.production.yaml does not read %s", name)
+		}
 	}
 	if str(c, "readinessProbe", "httpGet", "port") != "health" {
 		t.Error("collector readiness is not the health_check extension")
