@@ -3,6 +3,7 @@ package chschema
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -54,6 +55,23 @@ func AddColumnIfMissing(ctx context.Context, conn driver.Conn, db string, d Dial
 			return added, err
 		}
 		if exists {
+			continue
+		}
+		if target != t.LocalName(d) {
+			// The Distributed table of a cluster: 18.16 refuses ALTER … ON
+			// CLUSTER on a table that is not replicated when the cluster's
+			// shards are ("isn't replicated, but shard #1 is"). It holds no
+			// data, so it is re-created, AS the local table that has the
+			// column now; inserts meanwhile fail and are retried.
+			for _, stmt := range []string{
+				fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, target, d.onCluster()),
+				t.createSQL(db, d)[1],
+			} {
+				if err := execDDL(ctx, conn, stmt, slog.New(slog.DiscardHandler)); err != nil {
+					return added, fmt.Errorf("add column %s to %s.%s: %w", c.Name, db, target, err)
+				}
+			}
+			added = true
 			continue
 		}
 		stmt := fmt.Sprintf("ALTER TABLE %s.%s%s ADD COLUMN %s", db, target, d.onCluster(), decl)

@@ -249,8 +249,8 @@ func checkEngines(t *testing.T, r *replica, d chschema.Dialect) {
 		got[n] = e
 	}
 	rows.Close()
-	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree"}
-	for _, tb := range slices.Concat(chschema.Tables(), chschema.AnalyticsTables()) {
+	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree", chschema.ByTimeView: "MaterializedView"}
+	for _, tb := range chschema.All() {
 		wantEngines[tb.LocalName(d)] = "ReplicatedReplacingMergeTree"
 		if tb.LocalName(d) != tb.Name {
 			wantEngines[tb.Name] = "Distributed"
@@ -422,6 +422,8 @@ func waitSameRows(t *testing.T, c1, c2 driver.Conn) {
 		"batch_closes_local":  "terminal_id, batch_number, span_id",
 		"txn_traces_local":    "txn_id, trace_id",
 		"transactions_local":  "txn_id, version",
+		// written by the view on each replica's transactions_local
+		"transactions_by_time_local": "txn_hour, txn_id, version, deleted",
 	}
 	deadline := time.Now().Add(landTimeout)
 	for _, tb := range slices.Sorted(maps.Keys(tables)) {
