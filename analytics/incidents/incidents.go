@@ -11,8 +11,10 @@
 //
 // Each run re-evaluates the last Replay of buckets from the rollups, so late
 // data is taken into account; an incident's id is a hash of its cause, slice
-// and start, and its version the evaluated bucket, so running a window again
-// or from two daemons writes the same rows.
+// and start, and its version the end of the evaluated window (derived from
+// the data, see Plan; an evaluation of the same end with later data
+// replaces it, being inserted last), so running a window again or from two
+// daemons writes the same rows.
 package incidents
 
 import (
@@ -93,8 +95,15 @@ func (j *Job) weeks() int {
 	return 4
 }
 
-// Plan evaluates [now − Settle − Replay, now − Settle), on 5-minute buckets.
-func (j *Job) Plan(_ context.Context, _ *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
+// Plan evaluates [end − Settle − Replay, end − Settle) on 5-minute buckets,
+// where end is the end of the newest 5-minute bucket of the rollups with
+// enough transactions to be judged: the data's time, not the daemon's
+// clock. An incident row's version is the end of its evaluation, so an end
+// read from a clock that jumped ahead would outrank every later evaluation
+// until the clock caught up, and one read after the clock stepped back
+// would lose to the evaluations before it. With no such bucket in the 40
+// days before the clock, end is the clock.
+func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
 	settle, replay := j.Settle, j.Replay
 	if settle <= 0 {
 		settle = 10 * time.Minute
@@ -102,8 +111,41 @@ func (j *Job) Plan(_ context.Context, _ *jobs.Env, now, _ time.Time) (jobs.Plan,
 	if replay <= 0 {
 		replay = 6 * time.Hour
 	}
-	to := g.Truncate(now.Add(-settle))
-	return jobs.Plan{Windows: []jobs.Window{{From: g.Truncate(to.Add(-replay)), To: to}}, Watermark: now}, nil
+	end := now
+	newest, err := j.newestBucket(ctx, env, now.Add(-40*24*time.Hour))
+	if err != nil {
+		return jobs.Plan{}, err
+	}
+	if !newest.IsZero() {
+		end = newest.Add(g.Duration())
+	}
+	to := g.Truncate(end.Add(-settle))
+	return jobs.Plan{Windows: []jobs.Window{{From: g.Truncate(to.Add(-replay)), To: to}}, Watermark: to}, nil
+}
+
+// newestBucket is the newest 5-minute bucket since since with at least the
+// detector's MinVolume transactions in total (zero when there is none): a
+// stray transaction stamped by a terminal whose clock is ahead does not
+// count.
+func (j *Job) newestBucket(ctx context.Context, env *jobs.Env, since time.Time) (time.Time, error) {
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	rows, err := env.Conn.Query(qctx, "SELECT bucket AS b, sum(transactions) AS n FROM "+env.Table(chschema.Rollups.Name)+
+		" FINAL WHERE granularity = ? AND dimension = ? AND bucket >= toDateTime(?) GROUP BY b HAVING n >= ? ORDER BY b DESC LIMIT 1",
+		uint32(g), model.All, max(since.Unix(), 0), j.Detector.WithDefaults().MinVolume)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("incidents: find the newest bucket: %w", err)
+	}
+	defer rows.Close()
+	var b time.Time
+	var n uint64
+	if rows.Next() {
+		if err := rows.Scan(&b, &n); err != nil {
+			return time.Time{}, fmt.Errorf("incidents: find the newest bucket: %w", err)
+		}
+		b = b.UTC()
+	}
+	return b, rows.Err()
 }
 
 // Split cuts a backfill into days, evaluated in order (each continues the

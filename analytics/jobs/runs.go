@@ -27,13 +27,20 @@ type Run struct {
 
 // version orders the rows of one run: the final row replaces the running
 // one even when both carry the same clock reading.
-func (r Run) version() uint64 {
+func (r Run) version() uint64 { return r.versionAfter(0) }
+
+// versionAfter is the version of the row given the newest stored version of
+// the job's rows: above it whatever the clock says, so a final row replaces
+// its running row even if the clock stepped back in between, and the latest
+// recorded run has the highest version (LastWatermark relies on it). The low
+// bit tells a final row from a running one.
+func (r Run) versionAfter(newest uint64) uint64 {
 	t := r.Started
 	final := uint64(0)
 	if r.Status != StatusRunning {
 		t, final = r.Finished, 1
 	}
-	return uint64(max(t.UnixNano(), 0))<<1 | final
+	return Version(t, newest>>1)<<1 | final
 }
 
 func (r *Runner) record(ctx context.Context, run Run) error {
@@ -43,13 +50,17 @@ func (r *Runner) record(ctx context.Context, run Run) error {
 		}
 		return t.UTC()
 	}
+	newest, err := r.newestVersion(ctx, chschema.JobRuns, "job = ?", run.Job)
+	if err != nil {
+		return fmt.Errorf("record %s run %s: %w", run.Job, run.RunID, err)
+	}
 	cols := chbatch.Columns{
 		"job": []string{run.Job}, "run_id": []string{run.RunID},
 		"window_from": []time.Time{ts(run.Window.From)}, "window_to": []time.Time{ts(run.Window.To)},
 		"watermark": []time.Time{ts(run.Watermark)}, "started": []time.Time{ts(run.Started)},
 		"finished": []time.Time{ts(run.Finished)}, "status": []string{run.Status},
 		"rows": []uint64{run.Rows}, "error": []string{run.Error}, "trigger": []string{run.Trigger},
-		"host": []string{run.Host}, "version": []uint64{run.version()},
+		"host": []string{run.Host}, "version": []uint64{run.versionAfter(newest)},
 	}
 	if err := r.Insert(ctx, chschema.JobRuns, cols, 1); err != nil {
 		return fmt.Errorf("record %s run %s: %w", run.Job, run.RunID, err)
@@ -58,13 +69,16 @@ func (r *Runner) record(ctx context.Context, run Run) error {
 }
 
 // LastWatermark is the watermark of the job's latest ok scheduled run (zero
-// when there is none).
+// when there is none): the latest by version, which grows with every record
+// of the job whatever the clock does, not the highest watermark, so a
+// watermark recorded before the clock stepped back does not hide the later
+// ones.
 func LastWatermark(ctx context.Context, env *Env, job string) (time.Time, error) {
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
 	var n uint64
 	var wm time.Time
-	err := env.Conn.QueryRow(qctx, "SELECT count(), max(watermark) FROM "+env.Table(chschema.JobRuns.Name)+
+	err := env.Conn.QueryRow(qctx, "SELECT count(), argMax(watermark, version) FROM "+env.Table(chschema.JobRuns.Name)+
 		" FINAL WHERE job = ? AND status = 'ok' AND trigger = ? AND watermark > toDateTime(0)", job, TriggerSchedule).Scan(&n, &wm)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the watermark of %s: %w", job, err)

@@ -8,14 +8,17 @@
 // minute and hour rows, then re-derives the day rows of the days it touched
 // from the hour rows. Every write replaces: rows are keyed by (granularity,
 // dimension, bucket, value, outcome, cause, currency) in a ReplacingMergeTree
-// with a version taken just before the read, and a key that had rows before
-// but has none now is written with zeros. Running a window again therefore
+// with a version taken just before the read and above every version stored
+// for those buckets (jobs.Version: a clock that stepped back cannot make a
+// re-run lose to the rows it replaces), and a key that had rows before but
+// has none now is written with zeros. Running a window again therefore
 // changes nothing, and two daemons running it at once write the same values.
 //
 // Late data: a scheduled run rolls up the hours of every transaction
 // assembled since the last ok run's watermark (minus Lag, for clock skew and
-// insert latency), so a settlement arriving a day later, or the sweep turning
-// a sale unsettled, updates the hour it belongs to.
+// insert latency; the watermark is the newest assembled_at seen, see
+// Plan), so a settlement arriving a day later, or the sweep turning a sale
+// unsettled, updates the hour it belongs to.
 package rollup
 
 import (
@@ -24,7 +27,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -80,31 +82,59 @@ func orInt(n, def int) int {
 }
 
 // Plan finds the hours with transactions assembled since the watermark.
+//
+// The watermark is a data time, not the daemon's clock: the newest
+// assembled_at the plan saw, capped by the clock. A clock that jumps ahead
+// therefore cannot move it past rows not rolled up yet. A clock more than
+// Lag behind the last watermark (it stepped back) makes the run look back
+// InitialLookback, as a first run does: rows the sweep re-assembled since
+// then carry its cut-off, which follows the clock, so they may sit before
+// the watermark.
 func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, watermark time.Time) (jobs.Plan, error) {
 	since := now.Add(-orDur(j.InitialLookback, 48*time.Hour))
-	if !watermark.IsZero() {
-		since = watermark.Add(-j.lag())
+	switch {
+	case watermark.IsZero():
+	case watermark.After(now.Add(j.lag())):
+		env.Logger().Warn("rollup: the clock is behind the last watermark (it stepped back): looking back as a first run does",
+			"clock", now, "watermark", watermark, "since", since)
+	default:
+		since = minTime(watermark, now).Add(-j.lag())
 	}
 	oldest := now.Add(-orDur(j.MaxLateness, 40*24*time.Hour))
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
-	rows, err := env.Conn.Query(qctx, "SELECT DISTINCT toStartOfHour(txn_time) AS h FROM "+env.Table(chschema.Transactions.Name)+
-		" WHERE assembled_at >= toDateTime(?) AND txn_time >= toDateTime(?) AND txn_time < toDateTime(?) ORDER BY h LIMIT 100000",
-		since.Unix(), oldest.Unix(), now.Add(24*time.Hour).Unix())
+	// From the time-ordered copy, tombstones included: a transaction that
+	// moved to another hour changed both hours' counts.
+	rows, err := env.Conn.Query(qctx, "SELECT txn_hour AS h, max(assembled_at) FROM "+env.Table(chschema.TransactionsByTime.Name)+
+		" WHERE assembled_at >= toDateTime(?) AND txn_hour >= toDateTime(?) GROUP BY h ORDER BY h LIMIT 100000",
+		since.Unix(), oldest.Unix())
 	if err != nil {
 		return jobs.Plan{}, fmt.Errorf("rollup: find changed hours: %w", err)
 	}
 	defer rows.Close()
-	var hours []time.Time
+	var all []time.Time
+	var newest time.Time
 	for rows.Next() {
-		var h time.Time
-		if err := rows.Scan(&h); err != nil {
+		var h, at time.Time
+		if err := rows.Scan(&h, &at); err != nil {
 			return jobs.Plan{}, fmt.Errorf("rollup: find changed hours: %w", err)
 		}
-		hours = append(hours, h.UTC())
+		all = append(all, h.UTC())
+		if at.After(newest) {
+			newest = at.UTC()
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return jobs.Plan{}, fmt.Errorf("rollup: find changed hours: %w", err)
+	}
+	// Hours more than a day ahead of both the clock and the data (a
+	// terminal's clock far off) are not rolled up.
+	limit := maxTime(now, newest).Add(24 * time.Hour)
+	var hours []time.Time
+	for _, h := range all {
+		if h.Before(limit) {
+			hours = append(hours, h)
+		}
 	}
 	// Coverage: the first window also spans from the previous watermark's
 	// hour so that the recorded windows chain without gaps.
@@ -122,7 +152,7 @@ func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, watermark time.Time)
 	if last := &windows[len(windows)-1]; last.To.Before(end) {
 		last.To = end
 	}
-	return jobs.Plan{Windows: windows, Watermark: now}, nil
+	return jobs.Plan{Windows: windows, Watermark: minTime(now, maxTime(newest, watermark))}, nil
 }
 
 // PlanWindows groups sorted hours into windows of at most max hours each;
@@ -159,6 +189,13 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // Run rolls up one window, entirely on the server: every step is an
 // INSERT … SELECT into the rollups table's explicit column list
 // (chschema.Rollups.InsertSQL), so no row travels through this process.
@@ -185,26 +222,34 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	}
 	from, to := hours[0], hours[len(hours)-1].Add(time.Hour)
 	hourSet := hourGroupSet(hours)
-	v := newVersion()
+	// Above every row this window replaces, whatever the clock says.
+	v, err := env.NextVersion(ctx, chschema.Rollups, "granularity IN (300, 3600) AND bucket >= toDateTime(?) AND bucket < toDateTime(?)"+
+		" AND toUInt32(toStartOfHour(bucket)) IN ?", from.Unix(), to.Unix(), hourSet)
+	if err != nil {
+		return 0, fmt.Errorf("rollup: %w", err)
+	}
 	insert := chschema.Rollups.InsertSQL(env.DB)
 	rollups := env.Table(chschema.Rollups.Name)
 
 	// 1. From the transactions.
-	src := "SELECT if(dim IN " + coarseSQL() + ", 3600, 300) AS g, tupleElement(d, 1) AS dim," +
+	// Grouped first by latency bucket as well, and the histogram arrays
+	// built per group afterwards: one small array per group, not a 32-slot
+	// array per transaction and dimension.
+	src := "SELECT g, dim, b, val, outcome, cause, currency, sum(n), sum(amt), sum(ls), sumForEach(" + model.HistFromIndexSQL("lb", "n") + "), toUInt64(?), now()" +
+		" FROM (SELECT if(dim IN " + coarseSQL() + ", 3600, 300) AS g, tupleElement(d, 1) AS dim," +
 		" if(dim IN " + coarseSQL() + ", toStartOfHour(txn_time), toStartOfFiveMinute(txn_time)) AS b, tupleElement(d, 2) AS val," +
-		" outcome, cause, currency, count(), sum(amount_minor), sum(lat_ms), sumForEach(lh), toUInt64(?), now()" +
-		" FROM (SELECT " + sourceColumns() + ", " + model.HistSQL("lat_ms") + " AS lh FROM" +
-		// FINAL is filtered by the key (txn_id) only, and by time after
-		// collapsing: an older version of a transaction (e.g. assembled from
-		// its settlement span alone, with the settlement's time) must not be
-		// picked up in a window its current version is not in. 18.16 can
-		// apply a time condition before FINAL collapses the versions.
-		" (SELECT * FROM " + env.Table(chschema.Transactions.Name) + " FINAL WHERE txn_id IN (SELECT txn_id FROM " + env.Table(chschema.Transactions.Name) +
-		" WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) AND toUInt32(toStartOfHour(txn_time)) IN ?))" +
-		" WHERE txn_time >= toDateTime(?) AND txn_time < toDateTime(?) AND toUInt32(toStartOfHour(txn_time)) IN ?)" +
+		" outcome, cause, currency, lb, count() AS n, sum(amount_minor) AS amt, sum(lat_ms) AS ls" +
+		" FROM (SELECT " + sourceColumns() + ", " + model.HistIndexSQL("lat_ms") + " AS lb FROM" +
+		// The time-ordered copy, FINAL filtered by its key (txn_hour) only and
+		// tombstones dropped after collapsing: an older version of a
+		// transaction that sat in another hour (e.g. assembled from its
+		// settlement span alone) is hidden there by its newer version's
+		// tombstone (chschema.TransactionsByTime).
+		" " + chschema.ByTimeSource(env.DB, "txn_hour >= toDateTime(?) AND txn_hour < toDateTime(?) AND toUInt32(txn_hour) IN ?") + ")" +
 		" ARRAY JOIN " + dimsSQL() + " AS d" +
+		" GROUP BY g, dim, b, val, outcome, cause, currency, lb)" +
 		" GROUP BY g, dim, b, val, outcome, cause, currency"
-	if err := exec(ctx, env, "read transactions", insert+" "+src, v, from.Unix(), to.Unix(), hourSet, from.Unix(), to.Unix(), hourSet); err != nil {
+	if err := exec(ctx, env, "read transactions", insert+" "+src, v, from.Unix(), to.Unix(), hourSet); err != nil {
 		return 0, err
 	}
 	// 2. Vanished 5-minute and coarse hour keys.
@@ -250,7 +295,7 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		if refresh := orDur(j.DayRefresh, time.Hour); len(w.Parts) > 0 && refresh >= time.Second && day.Add(24*time.Hour+j.lag()).After(now) {
 			// A scheduled run during the day: its day rows (read only for
 			// ended days, see query) are refreshed at most every DayRefresh.
-			fresh, err := dayFresh(ctx, env, day, now.Add(-refresh))
+			fresh, err := dayFresh(ctx, env, day, refresh, j.lag())
 			if err != nil {
 				return written, err
 			}
@@ -265,22 +310,6 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		}
 	}
 	return written, nil
-}
-
-var lastVersion atomic.Uint64
-
-// newVersion is the wall clock in ns, strictly increasing within a process.
-func newVersion() uint64 {
-	for {
-		now := uint64(time.Now().UnixNano())
-		last := lastVersion.Load()
-		if now <= last {
-			now = last + 1
-		}
-		if lastVersion.CompareAndSwap(last, now) {
-			return now
-		}
-	}
 }
 
 func hourGroupSet(hours []time.Time) clickhouse.GroupSet {
@@ -333,14 +362,18 @@ func count(ctx context.Context, env *jobs.Env, cond string, v uint64, args ...an
 	return int(n), nil
 }
 
-// dayFresh reports whether the day rows of day were derived after since.
-func dayFresh(ctx context.Context, env *jobs.Env, day, since time.Time) (bool, error) {
+// dayFresh reports whether the day rows of day were derived less than
+// refresh ago while the day is still running (plus lag) by the server's
+// clock, the clock that stamps computed_at: the daemon's clock is not
+// compared with it, so a daemon clock that stepped back cannot keep an ended
+// day's rows from being derived.
+func dayFresh(ctx context.Context, env *jobs.Env, day time.Time, refresh, lag time.Duration) (bool, error) {
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
 	var n uint64
 	if err := env.Conn.QueryRow(qctx, "SELECT count() FROM "+env.Table(chschema.Rollups.Name)+
-		" WHERE granularity = 86400 AND dimension = 'all' AND bucket = toDateTime(?) AND computed_at >= toDateTime(?)",
-		day.Unix(), since.Unix()).Scan(&n); err != nil {
+		" WHERE granularity = 86400 AND dimension = 'all' AND bucket = toDateTime(?) AND computed_at >= now() - ? AND now() < toDateTime(?)",
+		day.Unix(), int64(refresh/time.Second), day.Add(24*time.Hour+lag).Unix()).Scan(&n); err != nil {
 		return false, fmt.Errorf("rollup: check the day rows of %s: %w", day.Format(time.DateOnly), err)
 	}
 	return n > 0, nil
@@ -348,7 +381,10 @@ func dayFresh(ctx context.Context, env *jobs.Env, day, since time.Time) (bool, e
 
 // rollDay derives the day rows of day from its hour rows.
 func rollDay(ctx context.Context, env *jobs.Env, day time.Time) (int, error) {
-	v := newVersion()
+	v, err := env.NextVersion(ctx, chschema.Rollups, "granularity = 86400 AND bucket = toDateTime(?)", day.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("rollup: day %s: %w", day.Format(time.DateOnly), err)
+	}
 	end := day.Add(24 * time.Hour)
 	q := chschema.Rollups.InsertSQL(env.DB) + " SELECT 86400, dimension, toDateTime(?) AS db, value, outcome, cause, currency, sum(transactions) AS n," +
 		" sum(amount_minor), sum(latency_sum_ms), sumForEach(latency_hist), toUInt64(?), now() FROM " + env.Table(chschema.Rollups.Name) +

@@ -116,6 +116,39 @@ func TestRollupsEqualGroundTruth(t *testing.T) {
 	if n := db.Count(t, "SELECT toUInt64(sum(arraySum(latency_hist))) FROM rollups FINAL WHERE granularity = 86400 AND dimension = 'all'"); n != uint64(len(txns)) {
 		t.Errorf("histograms hold %d transactions, want %d", n, len(txns))
 	}
+	// … each in its bucket: gateway × hour histograms equal ones counted here.
+	wantHist := map[string][]uint64{}
+	for _, tx := range txns {
+		k := tx.Gateway + " " + tx.Time.Truncate(time.Hour).Format(time.RFC3339)
+		if wantHist[k] == nil {
+			wantHist[k] = make([]uint64, model.HistBuckets)
+		}
+		wantHist[k][model.HistBucketOf(uint64(tx.LatencyNs/1e6))]++
+	}
+	rows, err := db.Conn.Query(t.Context(), "SELECT value, bucket, sumForEach(latency_hist) FROM rollups FINAL"+
+		" WHERE granularity = 3600 AND dimension = 'gateway' AND transactions > 0 GROUP BY value, bucket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotHist := map[string][]uint64{}
+	for rows.Next() {
+		var v string
+		var b time.Time
+		var h []uint64
+		if err := rows.Scan(&v, &b, &h); err != nil {
+			t.Fatal(err)
+		}
+		gotHist[v+" "+b.UTC().Format(time.RFC3339)] = h
+	}
+	rows.Close()
+	if len(gotHist) != len(wantHist) {
+		t.Errorf("%d gateway-hour histograms, want %d", len(gotHist), len(wantHist))
+	}
+	for k, w := range wantHist {
+		if !slices.Equal(gotHist[k], w) {
+			t.Errorf("histogram %s = %v, want %v", k, gotHist[k], w)
+		}
+	}
 
 	// Running any window again changes nothing.
 	before := snapshot(t, db)
@@ -136,7 +169,12 @@ func TestScheduledRunPicksUpLateData(t *testing.T) {
 	db := chtest.Migrated(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	cfg := synth.Config{Seed: 3, From: now.Add(-5 * time.Hour).Truncate(time.Hour), To: now.Add(-2 * time.Hour).Truncate(time.Hour), PerHour: 300, AsOf: now}
-	txns := load(t, db, cfg)
+	// Assembled 3 h ago, the settlements 2 h ago, the moves now: each
+	// scheduled run sees only what changed since the one before.
+	txns := synth.Generate(cfg)
+	if err := synth.Insert(t.Context(), db.Conn, db.Name, synth.Rows(txns), now.Add(-3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	r := &jobs.Runner{Env: *env(t, db)}
 	job := &rollup.Job{}
 	if _, err := r.RunScheduled(t.Context(), job); err != nil {
@@ -145,10 +183,11 @@ func TestScheduledRunPicksUpLateData(t *testing.T) {
 	from, to := cfg.From, cfg.To
 	diff(t, "first run", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, from, to))
 
-	// Every pending sale of one hour settles; one pending sale's region is the only one of its key.
+	// Every pending sale from the third hour on settles (the first two hours
+	// are left alone for the moves below).
 	var late []synth.Txn
 	for i := range txns {
-		if txns[i].Outcome == domain.OutcomePending {
+		if txns[i].Outcome == domain.OutcomePending && !txns[i].Time.Before(from.Add(2*time.Hour)) {
 			txns[i].Outcome = domain.OutcomeSettled
 			txns[i].Version += 100
 			late = append(late, txns[i])
@@ -157,16 +196,42 @@ func TestScheduledRunPicksUpLateData(t *testing.T) {
 	if len(late) == 0 {
 		t.Fatal("no pending transactions to settle")
 	}
-	if err := synth.Insert(t.Context(), db.Conn, db.Name, late, time.Now()); err != nil {
+	if err := synth.Insert(t.Context(), db.Conn, db.Name, late, now.Add(-2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.RunScheduled(t.Context(), job); err != nil {
 		t.Fatal(err)
 	}
 	diff(t, "after late settlements", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, from, to))
-	if n := db.Count(t, "SELECT toUInt64(sum(transactions)) FROM rollups FINAL WHERE outcome = 'pending' AND granularity = 3600"); n != 0 {
+	if n := db.Count(t, "SELECT toUInt64(sum(transactions)) FROM rollups FINAL WHERE outcome = 'pending' AND granularity = 3600 AND bucket >= toDateTime(?)", from.Add(2*time.Hour).Unix()); n != 0 {
 		t.Errorf("%d pending transactions left in the hour rollups", n)
 	}
+
+	// 30 declined sales of the first hour move to the next one (their root
+	// span came late): the hour they left, where nothing else changed, must
+	// lose them.
+	var moved []synth.Txn
+	for i := range txns {
+		if len(moved) == 30 || txns[i].Outcome != domain.OutcomeDeclined || !txns[i].Time.Before(from.Add(time.Hour)) {
+			continue
+		}
+		before := txns[i]
+		before.Old = nil
+		txns[i].Old = &before // its facts' hours include the one it leaves
+		txns[i].Time = txns[i].Time.Add(time.Hour)
+		txns[i].Version += 200
+		moved = append(moved, txns[i])
+	}
+	if len(moved) < 5 {
+		t.Fatalf("only %d declined sales in the first hour to move", len(moved))
+	}
+	if err := synth.Insert(t.Context(), db.Conn, db.Name, moved, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.RunScheduled(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "after moves to the next hour", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, from, to))
 	runs, err := jobs.Runs(t.Context(), env(t, db), rollup.Name, 10)
 	if err != nil || len(runs) < 2 || runs[0].Status != jobs.StatusOK || runs[0].Watermark.IsZero() {
 		t.Errorf("runs %+v, %v", runs, err)

@@ -10,6 +10,16 @@
 // keyed by the window's buckets, zeros for keys that vanished, versions that
 // grow with the data read), so running a window twice, or concurrently, gives
 // the same rows as running it once.
+//
+// Clock steps: robfig/cron computes each entry's next time on the wall clock
+// and sleeps on the monotonic one. After the wall clock steps back by J (an
+// NTP step, a VM restored from a snapshot) it wakes at the planned moment,
+// finds the next time still J ahead and sleeps again: no job would run for
+// J. So the scheduler compares the wall clock with the monotonic one every
+// ClockCheck and, when they drift apart by more than ClockStepTolerance,
+// restarts cron, which plans every entry from the new wall time. The jobs
+// themselves take their windows and versions from the data and from what
+// is stored (see analytics/jobs), so a step either way changes no result.
 package scheduler
 
 import (
@@ -36,6 +46,7 @@ type Metrics struct {
 	duration    *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
 	running     *prometheus.GaugeVec
+	clockSteps  prometheus.Counter
 }
 
 // NewMetrics registers the daemon's metrics (and the Go runtime's) in a new registry.
@@ -56,8 +67,10 @@ func NewMetrics() *Metrics {
 			Help: "Unix time of the job's last scheduled run that ended ok."}, []string{"job"}),
 		running: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "settlewatch_analytics_running",
 			Help: "1 while a run of the job is going."}, []string{"job"}),
+		clockSteps: prometheus.NewCounter(prometheus.CounterOpts{Name: "settlewatch_analytics_clock_steps_total",
+			Help: "Steps of the wall clock (NTP step, VM restore) after which the schedules were restarted."}),
 	}
-	m.Registry.MustRegister(m.windows, m.runs, m.skipped, m.rows, m.duration, m.lastSuccess, m.running,
+	m.Registry.MustRegister(m.windows, m.runs, m.skipped, m.rows, m.duration, m.lastSuccess, m.running, m.clockSteps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -69,18 +82,36 @@ func (m *Metrics) WindowDone(job, status string, elapsed time.Duration, rows int
 	m.rows.WithLabelValues(job).Add(float64(max(rows, 0)))
 }
 
+// Clock step detection defaults.
+const (
+	DefaultClockCheck         = 30 * time.Second
+	DefaultClockStepTolerance = time.Minute
+)
+
 // Scheduler runs jobs on their schedules.
 type Scheduler struct {
 	Runner  *jobs.Runner
 	Entries []Entry
 	Log     *slog.Logger
 	Metrics *Metrics
+	// ClockCheck is how often the wall clock is compared with the monotonic
+	// one (0: DefaultClockCheck); ClockStepTolerance the drift that counts
+	// as a step (0: DefaultClockStepTolerance).
+	ClockCheck, ClockStepTolerance time.Duration
 
-	cron   *cron.Cron
-	ctx    context.Context
-	cancel context.CancelFunc
-	locks  sync.Map // job name → *sync.Mutex
-	wg     sync.WaitGroup
+	mu      sync.Mutex // guards cron, stopped and the clock readings
+	cron    *cron.Cron
+	stopped bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	locks   sync.Map // job name → *sync.Mutex
+	wg      sync.WaitGroup
+
+	// wall reads the wall clock (tests step it); lastWall and lastMono are
+	// the readings of the previous clock check.
+	wall     func() time.Time
+	lastWall time.Time
+	lastMono time.Time
 }
 
 // cronLogger adapts slog for cron and counts skipped runs.
@@ -113,23 +144,100 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	}
 	s.Runner.Observer = s.Metrics
 	s.ctx, s.cancel = context.WithCancel(ctx)
-	s.cron = cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cronLogger{log: s.Log}))
+	c, err := s.newCron(true)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.cron = c
+	s.mu.Unlock()
+	c.Start()
+	s.checkClock() // first readings
+	go s.watchClock()
+	return nil
+}
+
+// newCron schedules every enabled job on a new cron (not started).
+func (s *Scheduler) newCron(logIt bool) (*cron.Cron, error) {
+	c := cron.New(cron.WithLocation(time.UTC), cron.WithLogger(cronLogger{log: s.Log}))
 	for _, e := range s.Entries {
 		if !e.Enabled {
-			s.Log.Info("job disabled", "job", e.Job.Name())
+			if logIt {
+				s.Log.Info("job disabled", "job", e.Job.Name())
+			}
 			continue
 		}
 		e := e
 		cl := cronLogger{log: s.Log, job: e.Job.Name(), skipped: s.Metrics.skipped}
 		wrapped := cron.NewChain(cron.Recover(cl), cron.SkipIfStillRunning(cl)).Then(cron.FuncJob(func() { s.runOnce(e.Job) }))
-		id, err := s.cron.AddJob(e.Schedule, wrapped)
+		id, err := c.AddJob(e.Schedule, wrapped)
 		if err != nil {
-			return fmt.Errorf("schedule %s %q: %w", e.Job.Name(), e.Schedule, err)
+			return nil, fmt.Errorf("schedule %s %q: %w", e.Job.Name(), e.Schedule, err)
 		}
-		s.Log.Info("job scheduled", "job", e.Job.Name(), "schedule", e.Schedule, "next", s.cron.Entry(id).Next)
+		if logIt {
+			s.Log.Info("job scheduled", "job", e.Job.Name(), "schedule", e.Schedule, "next", c.Entry(id).Next)
+		}
 	}
-	s.cron.Start()
-	return nil
+	return c, nil
+}
+
+func (s *Scheduler) watchClock() {
+	every := s.ClockCheck
+	if every <= 0 {
+		every = DefaultClockCheck
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.checkClock()
+		}
+	}
+}
+
+// checkClock compares the wall time elapsed since the previous check with
+// the monotonic time elapsed and restarts cron when they differ by more
+// than the tolerance. It reports the step it acted on (0: none).
+func (s *Scheduler) checkClock() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wall := time.Now().Round(0) // Round(0) drops the monotonic reading
+	if s.wall != nil {
+		wall = s.wall().Round(0)
+	}
+	mono := time.Now()
+	prevWall, prevMono := s.lastWall, s.lastMono
+	s.lastWall, s.lastMono = wall, mono
+	if prevMono.IsZero() {
+		return 0
+	}
+	step := wall.Sub(prevWall) - mono.Sub(prevMono)
+	tol := s.ClockStepTolerance
+	if tol <= 0 {
+		tol = DefaultClockStepTolerance
+	}
+	if step > -tol && step < tol {
+		return 0
+	}
+	s.Metrics.clockSteps.Inc()
+	s.Log.Warn("the wall clock stepped; restarting the schedules from the new time", "step", step.Round(time.Second), "now", wall.UTC())
+	if s.stopped {
+		return step
+	}
+	c, err := s.newCron(false)
+	if err != nil { // the schedules parsed at Start
+		s.Log.Error("could not restart the schedules", "error", err)
+		return step
+	}
+	// Jobs the old cron started go on; runOnce's per-job lock keeps the new
+	// cron from overlapping them, and Stop waits for them (wg).
+	s.cron.Stop()
+	s.cron = c
+	c.Start()
+	return step
 }
 
 // RunNow runs every enabled job once, in order, outside the schedule (at
@@ -174,7 +282,10 @@ func (s *Scheduler) runOnce(job jobs.Job) {
 // them and waits for them to record their end. It reports whether the jobs
 // finished within the grace period.
 func (s *Scheduler) Stop(grace time.Duration) bool {
+	s.mu.Lock()
+	s.stopped = true
 	cctx := s.cron.Stop() // no new runs; done when running cron jobs return
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		<-cctx.Done()

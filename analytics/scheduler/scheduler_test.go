@@ -188,3 +188,42 @@ func value(c prometheus.Collector) float64 {
 	}
 	return m.Gauge.GetValue()
 }
+
+// robfig/cron plans on the wall clock and sleeps on the monotonic one, so
+// after the wall clock steps back it would sleep out the step. A step (read
+// here through an injected wall clock) restarts the schedules from the new
+// wall time; a drift under the tolerance, or a step after Stop, does not.
+func TestClockStepRestartsTheSchedules(t *testing.T) {
+	wall := time.Now()
+	idle := &fakeJob{name: "idle", fn: func(context.Context) (int, error) { return 0, nil }}
+	s := &Scheduler{Runner: &jobs.Runner{}, Entries: []Entry{{Job: idle, Schedule: "*/5 * * * *", Enabled: true}},
+		Log: chtest.Logger(t), ClockCheck: time.Hour}
+	s.wall = func() time.Time { return wall }
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := s.cron
+	wall = wall.Add(20 * time.Second)
+	if step := s.checkClock(); step != 0 || s.cron != first {
+		t.Errorf("a 20 s drift restarted the schedules (step %s)", step)
+	}
+	wall = wall.Add(-2 * time.Hour)
+	if step := s.checkClock(); step > -2*time.Hour+time.Minute || step < -2*time.Hour-time.Minute || s.cron == first {
+		t.Fatalf("a 2 h step back: step %s, restarted %v", step, s.cron != first)
+	}
+	if n := value(s.Metrics.clockSteps); n != 1 {
+		t.Errorf("clock steps metric %v", n)
+	}
+	entries := s.cron.Entries()
+	if len(entries) != 1 || entries[0].Next.IsZero() || time.Until(entries[0].Next) > 5*time.Minute+time.Second {
+		t.Errorf("the restarted schedule: %+v", entries)
+	}
+	second := s.cron
+	if !s.Stop(time.Second) {
+		t.Error("stop was not clean")
+	}
+	wall = wall.Add(3 * time.Hour)
+	if s.checkClock(); s.cron != second {
+		t.Error("a step after Stop restarted the schedules")
+	}
+}

@@ -6,6 +6,14 @@
 // currency is written to unsettled_aging, in total and per gateway, merchant
 // and region. A snapshot is keyed by its as-of minute: running it again
 // replaces it.
+//
+// The as-of is the daemon's clock, but never past the data: a sale is
+// declared unsettled only once the data has reached its deadline (the newest
+// assembled transaction is at least that recent). A clock that jumps ahead
+// (NTP step, VM restore) would otherwise flag sales that still have time to
+// settle, and so would a stalled ingest: when no spans arrive, a missing
+// settlement span is no evidence that the settlement failed. The price: with
+// no traffic at all, overdue sales wait for the next assembled transaction.
 package sweep
 
 import (
@@ -43,10 +51,23 @@ func (j *Job) window() time.Duration {
 	return domain.DefaultSettlementWindow
 }
 
-// Plan: one window ending at now (to the minute): the sweep cut-off.
-func (j *Job) Plan(_ context.Context, _ *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
-	asOf := now.Truncate(time.Minute)
-	return jobs.Plan{Windows: []jobs.Window{{From: asOf.Add(-j.window()), To: asOf}}, Watermark: now}, nil
+// Plan: one window ending at the cut-off: now or, when the data is behind
+// the clock, the newest assembled_at (to the minute).
+func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
+	asOf := now
+	data, err := env.DataTime(ctx)
+	if err != nil {
+		return jobs.Plan{}, fmt.Errorf("sweep: %w", err)
+	}
+	if !data.IsZero() && data.Before(asOf) {
+		if now.Sub(data) > 15*time.Minute {
+			env.Logger().Warn("sweep cut-off held at the newest data: the clock is ahead of it (clock jump, or no data arriving)",
+				"clock", now, "newest_data", data)
+		}
+		asOf = data
+	}
+	asOf = asOf.Truncate(time.Minute)
+	return jobs.Plan{Windows: []jobs.Window{{From: asOf.Add(-j.window()), To: asOf}}, Watermark: asOf}, nil
 }
 
 // Split: the sweep works on the current state only.
@@ -83,7 +104,10 @@ func (j *Job) snapshot(ctx context.Context, env *jobs.Env, asOf time.Time) (int,
 	if lookback <= 0 {
 		lookback = 90 * 24 * time.Hour
 	}
-	version := uint64(time.Now().UnixNano())
+	version, err := env.NextVersion(ctx, chschema.UnsettledAging, "as_of = toDateTime(?)", asOf.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
 	q := "SELECT tupleElement(d, 1) AS dim, tupleElement(d, 2) AS val, toString(cause) AS c," +
 		" multiIf(age < 86400, '" + model.AgeUnder1d + "', age < 172800, '" + model.Age1to2d + "', age < 432000, '" + model.Age2to5d + "', '" + model.AgeOver5d + "') AS ab," +
 		" currency AS cur, count() AS n, sum(amount_minor) AS amt FROM (" +

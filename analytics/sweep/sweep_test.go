@@ -24,6 +24,17 @@ func sale(id string, at time.Time, terminal, batch, code string, amount int64) s
 		Merchant: "M-1", Terminal: terminal, Region: "east", BatchNumber: batch, LatencyNs: 1e9, HostLatencyNs: 5e8}
 }
 
+// traffic stands for the rest of the estate: a declined sale assembled at
+// at, so the data has reached at (the sweep's cut-off never passes the data).
+func traffic(t *testing.T, db *chtest.DB, id string, at time.Time) {
+	t.Helper()
+	x := sale(id, at, "T-9", "000009", "51", 100)
+	x.Outcome, x.Cause, x.Class = domain.OutcomeDeclined, domain.CauseAccount, domain.ClassHard
+	if err := synth.Insert(context.Background(), db.Conn, db.Name, []synth.Txn{x}, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func outcomes(t *testing.T, db *chtest.DB) map[string]string {
 	t.Helper()
 	rows, err := db.Conn.Query(context.Background(), "SELECT txn_id, concat(toString(outcome), '/', toString(cause)) FROM transactions FINAL")
@@ -76,12 +87,13 @@ func TestSweepAtTheWindowBoundary(t *testing.T) {
 	}
 
 	now := t0.Add(36*time.Hour + 30*time.Second) // the sweep's as-of is the minute: exactly t0 + 36 h
+	traffic(t, db, "Z-TRAFFIC-1", now)
 	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, Log: chtest.Logger(t), Now: func() time.Time { return now }}}
 	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"A-EXACT": "unsettled/settlement", "B-YOUNGER": "pending/none",
-		"C-FAILED-BATCH": "unsettled/network", "D-DECLINED": "declined/account"}
+		"C-FAILED-BATCH": "unsettled/network", "D-DECLINED": "declined/account", "Z-TRAFFIC-1": "declined/account"}
 	if got := outcomes(t, db); len(got) != len(want) || got["A-EXACT"] != want["A-EXACT"] || got["B-YOUNGER"] != want["B-YOUNGER"] ||
 		got["C-FAILED-BATCH"] != want["C-FAILED-BATCH"] || got["D-DECLINED"] != want["D-DECLINED"] {
 		t.Errorf("after the sweep at %s: %v, want %v", now, got, want)
@@ -121,6 +133,7 @@ func TestSweepAtTheWindowBoundary(t *testing.T) {
 	}
 	// One second later in the next minute, the younger sale's window has passed too.
 	now = t0.Add(36*time.Hour + time.Minute)
+	traffic(t, db, "Z-TRAFFIC-2", now)
 	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
 		t.Fatal(err)
 	}
@@ -132,5 +145,76 @@ func TestSweepAtTheWindowBoundary(t *testing.T) {
 	}
 	if n := db.Count(t, "SELECT count() FROM job_runs FINAL WHERE job = 'sweep' AND status = 'ok'"); n != 3 {
 		t.Errorf("%d ok sweep runs recorded, want 3", n)
+	}
+}
+
+// The daemon's clock 3 h ahead of the data (an NTP step, a VM restore, or no
+// spans arriving for 3 h) must not flag a sale whose settlement window has
+// not passed by the data: the cut-off is the newest assembled transaction.
+// A clock behind the data sweeps up to the clock. When a cut-off recurs
+// after the clock stepped back, its snapshot is replaced, not kept.
+func TestSweepCutOffFollowsTheDataNotAClockAhead(t *testing.T) {
+	db := chtest.Migrated(t)
+	ctx := context.Background()
+	txns := []synth.Txn{
+		sale("A-DUE", t0, "T-1", "000001", "00", 1000),                      // due at t0 + 36 h
+		sale("B-NOT-YET", t0.Add(2*time.Hour), "T-1", "000001", "00", 2000), // due at t0 + 38 h
+	}
+	if err := synth.InsertFacts(ctx, db.Conn, db.Name, txns); err != nil {
+		t.Fatal(err)
+	}
+	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Now: func() time.Time { return t0.Add(3 * time.Hour) }}
+	if _, err := a.AssembleTxns(ctx, []string{"A-DUE", "B-NOT-YET"}); err != nil {
+		t.Fatal(err)
+	}
+	data := t0.Add(36*time.Hour + 5*time.Minute)
+	traffic(t, db, "Z-TRAFFIC-1", data)
+
+	clock := data.Add(3 * time.Hour) // B's window has passed by this clock, not by the data
+	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, Log: chtest.Logger(t), Now: func() time.Time { return clock }}}
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, db); got["A-DUE"] != "unsettled/settlement" || got["B-NOT-YET"] != "pending/none" {
+		t.Errorf("clock 3 h ahead of the data: %v", got)
+	}
+	unsettledAt := func(asOf time.Time) uint64 {
+		return db.Count(t, "SELECT toUInt64(sum(transactions)) FROM unsettled_aging FINAL WHERE dimension = 'all' AND as_of = toDateTime(?)", asOf.Unix())
+	}
+	if n := unsettledAt(data); n != 1 {
+		t.Errorf("snapshot at the data's time counts %d unsettled, want 1", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM unsettled_aging WHERE as_of > toDateTime(?)", data.Unix()); n != 0 {
+		t.Errorf("%d snapshot rows past the data's time", n)
+	}
+
+	// The clock steps back a day: it is behind the data, and is the cut-off.
+	clock = data.Add(-24 * time.Hour)
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Count(t, "SELECT count() FROM job_runs FINAL WHERE job = 'sweep' AND status = 'ok' AND window_to = toDateTime(?)", clock.Truncate(time.Minute).Unix()); n != 1 {
+		t.Errorf("the sweep with the clock behind did not cut off at the clock (%d runs)", n)
+	}
+
+	// A pending sale from before A arrives late; the clock, corrected but
+	// still behind the first run's, is ahead of the data again: the same
+	// cut-off as the first run, whose snapshot must now count two.
+	late := []synth.Txn{sale("C-LATE", t0.Add(-time.Hour), "T-2", "000002", "00", 4000)}
+	if err := synth.InsertFacts(ctx, db.Conn, db.Name, late); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AssembleTxns(ctx, []string{"C-LATE"}); err != nil {
+		t.Fatal(err)
+	}
+	clock = data.Add(20 * time.Minute)
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, db); got["C-LATE"] != "unsettled/settlement" || got["B-NOT-YET"] != "pending/none" {
+		t.Errorf("after the late sale: %v", got)
+	}
+	if n := unsettledAt(data); n != 2 {
+		t.Errorf("the snapshot at the same cut-off counts %d unsettled after the re-run, want 2", n)
 	}
 }

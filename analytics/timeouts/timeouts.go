@@ -40,12 +40,25 @@ type Job struct {
 func (j *Job) Name() string { return Name }
 
 // Plan recomputes the last Lookback of hours, the current one included.
-func (j *Job) Plan(_ context.Context, _ *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
+// When the clock and the data's time (jobs.Env.DataTime, taken within two
+// days of the clock) disagree, the window spans both, from Lookback before
+// the earlier to the hour of the later: after a clock jump either way, the
+// hours still receiving facts are recomputed.
+func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
 	lb := j.Lookback
 	if lb <= 0 {
 		lb = 3 * time.Hour
 	}
-	return jobs.Plan{Windows: []jobs.Window{{From: model.Hour.Truncate(now.Add(-lb)), To: model.Hour.Truncate(now).Add(time.Hour)}}, Watermark: now}, nil
+	early, late := now, now
+	data, err := env.DataTime(ctx)
+	if err != nil {
+		return jobs.Plan{}, fmt.Errorf("timeouts: %w", err)
+	}
+	if !data.IsZero() {
+		data = maxTime(now.Add(-48*time.Hour), minTime(data, now.Add(48*time.Hour)))
+		early, late = minTime(now, data), maxTime(now, data)
+	}
+	return jobs.Plan{Windows: []jobs.Window{{From: model.Hour.Truncate(early.Add(-lb)), To: model.Hour.Truncate(late).Add(time.Hour)}}, Watermark: now}, nil
 }
 
 // Split cuts a backfill into days.
@@ -65,6 +78,13 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 type hkey struct {
 	hour    int64
 	gateway string
@@ -78,7 +98,10 @@ type hval struct {
 // Run recomputes the hours of w, then the advice of the days they touch.
 func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error) {
 	from, to := model.Hour.Truncate(w.From), model.Hour.Ceil(w.To)
-	version := uint64(time.Now().UnixNano())
+	version, err := env.NextVersion(ctx, chschema.AuthLatency, "bucket >= toDateTime(?) AND bucket < toDateTime(?)", from.Unix(), to.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("timeouts: %w", err)
+	}
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
 	rows, err := env.Conn.Query(qctx, query.AuthLatencySQL(env.DB, "toStartOfHour(st)"), from.Unix(), to.Unix(), from.Unix(), to.Unix())
@@ -158,7 +181,10 @@ func (j *Job) advise(ctx context.Context, env *jobs.Env, d time.Time) (int, erro
 	if days <= 0 {
 		days = 7
 	}
-	version := uint64(time.Now().UnixNano())
+	version, err := env.NextVersion(ctx, chschema.TimeoutAdvice, "day = toDateTime(?)", d.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("timeouts: %w", err)
+	}
 	end := d.Add(24 * time.Hour)
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
