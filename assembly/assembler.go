@@ -26,6 +26,7 @@ type Keys struct {
 	// transactions of those traces are looked up.
 	TraceIDs []string
 	// Batches closed: their unsettled transactions may get a better cause.
+	// Every transaction of these batches is rebuilt (see txnsOfBatches).
 	Batches []BatchKey
 }
 
@@ -52,6 +53,10 @@ type Assembler struct {
 	// ChunkSize caps how many ids go into one IN list.
 	ChunkSize int
 	Log       *slog.Logger
+
+	// afterRead, in tests, runs between reading a chunk and writing its rows
+	// so that another writer can be interleaved there deterministically.
+	afterRead func()
 }
 
 // Result counts what one call did.
@@ -105,7 +110,7 @@ func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
 		}
 	}
 	if len(keys.Batches) > 0 {
-		more, err := a.unsettledOfBatches(ctx, keys.Batches)
+		more, err := a.txnsOfBatches(ctx, keys.Batches)
 		if err != nil {
 			return Result{}, err
 		}
@@ -152,6 +157,9 @@ func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, byOutcom
 	}
 	if err := a.refine(ctx, inputs, txns); err != nil {
 		return 0, err
+	}
+	if a.afterRead != nil {
+		a.afterRead()
 	}
 	if err := a.write(ctx, inputs, txns); err != nil {
 		return 0, err

@@ -125,36 +125,45 @@ func (a *Assembler) txnsOfTraces(ctx context.Context, traceIDs []string) ([]stri
 	return ids, nil
 }
 
-// unsettledOfBatches finds unsettled transactions of the closed batches. The
+// txnsOfBatches finds the transactions of the closed batches, so that the
+// unsettled ones among them get the close's cause. It looks in the facts, not
+// in the transactions table: a writer that read the batch closes just before
+// this close was stored may not have written its row yet, but it stored its
+// facts before it read, so they are here (ARCHITECTURE.md, assembly). Every
+// transaction of the batch is returned, whatever its current row says, for
+// the same reason. A fact without a terminal id matches any terminal's batch
+// of that number (the terminal may have been named on another span). The
 // search is bounded to the week before the latest close so that it prunes
 // partitions; a batch spans a business day.
-func (a *Assembler) unsettledOfBatches(ctx context.Context, batches []BatchKey) ([]string, error) {
-	terms, nums := make([]string, 0, len(batches)), make([]string, 0, len(batches))
+func (a *Assembler) txnsOfBatches(ctx context.Context, batches []BatchKey) ([]string, error) {
+	terms, nums := []string{""}, make([]string, 0, len(batches))
 	want := map[[2]string]bool{}
+	wantNum := map[string]bool{}
 	var latest uint64
 	for _, b := range batches {
 		terms = append(terms, b.TerminalID)
 		nums = append(nums, b.BatchNumber)
 		want[[2]string{b.TerminalID, b.BatchNumber}] = true
+		wantNum[b.BatchNumber] = true
 		latest = max(latest, b.CloseNs)
 	}
 	from := int64(latest)/1e9 - 7*86400
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.table("transactions")+
-		" WHERE outcome = 'unsettled' AND txn_time >= toDateTime(?) AND terminal_id IN ? AND batch_number IN ?",
-		max(from, 0), groupSet(terms), groupSet(nums))
+	rows, err := a.Conn.Query(qctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.table("payment_facts")+
+		" WHERE start_time >= toDateTime(?) AND batch_number IN ? AND terminal_id IN ? AND txn_id != ''",
+		max(from, 0), groupSet(nums), groupSet(terms))
 	if err != nil {
-		return nil, wrap("look up unsettled transactions of batches", err)
+		return nil, wrap("look up transactions of batches", err)
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var id, term, num string
 		if err := rows.Scan(&id, &term, &num); err != nil {
-			return nil, wrap("scan transactions", err)
+			return nil, wrap("scan transactions of batches", err)
 		}
-		if want[[2]string{term, num}] {
+		if want[[2]string{term, num}] || (term == "" && wantNum[num]) {
 			out = append(out, id)
 		}
 	}

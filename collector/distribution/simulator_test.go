@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -66,37 +67,28 @@ func TestSimulatedDayMatchesGroundTruth(t *testing.T) {
 	// The collector acknowledges before ClickHouse has the rows and
 	// re-assembles as settlements arrive: poll until the stored state equals
 	// the truth (or fail with the differences).
-	// On failure, show the stored versions and facts of one differing
-	// transaction: what assembly saw is usually the answer.
+	// On failure, show the stored versions and facts of the first differing
+	// transactions: what assembly saw is usually the answer.
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
 		}
 		got := stored(t, db)
-		for id, w := range exp2 {
-			if got[id] == w {
+		ids := slices.Sorted(maps.Keys(exp2))
+		shown := 0
+		for _, id := range ids {
+			if got[id] == exp2[id] || shown == 10 {
 				continue
 			}
-			rows, _ := db.Conn.Query(context.Background(), "SELECT version, toString(outcome), span_count, assembled_at, settlement_status FROM transactions WHERE txn_id = ? ORDER BY version", id)
-			for rows.Next() {
-				var v uint64
-				var o, ss string
-				var sc uint32
-				var at time.Time
-				_ = rows.Scan(&v, &o, &sc, &at, &ss)
-				t.Logf("row of %s: version %d, %s, %d facts, assembled %s, settlement %q", id, v, o, sc, at, ss)
+			shown++
+			t.Logf("%s: truth %s/%s, stored %s/%s", id, exp2[id].outcome, exp2[id].cause, got[id].outcome, got[id].cause)
+			lines, err := a.Explain(context.Background(), id)
+			for _, l := range lines {
+				t.Logf("  %s", l)
 			}
-			rows.Close()
-			rows, _ = db.Conn.Query(context.Background(), "SELECT name, txn_id, settlement_status, start_time, ingested_ns FROM payment_facts WHERE txn_id = ?", id)
-			for rows.Next() {
-				var n, tx, ss string
-				var st time.Time
-				var ing uint64
-				_ = rows.Scan(&n, &tx, &ss, &st, &ing)
-				t.Logf("fact %s of %s: settlement %q, start %s, ingested %d", n, tx, ss, st, ing)
+			if err != nil {
+				t.Logf("  %v", err)
 			}
-			rows.Close()
-			break
 		}
 	})
 	waitOutcomes(t, db, exp2)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -112,7 +113,7 @@ func simulateDay(t *testing.T) *day {
 	if _, err := a.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitTruth(t, db, res.Truth)
+	waitTruth(t, db, a, res.Truth)
 
 	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: 5 * time.Minute, Log: chtest.Logger(t)}}
 	if _, err := runner.Backfill(ctx, &rollup.Job{}, res.Range.From, res.Range.To, nil); err != nil {
@@ -143,14 +144,18 @@ func waitCount(t *testing.T, db *chtest.DB, want uint64, q string) {
 }
 
 // waitTruth polls until every stored outcome and cause equals the truth
-// (settlements re-assemble their transactions asynchronously).
-func waitTruth(t *testing.T, db *chtest.DB, truth []simulator.TruthRecord) {
+// (settlements re-assemble their transactions asynchronously). When it gives
+// up it shows, for the first differing transactions, every stored version and
+// the facts they were assembled from.
+func waitTruth(t *testing.T, db *chtest.DB, a *assembly.Assembler, truth []simulator.TruthRecord) {
 	t.Helper()
 	want := map[string][2]string{}
 	for _, tr := range truth {
 		want[tr.TxnID] = [2]string{string(tr.Outcome), string(tr.Cause)}
 	}
-	diff := 0
+	var diff []string
+	got := map[string][2]string{}
+	n := 0 // rows: more than len(got) when FINAL left two rows of one transaction
 	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		ctx, cancel := chconn.WithQuerySettings(context.Background(), time.Minute)
 		rows, err := db.Conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM transactions FINAL")
@@ -158,25 +163,43 @@ func waitTruth(t *testing.T, db *chtest.DB, truth []simulator.TruthRecord) {
 			cancel()
 			t.Fatal(err)
 		}
-		diff = 0
-		n := 0
+		diff = diff[:0]
+		clear(got)
+		n = 0
 		for rows.Next() {
 			var id, o, c string
 			if err := rows.Scan(&id, &o, &c); err != nil {
 				t.Fatal(err)
 			}
 			n++
-			if want[id] != [2]string{o, c} {
-				diff++
+			got[id] = [2]string{o, c}
+			if want[id] != got[id] {
+				diff = append(diff, id)
 			}
 		}
 		rows.Close()
 		cancel()
-		if diff == 0 && n == len(want) {
+		for id := range want {
+			if _, ok := got[id]; !ok {
+				diff = append(diff, id) // not stored at all
+			}
+		}
+		if len(diff) == 0 && n == len(want) {
 			return
 		}
 	}
-	t.Fatalf("%d stored transactions still differ from the ground truth", diff)
+	sort.Strings(diff)
+	for _, id := range diff[:min(10, len(diff))] {
+		t.Logf("%s: truth %s/%s, stored %s/%s", id, want[id][0], want[id][1], got[id][0], got[id][1])
+		lines, err := a.Explain(context.Background(), id)
+		for _, l := range lines {
+			t.Logf("  %s", l)
+		}
+		if err != nil {
+			t.Logf("  %v", err)
+		}
+	}
+	t.Fatalf("%d stored transactions still differ from the ground truth (%d rows for %d transactions stored, %d in the truth)", len(diff), n, len(got), len(want))
 }
 
 // incident is one row written to the incidents table.
