@@ -235,8 +235,6 @@ func TestCollectorUserTurnedReadOnlyUnderLoad(t *testing.T) {
 	checkAllStored(t, conn, first, 2_000)
 
 	const txns = 20_000
-	second, sent := sendInBackground(col.grpc, txns, 22)
-	time.Sleep(2 * time.Second)
 	users := filepath.Join(srv.Dir, "users.d", "settlewatch.xml")
 	writable, err := os.ReadFile(users)
 	if err != nil {
@@ -253,6 +251,9 @@ func TestCollectorUserTurnedReadOnlyUnderLoad(t *testing.T) {
 	// rollout would, so that it connects afresh under the new profile.
 	col.stop(t)
 	col.start(t)
+	// The load starts under the read-only profile, so that inserts are
+	// refused whatever the machine's speed.
+	second, sent := sendInBackground(col.grpc, txns, 22)
 	down := outage(t)
 	storedBefore := count(t, conn, "SELECT uniqExact(trace_id, span_id) FROM spans")
 	maxRSS, maxQueue := faultWindow(col, down)
@@ -314,10 +315,11 @@ func TestClickHouseDiskFullUnderLoad(t *testing.T) {
 	checkAllStored(t, conn, first, 2_000)
 
 	const txns = 20_000
-	second, sent := sendInBackground(col.grpc, txns, 32)
-	time.Sleep(2 * time.Second)
 	filler := filepath.Join(data, "filler")
 	fill(t, filler)
+	// The load starts on the full disk, so that inserts fail whatever the
+	// machine's speed (a fast one finished it before the disk filled).
+	second, sent := sendInBackground(col.grpc, txns, 32)
 	down := outage(t)
 	maxRSS, maxQueue := faultWindow(col, down)
 	col.alive(t)
