@@ -122,14 +122,20 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	if s.DataIssues == nil {
 		s.DataIssues = []string{}
 	}
-	traces, err := q.strings(qctx, "SELECT DISTINCT trace_id FROM "+q.table(chschema.TxnTraces.Name)+" WHERE txn_id = ? LIMIT 1000", id)
+	// Every trace's time comes along: the spans query is bounded by them so
+	// that it reads the day partitions of the transaction's traces only, not
+	// every day of spans kept.
+	when := timeSpan{}
+	when.add(s.TxnTime)
+	traces, err := q.traces(qctx, &when, "SELECT trace_id, min(start_time) FROM "+q.table(chschema.TxnTraces.Name)+
+		" WHERE txn_id = ? GROUP BY trace_id LIMIT 1000", id)
 	if err != nil {
 		return s, fmt.Errorf("txn traces: %w", err)
 	}
 	var batchTraces []string
 	if s.Terminal != "" && s.BatchNumber != "" {
-		batchTraces, err = q.strings(qctx, "SELECT DISTINCT trace_id FROM "+q.table(chschema.BatchCloses.Name)+
-			" WHERE terminal_id = ? AND batch_number = ? LIMIT 100", s.Terminal, s.BatchNumber)
+		batchTraces, err = q.traces(qctx, &when, "SELECT trace_id, min(close_time) FROM "+q.table(chschema.BatchCloses.Name)+
+			" WHERE terminal_id = ? AND batch_number = ? GROUP BY trace_id LIMIT 100", s.Terminal, s.BatchNumber)
 		if err != nil {
 			return s, fmt.Errorf("txn batch closes: %w", err)
 		}
@@ -149,7 +155,11 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	sr, err := q.Conn.Query(qctx, "SELECT trace_id, span_id, parent_span_id, start_ns, duration_ns, service_name, name, toString(kind),"+
 		" toString(status_code), status_message, txn_id, attributes.key, attributes.value, resource.key, resource.value,"+
 		" events.time_ns, events.name, events.attributes FROM "+q.table(chschema.Spans.Name)+
-		" FINAL WHERE trace_id IN ? AND (txn_id = ? OR txn_id = '') ORDER BY start_ns, span_id LIMIT ?", set(all), id, q.maxRows()+1)
+		// A trace's spans lie within minutes of each other; a day either side
+		// of the traces' times leaves room for clock skew. (Versions of a span
+		// share its start_time, so this partition filter is safe with FINAL.)
+		" FINAL WHERE trace_id IN ? AND (txn_id = ? OR txn_id = '') AND start_time >= toDateTime(?) AND start_time <= toDateTime(?)"+
+		" ORDER BY start_ns, span_id LIMIT ?", set(all), id, when.lo.Add(-24*time.Hour).Unix(), when.hi.Add(24*time.Hour).Unix(), q.maxRows()+1)
 	if err != nil {
 		return s, fmt.Errorf("txn spans: %w", err)
 	}
@@ -243,6 +253,38 @@ func (q *Querier) strings(ctx context.Context, query string, args ...any) ([]str
 			return nil, err
 		}
 		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// timeSpan is the earliest and latest of some times.
+type timeSpan struct{ lo, hi time.Time }
+
+func (t *timeSpan) add(at time.Time) {
+	if t.lo.IsZero() || at.Before(t.lo) {
+		t.lo = at
+	}
+	if at.After(t.hi) {
+		t.hi = at
+	}
+}
+
+// traces runs a query of (trace_id, time) rows, adding the times to when.
+func (q *Querier) traces(ctx context.Context, when *timeSpan, query string, args ...any) ([]string, error) {
+	rows, err := q.Conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+		when.add(at.UTC())
 	}
 	return out, rows.Err()
 }
