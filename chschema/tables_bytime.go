@@ -66,20 +66,26 @@ const ByTimeView = "transactions_by_time_mv"
 // byTimeViewSQL creates the view: one row per distinct hour of the row's own
 // time and its fact_hours, deleted unless it is the row's own hour.
 func byTimeViewSQL(db string, d Dialect) string {
+	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s\nARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h",
+		db, ByTimeView, d.onCluster(), db, TransactionsByTime.LocalName(d),
+		byTimeSelect("h AS txn_hour", "toUInt8(h != toStartOfHour(txn_time)) AS deleted"), db, Transactions.LocalName(d))
+}
+
+// byTimeSelect lists TransactionsByTime's columns taken from transactions,
+// with the given expressions for txn_hour and deleted.
+func byTimeSelect(hour, deleted string) string {
 	var cols []string
 	for _, c := range TransactionsByTime.Columns() {
 		switch c {
 		case "txn_hour":
-			cols = append(cols, "h AS txn_hour")
+			cols = append(cols, hour)
 		case "deleted":
-			cols = append(cols, "toUInt8(h != toStartOfHour(txn_time)) AS deleted")
+			cols = append(cols, deleted)
 		default:
 			cols = append(cols, c)
 		}
 	}
-	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s\nARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h",
-		db, ByTimeView, d.onCluster(), db, TransactionsByTime.LocalName(d), strings.Join(cols, ", "),
-		db, Transactions.LocalName(d))
+	return strings.Join(cols, ", ")
 }
 
 func noStatements(string, Dialect) []string { return nil }
@@ -105,20 +111,9 @@ func v4(db string, d Dialect) []string {
 // copied). Rows the view writes meanwhile carry their own versions, so a copy
 // racing with ingest, or made twice by two migrators, changes nothing.
 func v4Fill(ctx context.Context, conn driver.Conn, db string, _ Dialect) error {
-	var sel []string
-	for _, c := range TransactionsByTime.Columns() {
-		switch c {
-		case "txn_hour":
-			sel = append(sel, "toStartOfHour(txn_time)")
-		case "deleted":
-			sel = append(sel, "toUInt8(0)")
-		default:
-			sel = append(sel, c)
-		}
-	}
 	qctx, cancel := chconn.WithQuerySettings(ctx, time.Hour)
 	defer cancel()
-	q := TransactionsByTime.InsertSQL(db) + " SELECT " + strings.Join(sel, ", ") + " FROM " + db + "." + Transactions.Name + " FINAL"
+	q := TransactionsByTime.InsertSQL(db) + " SELECT " + byTimeSelect("toStartOfHour(txn_time)", "toUInt8(0)") + " FROM " + db + "." + Transactions.Name + " FINAL"
 	if err := conn.Exec(qctx, q); err != nil {
 		return fmt.Errorf("copy transactions into %s: %w", TransactionsByTime.Name, err)
 	}
