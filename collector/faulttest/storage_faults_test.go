@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +20,7 @@ import (
 	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/deploy/chusers"
 )
 
 // The shipped ClickHouse users (deploy/README.md, ClickHouse users): the
@@ -85,25 +85,6 @@ func migrateAs(t *testing.T, srv *chtest.Server, user, password string) {
 	}
 	if _, err := chschema.Migrate(ctx, conn, db, chschema.DialectFor(v, ""), nil); err != nil {
 		t.Fatalf("migrate as %s: %v", user, err)
-	}
-}
-
-// setProfile returns a users file with user's <profile> replaced.
-func setProfile(users []byte, user, profile string) []byte {
-	re := regexp.MustCompile(`(?s)(<` + regexp.QuoteMeta(user) + `>.*?<profile>)[^<]*(</profile>)`)
-	return re.ReplaceAll(users, []byte("${1}"+profile+"${2}"))
-}
-
-// rewrite replaces a users file so that the server notices: 18.16 compares
-// modification times in whole seconds, so the new time is set 2 s ahead.
-func rewrite(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	later := time.Now().Add(2 * time.Second)
-	if err := os.Chtimes(path, later, later); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -240,11 +221,13 @@ func TestCollectorUserTurnedReadOnlyUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readonly := setProfile(writable, collectorUser, "readonly") // chtest's users.xml: readonly=1
+	readonly := chusers.SetProfile(writable, collectorUser, "readonly") // chtest's users.xml: readonly=1
 	if string(readonly) == string(writable) {
 		t.Fatal("no profile for the collector user in the users file")
 	}
-	rewrite(t, users, readonly)
+	if err := chusers.Rewrite(users, readonly); err != nil {
+		t.Fatal(err)
+	}
 	reload := waitReadonly(t, srv, collectorUser, pw[collectorUser], "1")
 	// A profile reaches new connections only (deploy/chusers): the pooled
 	// ones keep writing until they close. Restart the collector, as a
@@ -274,7 +257,9 @@ func TestCollectorUserTurnedReadOnlyUnderLoad(t *testing.T) {
 		t.Error("nothing was queued on disk during the fault")
 	}
 
-	rewrite(t, users, writable)
+	if err := chusers.Rewrite(users, writable); err != nil {
+		t.Fatal(err)
+	}
 	fixed := time.Now()
 	waitReadonly(t, srv, collectorUser, pw[collectorUser], "0")
 	waitSent(t, sent)

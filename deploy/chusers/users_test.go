@@ -8,7 +8,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -415,11 +414,13 @@ func TestProfileChangeReachesNewConnectionsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ro := setProfile(b, collector, "readonly")
+	ro := SetProfile(b, collector, "readonly")
 	if string(ro) == string(b) {
 		t.Fatal("the collector's profile was not found in users.d/settlewatch.xml")
 	}
-	rewrite(t, path, ro)
+	if err := Rewrite(path, ro); err != nil {
+		t.Fatal(err)
+	}
 	changed := time.Now()
 	var reload time.Duration
 	for reload == 0 && time.Since(changed) < 30*time.Second {
@@ -445,25 +446,5 @@ func TestProfileChangeReachesNewConnectionsOnly(t *testing.T) {
 	refused(t, fresh, collector, "INSERT INTO "+db+".txn_traces (txn_id) SELECT 'x'", codeReadonly)
 	if n := count(t, s.open(t, owner, db), "SELECT count() FROM "+db+".txn_traces"); n != 2 {
 		t.Errorf("txn_traces has %d rows, want 2", n)
-	}
-}
-
-// setProfile returns a users file with user's <profile> replaced.
-func setProfile(users []byte, user, profile string) []byte {
-	re := regexp.MustCompile(`(?s)(<` + regexp.QuoteMeta(user) + `>.*?<profile>)[^<]*(</profile>)`)
-	return re.ReplaceAll(users, []byte("${1}"+profile+"${2}"))
-}
-
-// rewrite replaces a users file so that the server notices: 18.16 compares
-// modification times in whole seconds, so a rewrite within the second of the
-// last load would go unseen; the new time is set 2 s ahead.
-func rewrite(t *testing.T, path string, b []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	later := time.Now().Add(2 * time.Second)
-	if err := os.Chtimes(path, later, later); err != nil {
-		t.Fatal(err)
 	}
 }
