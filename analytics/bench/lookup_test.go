@@ -12,6 +12,7 @@ import (
 
 	"github.com/settlewatch/settlewatch/analytics/query"
 	"github.com/settlewatch/settlewatch/analytics/synth"
+	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 )
@@ -35,15 +36,25 @@ func BenchmarkTxnLookup(b *testing.B) {
 	spans := lookupSpans()
 	txns := spans / 5
 	dbName := db.Name
-	// SETTLEWATCH_BENCH_LOOKUP_DB names a database this benchmark generated
-	// before (kept, e.g., by an interrupted run): generating 100M spans takes
-	// a quarter of an hour here.
-	if reuse := os.Getenv("SETTLEWATCH_BENCH_LOOKUP_DB"); reuse != "" {
-		dbName = reuse
-		txns = db.Count(b, "SELECT count() FROM `"+reuse+"`.txn_traces")
-		b.Logf("reusing %s: %d transactions", reuse, txns)
+	// SETTLEWATCH_BENCH_LOOKUP_DB names a database of its own, kept after
+	// the run: generated there by the first run, reused by the next ones
+	// (generating 100M spans takes about 8 minutes here). Drop it by hand.
+	if keep := os.Getenv("SETTLEWATCH_BENCH_LOOKUP_DB"); keep != "" {
+		dbName = keep
+		if db.Count(b, "SELECT count() FROM system.tables WHERE database = ? AND name = 'txn_traces'", keep) == 0 {
+			v, err := chconn.ServerVersion(ctx, db.Conn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := chschema.Migrate(ctx, db.Conn, keep, chschema.DialectFor(v, ""), nil); err != nil {
+				b.Fatal(err)
+			}
+			generateLookupSet(b, db, keep, spans)
+		}
+		txns = db.Count(b, "SELECT count() FROM `"+keep+"`.txn_traces")
+		b.Logf("database %s: %d transactions", keep, txns)
 	} else {
-		generateLookupSet(b, db, spans)
+		generateLookupSet(b, db, dbName, spans)
 	}
 	q := &query.Querier{Conn: db.Conn, DB: dbName, Timeout: time.Minute, MaxRows: 10000}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -71,7 +82,7 @@ func BenchmarkTxnLookup(b *testing.B) {
 
 // generateLookupSet writes spans spans (5 per transaction), their
 // txn_traces and transactions rows, server-side.
-func generateLookupSet(b *testing.B, db *chtest.DB, spans uint64) {
+func generateLookupSet(b *testing.B, db *chtest.DB, name string, spans uint64) {
 	ctx := context.Background()
 	txns := spans / 5
 	start := time.Now()
@@ -82,7 +93,7 @@ func generateLookupSet(b *testing.B, db *chtest.DB, spans uint64) {
 	)
 	at := fmt.Sprintf("toDateTime(%d + intDiv(number, 5) %% 2592000, 'UTC')", month0.Unix())
 	fill := func(tb chschema.Table, n uint64, exprs map[string]string) {
-		if err := synth.FillServerSide(ctx, db.Conn, db.Name, tb, n, exprs); err != nil {
+		if err := synth.FillServerSide(ctx, db.Conn, name, tb, n, exprs); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -109,7 +120,7 @@ func generateLookupSet(b *testing.B, db *chtest.DB, spans uint64) {
 		"batch_number": "toString(number % 400)", "span_count": "toUInt32(5)", "fact_hours": "[toStartOfHour(" + tat + ")]",
 	})
 	b.Logf("generated %d spans and %d transactions in %s", spans, txns, time.Since(start).Round(time.Second))
-	db.Exec(b, "OPTIMIZE TABLE "+db.Name+".transactions") // one merge step, as a day of background merges would
+	db.Exec(b, "OPTIMIZE TABLE `"+name+"`.transactions") // one merge step, as a day of background merges would
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

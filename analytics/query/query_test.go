@@ -16,6 +16,7 @@ import (
 	"github.com/settlewatch/settlewatch/analytics/rollup"
 	"github.com/settlewatch/settlewatch/analytics/synth"
 	"github.com/settlewatch/settlewatch/analytics/timeouts"
+	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 	"github.com/settlewatch/settlewatch/domain"
 )
@@ -396,5 +397,36 @@ func TestMovedTransactionCountsOnceAtItsNewestTime(t *testing.T) {
 	april := causes(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC))
 	if len(march) != 0 || april["card"] != 1 || len(april) != 1 {
 		t.Errorf("raw causes: March 31 %v (want none), April 1 %v (want card: 1)", march, april)
+	}
+}
+
+// A span stored twice (a retried request, not yet merged away) shows once
+// in the transaction's story.
+func TestTxnShowsARetriedSpanOnce(t *testing.T) {
+	db := chtest.Migrated(t)
+	ctx := t.Context()
+	at := "toDateTime('2026-05-04 10:00:00', 'UTC')"
+	trace := "toFixedString('TRACE-DUP-000001', 16)"
+	fill := func(tb chschema.Table, exprs map[string]string) {
+		if err := synth.FillServerSide(ctx, db.Conn, db.Name, tb, 1, exprs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // two inserts: two parts, nothing merged yet
+		fill(chschema.Spans, map[string]string{"trace_id": trace, "span_id": "toFixedString('SPAN0001', 8)", "start_time": at,
+			"name": "'pos.transaction'", "txn_id": "'DUP-1'"})
+	}
+	fill(chschema.TxnTraces, map[string]string{"txn_id": "'DUP-1'", "trace_id": trace, "start_time": at})
+	fill(chschema.Transactions, map[string]string{"txn_id": "'DUP-1'", "version": "toUInt64(1)", "txn_time": at, "trace_id": trace,
+		"outcome": "'approved'", "fact_hours": "[toStartOfHour(" + at + ")]"})
+	if n := db.Count(t, "SELECT count() FROM spans"); n != 2 {
+		t.Fatalf("%d span rows stored, want the 2 copies", n)
+	}
+	story, err := (&query.Querier{Conn: db.Conn, DB: db.Name, Timeout: time.Minute}).Txn(ctx, "DUP-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(story.Spans) != 1 || story.Spans[0].Name != "pos.transaction" {
+		t.Errorf("story has %d spans, want the one span once: %+v", len(story.Spans), story.Spans)
 	}
 }

@@ -156,9 +156,10 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 		" toString(status_code), status_message, txn_id, attributes.key, attributes.value, resource.key, resource.value,"+
 		" events.time_ns, events.name, events.attributes FROM "+q.table(chschema.Spans.Name)+
 		// A trace's spans lie within minutes of each other; a day either side
-		// of the traces' times leaves room for clock skew. (Versions of a span
-		// share its start_time, so this partition filter is safe with FINAL.)
-		" FINAL WHERE trace_id IN ? AND (txn_id = ? OR txn_id = '') AND start_time >= toDateTime(?) AND start_time <= toDateTime(?)"+
+		// of the traces' times leaves room for clock skew. No FINAL: a span
+		// stored twice (a retried request) is the same span, skipped below,
+		// and merging the wide rows at read time costs more than the read.
+		" WHERE trace_id IN ? AND (txn_id = ? OR txn_id = '') AND start_time >= toDateTime(?) AND start_time <= toDateTime(?)"+
 		" ORDER BY start_ns, span_id LIMIT ?", set(all), id, when.lo.Add(-24*time.Hour).Unix(), when.hi.Add(24*time.Hour).Unix(), q.maxRows()+1)
 	if err != nil {
 		return s, fmt.Errorf("txn spans: %w", err)
@@ -166,6 +167,7 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	defer sr.Close()
 	s.Spans = []SpanRow{}
 	parents := map[string]string{}
+	seen := map[string]bool{}
 	for sr.Next() {
 		var sp SpanRow
 		var trace, span, parent, txnID string
@@ -176,6 +178,10 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 			&keys, &vals, &rkeys, &rvals, &evTimes, &evNames, &evAttrs); err != nil {
 			return s, fmt.Errorf("txn spans: %w", err)
 		}
+		if seen[trace+span] {
+			continue // a copy of a span already shown
+		}
+		seen[trace+span] = true
 		sp.Attributes, sp.Resource = attrs(keys, vals), attrs(rkeys, rvals)
 		sp.Events = make([]SpanEvent, 0, len(evNames))
 		for i, name := range evNames {
