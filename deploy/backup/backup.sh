@@ -8,11 +8,13 @@
 #
 # The backup directory gets:
 #   tables.txt         tables in backup order (one per line)
-#   schema/<t>.sql     SHOW CREATE TABLE of each table
+#   schema/<t>.sql     SHOW CREATE TABLE of each table and view
+#   views.txt          views (no data of their own), created after the tables on restore
 #   data/<t>/<part>/   the frozen parts of each table (a real copy, not hard links)
 #   counts.tsv         table, rows in the frozen parts (sum of count.txt), count() seen at backup
 #   server_version.txt, database.txt, and COMPLETE once everything is written.
-# Views are skipped (settlewatch has none); see README.md.
+# Views keep no data (settlewatch's materialized view writes into a table
+# TO which it points, backed up like any table): only their CREATE is saved.
 set -euo pipefail
 
 host=127.0.0.1 port=9000 db=settlewatch user=default password= chpath= out=
@@ -48,6 +50,10 @@ echo "$db" > "$out/database.txt"
 # Tables with data; views (and materialized views' .inner tables) are skipped.
 ch -q "SELECT name FROM system.tables WHERE database = '$db' AND engine NOT LIKE '%View' AND name NOT LIKE '.inner.%' ORDER BY name" > "$out/tables.txt"
 [ -s "$out/tables.txt" ] || { log "database $db has no tables"; exit 1; }
+ch -q "SELECT name FROM system.tables WHERE database = '$db' AND engine LIKE '%View' ORDER BY name" > "$out/views.txt"
+while read -r v; do
+  ch --format TSVRaw -q "SHOW CREATE TABLE \`$db\`.\`$v\`" > "$out/schema/$v.sql"
+done < "$out/views.txt"
 
 tag="settlewatch_backup_$(date -u +%Y%m%dT%H%M%S)_$$"
 printf 'table\tpart_rows\tcount_at_backup\n' > "$out/counts.tsv"
@@ -76,4 +82,4 @@ while read -r t; do
 done < "$out/tables.txt"
 
 date -u +%Y-%m-%dT%H:%M:%SZ > "$out/COMPLETE"
-log "backed up $(wc -l < "$out/tables.txt") tables, $total rows of $db in $(( $(date +%s) - start ))s to $out"
+log "backed up $(wc -l < "$out/tables.txt") tables and $(wc -l < "$out/views.txt") views, $total rows of $db in $(( $(date +%s) - start ))s to $out"

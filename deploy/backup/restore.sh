@@ -71,6 +71,17 @@ while read -r t; do
   log "$t: attached $parts parts"
 done < "$from/tables.txt"
 
+# Views last, once their tables hold the restored rows (ATTACH does not fire
+# them). Backups made before views were saved have no views.txt.
+views=0
+if [ -f "$from/views.txt" ]; then
+  while read -r v; do
+    ch -q "$(cat "$from/schema/$v.sql")"
+    views=$((views + 1))
+    log "$v: view created"
+  done < "$from/views.txt"
+fi
+
 bad=0 total=0
 while IFS=$'\t' read -r t want _; do
   [ "$t" = table ] && continue
@@ -81,4 +92,4 @@ while IFS=$'\t' read -r t want _; do
   fi
 done < "$from/counts.tsv"
 if [ "$bad" != 0 ]; then log "row counts differ"; exit 3; fi
-log "restored and verified $(wc -l < "$from/tables.txt") tables, $total rows of $db in $(( $(date +%s) - start ))s"
+log "restored and verified $(wc -l < "$from/tables.txt") tables ($views views), $total rows of $db in $(( $(date +%s) - start ))s"
