@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -255,14 +256,35 @@ func StopDir(dir string) error {
 	return fmt.Errorf("clickhouse-server pid %d did not exit", pid)
 }
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+// FreePort finds a free TCP port on 127.0.0.1 for a server to listen on
+// shortly after. It picks below Linux's ephemeral range (32768 and up by
+// default): a port the kernel hands out for ":0" can be taken, before the
+// server binds it, as the source port of any outgoing connection (tests make
+// many), and a loaded run failed on "address already in use" that way.
 func FreePort() (int, error) {
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err == nil {
+			l.Close()
+			return p, nil
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// FreeAddr is FreePort as a loopback host:port.
+func FreeAddr() (string, error) {
+	p, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)), nil
 }
 
 // logTail is the end of the server's error log, for startup failures.
