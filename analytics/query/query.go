@@ -7,7 +7,8 @@
 // every query carries a deadline paired with max_execution_time and a row
 // cap. Questions over long, aligned ranges read the rollups when the rollup
 // job has covered the range; short or unaligned ranges, or rollups not yet
-// ready, read the raw tables (transactions FINAL: one row per pos.txn.id).
+// ready, read the raw rows (transactions_by_time FINAL over the range's hours:
+// one row per pos.txn.id, its latest version).
 // Both give the same numbers; Meta says which was used.
 package query
 

@@ -112,12 +112,17 @@ func (j *Job) snapshot(ctx context.Context, env *jobs.Env, asOf time.Time) (int,
 		" multiIf(age < 86400, '" + model.AgeUnder1d + "', age < 172800, '" + model.Age1to2d + "', age < 432000, '" + model.Age2to5d + "', '" + model.AgeOver5d + "') AS ab," +
 		" currency AS cur, count() AS n, sum(amount_minor) AS amt FROM (" +
 		" SELECT toInt64(toUInt32(toDateTime(?))) - toInt64(toUInt32(txn_time)) AS age, cause, currency, amount_minor, gateway_id, merchant_id, region FROM " +
-		env.Table(chschema.Transactions.Name) + " FINAL WHERE outcome = 'unsettled' AND txn_time >= toDateTime(?) AND txn_time <= toDateTime(?))" +
+		// The time-ordered copy, FINAL over the window's hours only: a time
+		// condition inside FINAL on transactions prunes parts by partition
+		// first, so an older version could be read where a newer one moved.
+		chschema.ByTimeSource(env.DB, "txn_hour >= toDateTime(?) AND txn_hour <= toDateTime(?)") +
+		" WHERE outcome = 'unsettled' AND txn_time >= toDateTime(?) AND txn_time <= toDateTime(?))" +
 		" ARRAY JOIN [('all', ''), ('gateway', gateway_id), ('merchant', merchant_id), ('region', region)] AS d" +
 		" GROUP BY dim, val, c, ab, cur"
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
-	rows, err := env.Conn.Query(qctx, q, asOf.Unix(), asOf.Add(-lookback).Unix(), asOf.Unix())
+	from := asOf.Add(-lookback)
+	rows, err := env.Conn.Query(qctx, q, asOf.Unix(), from.Truncate(time.Hour).Unix(), asOf.Unix(), from.Unix(), asOf.Unix())
 	if err != nil {
 		return 0, fmt.Errorf("sweep: read unsettled: %w", err)
 	}
