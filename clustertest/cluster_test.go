@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"go.opentelemetry.io/collector/otelcol"
 
 	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/analytics/query"
@@ -289,36 +288,15 @@ func startCollector(t *testing.T, chAddrs []string) string {
 		t.Fatal(err)
 	}
 	uris := []string{"file:../collector/config.yaml", "file:" + shipped + "/collector-cluster.yaml", "file:" + fast}
-	col, err := otelcol.NewCollector(distribution.Settings(uris))
+	col, err := distribution.Start(uris, startTimeout)
 	if err != nil {
-		t.Fatalf("new collector: %v", err)
+		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- col.Run(runCtx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("collector run: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			t.Error("collector did not stop within 60s")
+		if err := col.Stop(60 * time.Second); err != nil {
+			t.Errorf("collector run: %v", err)
 		}
 	})
-	deadline := time.Now().Add(startTimeout)
-	for col.GetState() != otelcol.StateRunning {
-		select {
-		case err := <-done:
-			t.Fatalf("collector stopped during start-up: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("collector did not start within %v", startTimeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	return grpcAddr
 }
 

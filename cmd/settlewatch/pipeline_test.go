@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -46,38 +45,15 @@ func collector(t *testing.T, db *chtest.DB) ptraceotlp.GRPCClient {
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	col, err := otelcol.NewCollector(distribution.Settings([]string{"file:" + filepath.Join("..", "..", "collector", "config.yaml")}))
+	col, err := distribution.Start([]string{"file:" + filepath.Join("..", "..", "collector", "config.yaml")}, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	// stopped is closed when Run returns, runErr holds its error: both the
-	// start-up loop and the cleanup may look without consuming anything.
-	stopped := make(chan struct{})
-	var runErr error
-	go func() { runErr = col.Run(ctx); close(stopped) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-stopped:
-			if runErr != nil {
-				t.Errorf("collector: %v", runErr)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("collector did not stop within 30s")
+		if err := col.Stop(30 * time.Second); err != nil {
+			t.Errorf("collector: %v", err)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for col.GetState() != otelcol.StateRunning {
-		select {
-		case <-stopped:
-			t.Fatalf("collector stopped while starting: %v", runErr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("collector did not start within 30s")
-		}
-	}
 	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
@@ -75,36 +74,15 @@ func startCollector(t *testing.T, db *chtest.DB, extraEnv map[string]string) *ru
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	col, err := otelcol.NewCollector(Settings([]string{"file:" + path}))
+	col, err := Start([]string{"file:" + path}, 30*time.Second)
 	if err != nil {
-		t.Fatalf("new collector: %v", err)
+		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- col.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("collector run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("collector did not stop within 30s")
+		if err := col.Stop(30 * time.Second); err != nil {
+			t.Errorf("collector run: %v", err)
 		}
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for col.GetState() != otelcol.StateRunning {
-		select {
-		case err := <-done:
-			t.Fatalf("collector stopped during start-up: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("collector did not start within 30s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	conn, err := grpc.NewClient(rc.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

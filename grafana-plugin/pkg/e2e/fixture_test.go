@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/collector/otelcol"
-
 	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/analytics/rollup"
 	"github.com/settlewatch/settlewatch/assembly"
@@ -56,26 +54,15 @@ func startCollector(t *testing.T, db *chtest.DB) string {
 	} {
 		t.Setenv(k, v)
 	}
-	col, err := otelcol.NewCollector(distribution.Settings([]string{"file:" + filepath.Join("..", "..", "..", "collector", "config.yaml")}))
+	col, err := distribution.Start([]string{"file:" + filepath.Join("..", "..", "..", "collector", "config.yaml")}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- col.Run(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := col.Stop(time.Minute); err != nil {
 			t.Errorf("collector: %v", err)
 		}
 	})
-	for col.GetState() != otelcol.StateRunning {
-		select {
-		case err := <-done:
-			t.Fatalf("collector stopped while starting: %v", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	return grpcAddr
 }
 
