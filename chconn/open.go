@@ -19,6 +19,20 @@ func Open(ctx context.Context, s Settings) (driver.Conn, error) {
 	return open(ctx, s, s.Database)
 }
 
+// OpenSession is Open limited to one connection: one server session, so a
+// temporary table created by one query is there for the next ones until
+// the connection is closed (the native protocol keeps temporary tables per
+// connection; a pool would hand out others).
+func OpenSession(ctx context.Context, s Settings) (driver.Conn, error) {
+	s.MaxOpenConns = 1
+	return Open(ctx, s)
+}
+
+// Sessions is OpenSession bound to s, for jobs.Env.Session.
+func Sessions(s Settings) func(context.Context) (driver.Conn, error) {
+	return func(ctx context.Context) (driver.Conn, error) { return OpenSession(ctx, s) }
+}
+
 // OpenNoDatabase is Open connected to the server's "default" database, for
 // work that must happen before s.Database exists (CREATE DATABASE, migrations).
 // s is still validated, including s.Database.

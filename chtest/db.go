@@ -84,6 +84,11 @@ func Migrated(t testing.TB) *DB {
 	return db
 }
 
+// Session opens a one-connection session on db's database (jobs.Env.Session).
+func (db *DB) Session(ctx context.Context) (driver.Conn, error) {
+	return chconn.OpenSession(ctx, db.Settings)
+}
+
 // Count runs a query that returns one UInt64 (e.g. SELECT count() …) and
 // returns it, failing t on error. Bind values with ? and args.
 func (db *DB) Count(t testing.TB, query string, args ...any) uint64 {

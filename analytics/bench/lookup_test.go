@@ -12,7 +12,6 @@ import (
 
 	"github.com/settlewatch/settlewatch/analytics/query"
 	"github.com/settlewatch/settlewatch/analytics/synth"
-	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 )
@@ -35,26 +34,14 @@ func BenchmarkTxnLookup(b *testing.B) {
 	ctx := context.Background()
 	spans := lookupSpans()
 	txns := spans / 5
-	dbName := db.Name
-	// SETTLEWATCH_BENCH_LOOKUP_DB names a database of its own, kept after
-	// the run: generated there by the first run, reused by the next ones
-	// (generating 100M spans takes about 8 minutes here). Drop it by hand.
-	if keep := os.Getenv("SETTLEWATCH_BENCH_LOOKUP_DB"); keep != "" {
-		dbName = keep
-		if db.Count(b, "SELECT count() FROM system.tables WHERE database = ? AND name = 'txn_traces'", keep) == 0 {
-			v, err := chconn.ServerVersion(ctx, db.Conn)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := chschema.Migrate(ctx, db.Conn, keep, chschema.DialectFor(v, ""), nil); err != nil {
-				b.Fatal(err)
-			}
-			generateLookupSet(b, db, keep, spans)
-		}
-		txns = db.Count(b, "SELECT count() FROM `"+keep+"`.txn_traces")
-		b.Logf("database %s: %d transactions", keep, txns)
-	} else {
-		generateLookupSet(b, db, dbName, spans)
+	// SETTLEWATCH_BENCH_LOOKUP_DB keeps the set (generating 100M spans takes
+	// about 8 minutes here).
+	dbName := keptDB(b, db, "SETTLEWATCH_BENCH_LOOKUP_DB", "txn_traces", func(name string) {
+		generateLookupSet(b, db, name, spans)
+	})
+	if dbName != db.Name {
+		txns = db.Count(b, "SELECT count() FROM `"+dbName+"`.txn_traces")
+		b.Logf("database %s: %d transactions", dbName, txns)
 	}
 	q := &query.Querier{Conn: db.Conn, DB: dbName, Timeout: time.Minute, MaxRows: 10000}
 	rng := rand.New(rand.NewPCG(1, 2))

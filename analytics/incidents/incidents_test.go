@@ -30,7 +30,7 @@ var (
 func history(t *testing.T, outages []synth.Outage) (*chtest.DB, *jobs.Runner) {
 	t.Helper()
 	db := chtest.Migrated(t)
-	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t)}}
+	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t)}}
 	for w := 3; w >= 0; w-- {
 		shift := -time.Duration(w) * 7 * 24 * time.Hour
 		cfg := synth.Config{Seed: uint64(100 + w), From: from.Add(shift), To: to.Add(shift), PerHour: 3000}

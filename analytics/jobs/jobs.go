@@ -31,6 +31,10 @@ import (
 type Env struct {
 	Conn driver.Conn
 	DB   string
+	// Session, if set, opens a connection of its own: one session, whose
+	// temporary tables live until it is closed (the rollup job stages a
+	// window in one). Nil: jobs do without.
+	Session func(context.Context) (driver.Conn, error)
 	// QueryTimeout bounds each query (paired with max_execution_time).
 	QueryTimeout time.Duration
 	Log          *slog.Logger

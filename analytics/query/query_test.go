@@ -46,7 +46,7 @@ func setup(t *testing.T) *fixture {
 	if err := synth.InsertFacts(t.Context(), db.Conn, db.Name, txns); err != nil {
 		t.Fatal(err)
 	}
-	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t)}}
+	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t)}}
 	return &fixture{db: db, q: &query.Querier{Conn: db.Conn, DB: db.Name, Timeout: time.Minute}, txns: txns, cfg: cfg, r: r}
 }
 

@@ -23,13 +23,16 @@ package rollup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/analytics/model"
@@ -57,6 +60,8 @@ type Job struct {
 	// rows at most this often (default 1h; the query layer reads day rows
 	// only for days that have ended). Backfills always derive them.
 	DayRefresh time.Duration
+	// warnStage logs a refused temporary table once.
+	warnStage sync.Once
 	// BeforeHourRows, if set, is called between writing the 5-minute rows
 	// and the hour rows of a window (tests kill a daemon there).
 	BeforeHourRows func()
@@ -201,7 +206,7 @@ func maxTime(a, b time.Time) time.Time {
 // (chschema.Rollups.InsertSQL), so no row travels through this process.
 //
 //  1. transactions FINAL → 5-minute rows (total, fine dimensions) and hour
-//     rows (coarse dimensions), version v;
+//     rows (coarse dimensions), version v (readTransactions);
 //  2. 5-minute keys of the window not rewritten by step 1 (latest version
 //     below v: their transactions moved away) → zeros;
 //  3. hour rows of the total and fine dimensions ← their 5-minute rows;
@@ -232,24 +237,7 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	rollups := env.Table(chschema.Rollups.Name)
 
 	// 1. From the transactions.
-	// Grouped first by latency bucket as well, and the histogram arrays
-	// built per group afterwards: one small array per group, not a 32-slot
-	// array per transaction and dimension.
-	src := "SELECT g, dim, b, val, outcome, cause, currency, sum(n), sum(amt), sum(ls), sumForEach(" + model.HistFromIndexSQL("lb", "n") + "), toUInt64(?), now()" +
-		" FROM (SELECT if(dim IN " + coarseSQL() + ", 3600, 300) AS g, tupleElement(d, 1) AS dim," +
-		" if(dim IN " + coarseSQL() + ", toStartOfHour(txn_time), toStartOfFiveMinute(txn_time)) AS b, tupleElement(d, 2) AS val," +
-		" outcome, cause, currency, lb, count() AS n, sum(amount_minor) AS amt, sum(lat_ms) AS ls" +
-		" FROM (SELECT " + sourceColumns() + ", " + model.HistIndexSQL("lat_ms") + " AS lb FROM" +
-		// The time-ordered copy, FINAL filtered by its key (txn_hour) only and
-		// tombstones dropped after collapsing: an older version of a
-		// transaction that sat in another hour (e.g. assembled from its
-		// settlement span alone) is hidden there by its newer version's
-		// tombstone (chschema.TransactionsByTime).
-		" " + chschema.ByTimeSource(env.DB, "txn_hour >= toDateTime(?) AND txn_hour < toDateTime(?) AND toUInt32(txn_hour) IN ?") + ")" +
-		" ARRAY JOIN " + dimsSQL() + " AS d" +
-		" GROUP BY g, dim, b, val, outcome, cause, currency, lb)" +
-		" GROUP BY g, dim, b, val, outcome, cause, currency"
-	if err := exec(ctx, env, "read transactions", insert+" "+src, v, from.Unix(), to.Unix(), hourSet); err != nil {
+	if err := j.readTransactions(ctx, env, v, from, to, hourSet); err != nil {
 		return 0, err
 	}
 	// 2. Vanished 5-minute and coarse hour keys.
@@ -321,10 +309,14 @@ func hourGroupSet(hours []time.Time) clickhouse.GroupSet {
 }
 
 func exec(ctx context.Context, env *jobs.Env, what, q string, args ...any) error {
+	return execOn(ctx, env, env.Conn, what, q, args...)
+}
+
+func execOn(ctx context.Context, env *jobs.Env, conn driver.Conn, what, q string, args ...any) error {
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
 	start := time.Now()
-	if err := env.Conn.Exec(qctx, q, args...); err != nil {
+	if err := conn.Exec(qctx, q, args...); err != nil {
 		return fmt.Errorf("rollup: %s: %w", what, err)
 	}
 	env.Logger().Debug("rollup step", "step", what, "elapsed", time.Since(start).Round(time.Millisecond))
@@ -402,13 +394,110 @@ func rollDay(ctx context.Context, env *jobs.Env, day time.Time) (int, error) {
 	return count(ctx, env, "granularity = 86400 AND bucket = toDateTime(?)", v, day.Unix())
 }
 
-// dimsSQL is the ARRAY JOIN list of (dimension, value) tuples.
-func dimsSQL() string {
-	parts := []string{"('" + model.All + "', '')"}
-	for _, d := range model.Dimensions {
-		parts = append(parts, "('"+d.Name+"', "+d.Column+")")
+// windowTable is the session's temporary table holding a window's live
+// transactions (readTransactions).
+const windowTable = "rollup_window"
+
+// readTransactions writes the 5-minute and coarse hour rows of the window
+// with version v: one GROUP BY per dimension over the window's transactions
+// (dimensionsSQL), all in one INSERT.
+//
+// With a session (env.Session), the window is read once with FINAL into a
+// temporary table and every dimension groups that table; without one, or
+// when the server refuses temporary tables (the user may run no DDL), each
+// dimension reads the window with FINAL itself, which costs about twice as
+// much (docs/benchmarks.md). Both write the same rows.
+func (j *Job) readTransactions(ctx context.Context, env *jobs.Env, v uint64, from, to time.Time, hourSet clickhouse.GroupSet) error {
+	insert := chschema.Rollups.InsertSQL(env.DB)
+	window := "(SELECT " + sourceColumns() + ", " + model.HistIndexSQL("lat_ms") + " AS lb FROM " +
+		// The time-ordered copy, FINAL filtered by its key (txn_hour) only and
+		// tombstones dropped after collapsing: an older version of a
+		// transaction that sat in another hour (e.g. assembled from its
+		// settlement span alone) is hidden there by its newer version's
+		// tombstone (chschema.TransactionsByTime).
+		chschema.ByTimeSource(env.DB, "txn_hour >= toDateTime(?) AND txn_hour < toDateTime(?) AND toUInt32(txn_hour) IN ?") + ")"
+	args := []any{from.Unix(), to.Unix(), hourSet}
+	if env.Session != nil {
+		staged, err := j.stage(ctx, env, window, args)
+		if err != nil {
+			return err
+		}
+		if staged != nil {
+			defer staged.Close()
+			return execOn(ctx, env, staged, "read transactions", insert+" "+dimensionsSQL(windowTable), branchArgs(v)...)
+		}
 	}
-	return "[" + strings.Join(parts, ", ") + "]"
+	// Every branch reads the window itself.
+	return exec(ctx, env, "read transactions", insert+" "+dimensionsSQL(window), branchArgs(v, args...)...)
+}
+
+// branchArgs are the arguments of dimensionsSQL: the version, then the
+// source's own once per branch.
+func branchArgs(v uint64, src ...any) []any {
+	out := []any{v}
+	for range len(model.Dimensions) + 1 {
+		out = append(out, src...)
+	}
+	return out
+}
+
+// stage opens a session and reads the window into its temporary table. It
+// returns nil, nil when the server refuses the temporary table for want of
+// privileges: the caller then reads without it, and the refusal is logged
+// once per Job.
+func (j *Job) stage(ctx context.Context, env *jobs.Env, window string, args []any) (driver.Conn, error) {
+	sess, err := env.Session(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("rollup: open a session for the window table: %w", err)
+	}
+	err = execOn(ctx, env, sess, "stage the window", "CREATE TEMPORARY TABLE "+windowTable+" ENGINE = Memory AS SELECT * FROM "+window, args...)
+	if err == nil {
+		return sess, nil
+	}
+	_ = sess.Close()
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) && (ex.Code == codeDDLProhibited || ex.Code == codeAccessDenied || ex.Code == codeReadonly) {
+		j.warnStage.Do(func() {
+			env.Logger().Warn("rollup: the server refused a temporary table (grant CREATE TEMPORARY TABLE, see deploy/README.md): every dimension reads the window itself, about twice as slow",
+				"code", ex.Code, "error", ex.Message)
+		})
+		return nil, nil
+	}
+	return nil, err
+}
+
+// ClickHouse error codes of a refused temporary table.
+const (
+	codeReadonly      = 164
+	codeDDLProhibited = 392
+	codeAccessDenied  = 497
+)
+
+// dimensionsSQL is the SELECT of step 1 over src, a table or subquery with
+// the columns of sourceColumns and lb (the latency bucket): one branch per
+// dimension, each grouping by latency bucket first and building the
+// histogram arrays per group afterwards (one small array per group, not a
+// 32-slot array per transaction). Separate GROUP BYs cost less than one
+// over an ARRAY JOIN of the dimensions: each hash table stays small.
+func dimensionsSQL(src string) string {
+	branch := func(dim, val string, fine bool) string {
+		g, b := "3600", "toStartOfHour(txn_time)"
+		if fine {
+			g, b = "300", "toStartOfFiveMinute(txn_time)"
+		}
+		return "SELECT toUInt32(" + g + ") AS g, '" + dim + "' AS dim, b, val, outcome, cause, currency, sum(n) AS tn, sum(amt) AS ta, sum(ls) AS tl, sumForEach(" +
+			model.HistFromIndexSQL("lb", "n") + ") AS th" +
+			" FROM (SELECT " + b + " AS b, " + val + " AS val, outcome, cause, currency, lb, count() AS n, sum(amount_minor) AS amt, sum(lat_ms) AS ls" +
+			" FROM " + src + " GROUP BY b, val, outcome, cause, currency, lb)" +
+			" GROUP BY b, val, outcome, cause, currency"
+	}
+	parts := []string{branch(model.All, "toString('')", true)}
+	for _, d := range model.Dimensions {
+		parts = append(parts, branch(d.Name, d.Column, d.Fine))
+	}
+	// The version and now() once, outside the branches: 18.16 refuses a
+	// UNION ALL whose branches evaluated now() in different seconds.
+	return "SELECT g, dim, b, val, outcome, cause, currency, tn, ta, tl, th, toUInt64(?), now() FROM (" + strings.Join(parts, " UNION ALL ") + ")"
 }
 
 // coarseSQL is the SQL list of the dimensions rolled up per hour only.

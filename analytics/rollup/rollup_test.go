@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/analytics/model"
 	"github.com/settlewatch/settlewatch/analytics/rollup"
@@ -23,7 +25,7 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 var day0 = time.Date(2026, 9, 21, 0, 0, 0, 0, time.UTC)
 
 func env(t *testing.T, db *chtest.DB) *jobs.Env {
-	return &jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t)}
+	return &jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t)}
 }
 
 func load(t *testing.T, db *chtest.DB, cfg synth.Config) []synth.Txn {
@@ -292,5 +294,49 @@ func TestPlanWindowsAndSplit(t *testing.T) {
 	sp := j.Split(day0.Add(30*time.Minute), day0.Add(25*time.Hour+10*time.Minute))
 	if len(sp) != 3 || !sp[0].From.Equal(day0) || !sp[2].To.Equal(day0.Add(26*time.Hour)) {
 		t.Errorf("split %v", sp)
+	}
+}
+
+// The window staged in a session's temporary table, read per dimension
+// without one, and a session that refuses the temporary table (a user
+// without DDL on 18.16) write the same rows.
+func TestWindowTableOrNotTheSameRows(t *testing.T) {
+	db := chtest.Migrated(t)
+	load(t, db, synth.Config{Seed: 11, From: day0.Add(8 * time.Hour), To: day0.Add(11 * time.Hour), PerHour: 3000, USDShare: 0.2})
+	refused := 0
+	sessions := map[string]func(context.Context) (driver.Conn, error){
+		"staged":     db.Session,
+		"no session": nil,
+		"refused": func(ctx context.Context) (driver.Conn, error) {
+			refused++
+			conn, err := db.Session(ctx)
+			if err == nil {
+				err = conn.Exec(ctx, "SET allow_ddl = 0")
+			}
+			return conn, err
+		},
+	}
+	var first map[string]string
+	for _, name := range []string{"staged", "no session", "refused", "staged"} {
+		e := env(t, db)
+		e.Session = sessions[name]
+		r := &jobs.Runner{Env: *e}
+		if _, err := r.Backfill(t.Context(), &rollup.Job{}, day0, day0.Add(24*time.Hour), nil); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		snap := snapshot(t, db)
+		if first == nil {
+			first = snap
+			if len(snap) < 1000 {
+				t.Fatalf("%d rollup rows", len(snap))
+			}
+			continue
+		}
+		if !maps.Equal(snap, first) {
+			t.Errorf("%s: %d rows differ from the staged run's %d", name, len(snap), len(first))
+		}
+	}
+	if refused == 0 {
+		t.Error("the refusing session was never opened")
 	}
 }

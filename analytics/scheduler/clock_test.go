@@ -42,7 +42,7 @@ type world struct {
 func newWorld(t *testing.T, name string) *world {
 	t.Helper()
 	w := &world{db: chtest.Migrated(t)}
-	w.r = &jobs.Runner{Env: jobs.Env{Conn: w.db.Conn, DB: w.db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t).With("world", name),
+	w.r = &jobs.Runner{Env: jobs.Env{Conn: w.db.Conn, Session: w.db.Session, DB: w.db.Name, QueryTimeout: time.Minute, Log: chtest.Logger(t).With("world", name),
 		Now: func() time.Time { return w.clock }}, Host: name}
 	entries, err := DefaultConfig().Build()
 	if err != nil {

@@ -75,7 +75,7 @@ func (f *fakeJob) Split(_, _ time.Time) []jobs.Window                           
 
 func newScheduler(t *testing.T, entries ...Entry) (*Scheduler, *chtest.DB) {
 	db := chtest.Migrated(t)
-	s := &Scheduler{Runner: &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, Log: chtest.Logger(t)}}, Entries: entries, Log: chtest.Logger(t)}
+	s := &Scheduler{Runner: &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, Log: chtest.Logger(t)}}, Entries: entries, Log: chtest.Logger(t)}
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

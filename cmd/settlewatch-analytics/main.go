@@ -139,7 +139,7 @@ func serve(ctx context.Context, log *slog.Logger, s chconn.Settings, cfg schedul
 		return fmt.Errorf("database %s is at schema version %d; the analytics tables come with version 2: run settlewatch migrate (or -migrate)", s.Database, v)
 	}
 	metrics := scheduler.NewMetrics()
-	runner := &jobs.Runner{Env: jobs.Env{Conn: conn, DB: s.Database, QueryTimeout: max(s.QueryTimeout, 5*time.Minute), Log: log}}
+	runner := &jobs.Runner{Env: jobs.Env{Conn: conn, Session: chconn.Sessions(s), DB: s.Database, QueryTimeout: max(s.QueryTimeout, 5*time.Minute), Log: log}}
 	sch := &scheduler.Scheduler{Runner: runner, Entries: entries, Log: log, Metrics: metrics}
 	var srv *http.Server
 	if metricsAddr != "" {

@@ -155,7 +155,7 @@ func TestKillMidJobAndRestart(t *testing.T) {
 		}
 	}
 	// The reference: one uninterrupted run.
-	r := &jobs.Runner{Env: jobs.Env{Conn: ref.Conn, DB: ref.Name, Log: chtest.Logger(t)}}
+	r := &jobs.Runner{Env: jobs.Env{Conn: ref.Conn, Session: ref.Session, DB: ref.Name, Log: chtest.Logger(t)}}
 	if _, err := r.Backfill(t.Context(), &rollup.Job{}, cfg.From, cfg.To, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func runBackfill(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	runner := &jobs.Runner{Env: jobs.Env{Conn: conn, DB: s.Database, QueryTimeout: max(s.QueryTimeout, 5*time.Minute), Log: slog.Default()}}
+	runner := &jobs.Runner{Env: jobs.Env{Conn: conn, Session: chconn.Sessions(*s), DB: s.Database, QueryTimeout: max(s.QueryTimeout, 5*time.Minute), Log: slog.Default()}}
 	for _, n := range names {
 		start := time.Now()
 		bar := newProgress(os.Stderr, n, *quiet)

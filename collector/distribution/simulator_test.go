@@ -109,7 +109,7 @@ func TestSimulatedDayMatchesGroundTruth(t *testing.T) {
 
 	// The analytics rollup over the same data equals the simulator's totals
 	// per hour × gateway × cause (× outcome × currency), cell by cell.
-	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: time.Minute}}
+	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, QueryTimeout: time.Minute}}
 	if _, err := runner.Backfill(ctx, &rollup.Job{BackfillWindow: 24 * time.Hour}, r.From.Add(-24*time.Hour), time.Now().Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}

@@ -262,7 +262,7 @@ func TestAnalyticsJobsRunAsAnalyticsUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &jobs.Runner{Env: jobs.Env{Conn: s.open(t, analytics, db), DB: db, QueryTimeout: time.Minute, Log: chtest.Logger(t)}}
+	r := &jobs.Runner{Env: jobs.Env{Conn: s.open(t, analytics, db), Session: chconn.Sessions(s.settings(analytics, db)), DB: db, QueryTimeout: time.Minute, Log: chtest.Logger(t)}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var names []string

@@ -205,10 +205,15 @@ func TestClickHouseUsersFile(t *testing.T) {
 	}
 }
 
-// grant is one privilege on one table ("*" for the whole database).
+// grant is one privilege on one table ("*" for the whole database, "*.*"
+// for the global one).
 type grant struct{ user, priv, table string }
 
-var grantRE = regexp.MustCompile(`^GRANT\s+([A-Z, ]+?)\s+ON\s+([a-z_]+)\.([a-z_*]+)(?:\s+TO\s+([a-z_]+))?$`)
+var grantRE = regexp.MustCompile(`^GRANT\s+([A-Z, ]+?)\s+ON\s+([a-z_*]+)\.([a-z_*]+)(?:\s+TO\s+([a-z_]+))?$`)
+
+// tempTables is the one global grant: the rollup job stages a window in a
+// session's temporary table (analytics/rollup).
+const tempTables = "CREATE TEMPORARY TABLE"
 
 // parseGrant expands "GRANT A, B ON db.t [TO role]" to one grant per privilege.
 func parseGrant(t *testing.T, user, q string) []grant {
@@ -218,7 +223,9 @@ func parseGrant(t *testing.T, user, q string) []grant {
 		t.Errorf("grant %q: not of the form GRANT <privileges> ON %s.<table>", q, database)
 		return nil
 	}
-	if m[2] != database {
+	if m[2] == "*" && m[3] == "*" && m[1] == tempTables {
+		m[3] = "*.*"
+	} else if m[2] != database {
 		t.Errorf("grant %q: database %q, want %s", q, m[2], database)
 	}
 	if m[4] != "" {
@@ -291,6 +298,10 @@ func TestClickHouseGrants(t *testing.T) {
 			t.Errorf("grants overlay: user %s is not defined in settlewatch.xml", user)
 		}
 		for _, g := range gs {
+			if g.table == "*.*" {
+				have[g] = true
+				continue
+			}
 			if !tables[g.table] {
 				t.Errorf("user %s: grant on %s.%s, which is not a table of the schema (chschema.All)", user, database, g.table)
 			}
@@ -314,6 +325,7 @@ func TestClickHouseGrants(t *testing.T) {
 	add(collectorUser, "INSERT", append(ingest, chschema.TransactionsByTime)...)
 	want = append(want, grant{analyticsUser, "SELECT", "*"})
 	add(analyticsUser, "INSERT", append(chschema.AnalyticsTables(), chschema.Transactions, chschema.TransactionsByTime)...)
+	want = append(want, grant{analyticsUser, tempTables, "*.*"})
 	want = append(want, grant{grafanaUser, "SELECT", "*"})
 	for _, g := range want {
 		if !have[g] {

@@ -35,9 +35,12 @@ GRANT SELECT, INSERT ON settlewatch.transactions TO settlewatch_collector_role;
 GRANT INSERT ON settlewatch.transactions_by_time TO settlewatch_collector_role;
 
 -- The analytics daemon: reads everything, writes its job tables and
--- transactions (the settlement sweep).
+-- transactions (the settlement sweep), and stages a rollup window in a
+-- temporary table of its session (without it the rollup reads each window
+-- once per dimension, about twice as slow).
 CREATE ROLE IF NOT EXISTS settlewatch_analytics_role;
 GRANT SELECT ON settlewatch.* TO settlewatch_analytics_role;
+GRANT CREATE TEMPORARY TABLE ON *.* TO settlewatch_analytics_role;
 GRANT INSERT ON settlewatch.transactions TO settlewatch_analytics_role;
 GRANT INSERT ON settlewatch.transactions_by_time TO settlewatch_analytics_role;
 GRANT INSERT ON settlewatch.job_runs TO settlewatch_analytics_role;

@@ -32,7 +32,7 @@ func BenchmarkPlugin30Days(b *testing.B) {
 	if err := synth.Insert(ctx, db.Conn, db.Name, synth.Rows(txns), time.Now()); err != nil {
 		b.Fatal(err)
 	}
-	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: 5 * time.Minute}}
+	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, QueryTimeout: 5 * time.Minute}}
 	if _, err := runner.Backfill(ctx, &rollup.Job{}, from, to, nil); err != nil {
 		b.Fatal(err)
 	}

@@ -101,7 +101,7 @@ func simulateDay(t *testing.T) *day {
 	}
 	waitTruth(t, db, a, res.Truth)
 
-	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, QueryTimeout: 5 * time.Minute, Log: chtest.Logger(t)}}
+	runner := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, QueryTimeout: 5 * time.Minute, Log: chtest.Logger(t)}}
 	if _, err := runner.Backfill(ctx, &rollup.Job{}, res.Range.From, res.Range.To, nil); err != nil {
 		t.Fatal(err)
 	}
