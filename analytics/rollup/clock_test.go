@@ -101,7 +101,7 @@ func TestEndedDayRowsFollowLateDataWhenTheClockIsBehind(t *testing.T) {
 	e := env(t, db)
 	e.Now = func() time.Time { return clock }
 	r := &jobs.Runner{Env: *e}
-	job := &rollup.Job{} // default DayRefresh: a running day's rows at most hourly
+	job := &rollup.Job{} // default DayRefresh: day rows once the day has ended
 	if _, err := r.RunScheduled(t.Context(), job); err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,8 +58,12 @@ type Job struct {
 	// BackfillWindow is the width of a backfill window (default 24h).
 	BackfillWindow time.Duration
 	// DayRefresh: while a day is running, scheduled runs re-derive its day
-	// rows at most this often (default 1h; the query layer reads day rows
-	// only for days that have ended). Backfills always derive them.
+	// rows at most this often; 0 (the default) waits until the day has
+	// ended: the query layer reads day rows only for days that have ended,
+	// and re-deriving a running day reads all its hour rows so far.
+	// Scheduled runs derive every ended day whose hours changed since its
+	// day rows were derived (staleDays); backfills always derive the days
+	// of their windows.
 	DayRefresh time.Duration
 	// warnStage logs a refused temporary table once.
 	warnStage sync.Once
@@ -214,7 +219,8 @@ func maxTime(a, b time.Time) time.Time {
 //  5. per day touched: day rows ← hour rows, then day keys not rewritten → zeros.
 func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error) {
 	if w.Parts != nil && len(w.Parts) == 0 {
-		return 0, nil // planned, and nothing changed
+		// Planned, and nothing changed: only days that ended since.
+		return j.deriveDays(ctx, env, nil, true)
 	}
 	hours := w.Parts
 	if len(hours) == 0 {
@@ -265,30 +271,54 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		return 0, err
 	}
 	// 5. Days.
+	n, err := j.deriveDays(ctx, env, hours, len(w.Parts) > 0)
+	return written + n, err
+}
+
+// deriveDays derives the day rows of the days of hours and, in a scheduled
+// run, of every ended day whose hours changed since (staleDays).
+func (j *Job) deriveDays(ctx context.Context, env *jobs.Env, hours []time.Time, scheduled bool) (int, error) {
 	days := map[int64]bool{}
 	for _, h := range hours {
 		days[model.Day.Truncate(h).Unix()] = true
 	}
-	dayList := make([]int64, 0, len(days))
-	for d := range days {
-		dayList = append(dayList, d)
+	var serverNow time.Time
+	if scheduled {
+		// Whether a day is running is judged on the server's clock, the
+		// one that stamps computed_at (a daemon clock that stepped back
+		// cannot keep an ended day's rows from being derived).
+		var stale []time.Time
+		var err error
+		serverNow, stale, err = staleDays(ctx, env, j.lag(), orDur(j.MaxLateness, 40*24*time.Hour))
+		if err != nil {
+			return 0, err
+		}
+		for _, d := range stale {
+			days[d.Unix()] = true
+		}
 	}
-	slices.Sort(dayList)
-	now := env.NowUTC()
+	written := 0
+	dayList := slices.Sorted(maps.Keys(days))
 	for _, d := range dayList {
 		day := time.Unix(d, 0).UTC()
-		// computed_at has whole seconds, so a refresh period under a second
-		// means "every run" (a freshness check would skip rows derived
-		// earlier in the same second, before this window's hours existed).
-		if refresh := orDur(j.DayRefresh, time.Hour); len(w.Parts) > 0 && refresh >= time.Second && day.Add(24*time.Hour+j.lag()).After(now) {
-			// A scheduled run during the day: its day rows (read only for
-			// ended days, see query) are refreshed at most every DayRefresh.
-			fresh, err := dayFresh(ctx, env, day, refresh, j.lag())
-			if err != nil {
-				return written, err
-			}
-			if fresh {
+		if scheduled && day.Add(24*time.Hour+j.lag()).After(serverNow) {
+			// A running day: the query layer reads day rows only for ended
+			// days, so by default they wait until the day ends (staleDays);
+			// DayRefresh derives them during the day at most that often.
+			// computed_at has whole seconds, so a period under a second
+			// means "every run" (a freshness check would skip rows derived
+			// earlier in the same second, before this window's hours existed).
+			if j.DayRefresh <= 0 {
 				continue
+			}
+			if j.DayRefresh >= time.Second {
+				fresh, err := dayFresh(ctx, env, day, j.DayRefresh, j.lag())
+				if err != nil {
+					return written, err
+				}
+				if fresh {
+					continue
+				}
 			}
 		}
 		n, err := rollDay(ctx, env, day)
@@ -298,6 +328,46 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		}
 	}
 	return written, nil
+}
+
+// staleDays returns the server's clock and the days that have ended (plus
+// lag) within maxLateness whose day rows are missing or not newer than their
+// newest hour row: the days whose hours were rolled up since their day rows
+// were derived. A day whose hour and day rows carry the same second counts
+// as stale, so it is derived once more rather than missed.
+func staleDays(ctx context.Context, env *jobs.Env, lag, maxLateness time.Duration) (time.Time, []time.Time, error) {
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	rollups := env.Table(chschema.Rollups.Name)
+	rows, err := env.Conn.Query(qctx, "SELECT now(), d FROM (SELECT toStartOfDay(bucket) AS d, max(computed_at) AS hc FROM "+rollups+
+		" WHERE granularity = 3600 AND dimension = 'all' AND bucket >= now() - ? GROUP BY d)"+
+		" ANY LEFT JOIN (SELECT bucket AS d, max(computed_at) AS dc FROM "+rollups+
+		" WHERE granularity = 86400 AND dimension = 'all' AND bucket >= now() - ? GROUP BY d) USING d"+
+		" WHERE d + ? <= now() AND hc >= dc ORDER BY d",
+		int64(maxLateness/time.Second), int64(maxLateness/time.Second), int64((24*time.Hour+lag)/time.Second))
+	if err != nil {
+		return time.Time{}, nil, fmt.Errorf("rollup: find ended days to derive: %w", err)
+	}
+	defer rows.Close()
+	var now time.Time
+	var out []time.Time
+	for rows.Next() {
+		var d time.Time
+		if err := rows.Scan(&now, &d); err != nil {
+			return time.Time{}, nil, fmt.Errorf("rollup: find ended days to derive: %w", err)
+		}
+		out = append(out, d.UTC())
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, nil, fmt.Errorf("rollup: find ended days to derive: %w", err)
+	}
+	if now.IsZero() {
+		// No stale day: the clock alone.
+		if err := env.Conn.QueryRow(qctx, "SELECT now()").Scan(&now); err != nil {
+			return time.Time{}, nil, fmt.Errorf("rollup: read the server's clock: %w", err)
+		}
+	}
+	return now.UTC(), out, nil
 }
 
 func hourGroupSet(hours []time.Time) clickhouse.GroupSet {

@@ -340,3 +340,57 @@ func TestWindowTableOrNotTheSameRows(t *testing.T) {
 		t.Error("the refusing session was never opened")
 	}
 }
+
+// Scheduled runs leave a running day's day rows alone (the query layer reads
+// day rows only for ended days) and derive an ended day's rows whenever its
+// hour rows are newer than them, even from a run with nothing new to roll up.
+func TestDayRowsWaitForTheDayToEnd(t *testing.T) {
+	db := chtest.Migrated(t)
+	var serverNow time.Time
+	if err := db.Conn.QueryRow(t.Context(), "SELECT now()").Scan(&serverNow); err != nil {
+		t.Fatal(err)
+	}
+	today := model.Day.Truncate(serverNow.UTC())
+	// The first hour of today (whatever the time of day), and
+	// two hours of an ended day.
+	cur := synth.Config{Seed: 31, From: today, To: today.Add(time.Hour), PerHour: 600}
+	past := synth.Config{Seed: 32, From: day0.Add(9 * time.Hour), To: day0.Add(11 * time.Hour), PerHour: 600}
+	curTxns := load(t, db, cur)
+	// The ended day's transactions were assembled days ago: the second run
+	// below re-rolls today's hours only.
+	pastTxns := synth.Generate(past)
+	if err := synth.Insert(t.Context(), db.Conn, db.Name, synth.Rows(pastTxns), serverNow.Add(-72*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	r := &jobs.Runner{Env: *env(t, db)}
+	job := &rollup.Job{MaxLateness: 400 * 24 * time.Hour, InitialLookback: 400 * 24 * time.Hour}
+	if _, err := r.RunScheduled(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	dayRows := func(day time.Time) uint64 {
+		return db.Count(t, "SELECT toUInt64(sum(transactions)) FROM rollups FINAL WHERE granularity = 86400 AND dimension = 'all' AND bucket = toDateTime(?)", day.Unix())
+	}
+	if n := db.Count(t, "SELECT toUInt64(sum(transactions)) FROM rollups FINAL WHERE granularity = 3600 AND dimension = 'all' AND bucket >= toDateTime(?)", today.Unix()); n != uint64(len(curTxns)) || n == 0 {
+		t.Errorf("today's hour rows hold %d transactions, want %d", n, len(curTxns))
+	}
+	if n := dayRows(today); n != 0 {
+		t.Errorf("today's day rows were derived while it runs (%d transactions)", n)
+	}
+	if n := dayRows(day0); n != uint64(len(pastTxns)) {
+		t.Errorf("the ended day's rows hold %d transactions, want %d", n, len(pastTxns))
+	}
+	// Hour rows newer than the day rows (as a run killed between the two
+	// would leave them): 5 more transactions in one hour of the ended day.
+	db.Exec(t, "INSERT INTO rollups (granularity, dimension, bucket, value, outcome, cause, currency, transactions, amount_minor, latency_sum_ms, latency_hist, version, computed_at)"+
+		" SELECT granularity, dimension, bucket, value, outcome, cause, currency, transactions + 5, amount_minor, latency_sum_ms, latency_hist, version + 1, now() + 1"+
+		" FROM rollups FINAL WHERE granularity = 3600 AND dimension = 'all' AND bucket = toDateTime(?) AND outcome = 'settled' AND currency = 'CNY'", day0.Add(9*time.Hour).Unix())
+	if _, err := r.RunScheduled(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	if n := dayRows(day0); n != uint64(len(pastTxns))+5 {
+		t.Errorf("after newer hour rows, the ended day's rows hold %d transactions, want %d", n, len(pastTxns)+5)
+	}
+	if n := dayRows(today); n != 0 {
+		t.Errorf("today's day rows were derived while it runs (%d transactions)", n)
+	}
+}

@@ -160,7 +160,6 @@ func (c *Config) fill() {
 	dur(&r.MaxLateness, 40*24*time.Hour)
 	num(&r.MaxHoursPerWindow, 24)
 	dur(&r.BackfillWindow, 24*time.Hour)
-	dur(&r.DayRefresh, time.Hour)
 	dur(&c.Jobs.Sweep.Lookback, 90*24*time.Hour)
 	i := &c.Jobs.Incidents
 	num(&i.BaselineWeeks, 4)
