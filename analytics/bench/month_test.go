@@ -45,6 +45,7 @@ func generateMonth(b *testing.B, db *chtest.DB, name string, n uint64) {
 	const (
 		h  = "cityHash64(number, 1)"
 		h2 = "cityHash64(number, 2)"
+		h3 = "cityHash64(number, 9)" // which cause or code, independent of r
 	)
 	at := fmt.Sprintf("toDateTime(%d + intDiv(number * 2592000, %d), 'UTC')", month0.Unix(), n)
 	gw := "(" + h + " % 4)"
@@ -56,15 +57,15 @@ func generateMonth(b *testing.B, db *chtest.DB, name string, n uint64) {
 	outcome := "if(" + outage + ", 'failed', if(" + r + " < 93, 'settled', arrayElement(['declined', 'declined', 'failed', 'pending', 'approved', 'unsettled', 'settlement_rejected'], toUInt64(" + r + " - 92))))"
 	failed := "(" + r + " = 95 OR " + outage + ")"
 	// Causes: declines by the issuer's answer, failures by where they broke.
-	cause := "multiIf(" + outage + ", 'gateway', " + r + " IN (93, 94), arrayElement(['account', 'authorization', 'limit', 'bank_policy', 'card'], " + h2 + " % 5 + 1)," +
-		" " + r + " = 95, arrayElement(['network', 'timeout', 'system', 'gateway', 'unknown'], " + h2 + " % 5 + 1)," +
+	cause := "multiIf(" + outage + ", 'gateway', " + r + " IN (93, 94), arrayElement(['account', 'authorization', 'limit', 'bank_policy', 'card'], " + h3 + " % 5 + 1)," +
+		" " + r + " = 95, arrayElement(['network', 'timeout', 'system', 'gateway', 'unknown'], " + h3 + " % 5 + 1)," +
 		" " + r + " IN (98, 99), 'settlement', 'none')"
 	exprs := map[string]string{
 		"txn_id": "concat('M', toString(number))", "version": "toUInt64(1)", "txn_time": at,
 		"txn_ns":   "toUInt64(toUInt32(" + at + ")) * 1000000000 + number % 1000000000",
 		"trace_id": "toFixedString(substring(hex(cityHash64(number)), 1, 16), 16)", "txn_type": "'sale'",
 		"outcome": outcome, "cause": cause,
-		"response_code": "multiIf(" + failed + ", '', " + r + " IN (93, 94), arrayElement(['51', '05', '55', '14', '61', '13'], " + h2 + " % 6 + 1), '00')",
+		"response_code": "multiIf(" + failed + ", '', " + r + " IN (93, 94), arrayElement(['51', '05', '55', '14', '61', '13'], " + h3 + " % 6 + 1), '00')",
 		"cause_class":   "multiIf(" + failed + ", 'soft', " + r + " IN (93, 94), 'hard', 'none')",
 		"amount_minor":  "toInt64(100 + " + h + " % 50000)", "currency": "if(" + h + " % 10 = 0, 'USD', 'CNY')",
 		"terminal_id": "concat('T', toString(" + h2 + " % 20000))", "merchant_id": "concat('M', toString(" + h2 + " % 3000))",

@@ -183,12 +183,13 @@ func HistIndexSQL(col string) string {
 	return "toUInt8(" + strings.Join(parts, " + ") + ")"
 }
 
-// HistFromIndexSQL is a histogram holding count n in bucket idx and zero
-// elsewhere (no lambda: 18.16 cannot capture columns in one), for summing
-// with sumForEach after grouping by the bucket index: one small array per
-// group instead of one per row.
-func HistFromIndexSQL(idx, n string) string {
-	return fmt.Sprintf("arrayResize(arrayPushBack(arrayResize(emptyArrayUInt64(), %s), toUInt64(%s)), %d)", idx, n, len(LatencyBoundsMs)+1)
+// HistFromBucketsSQL is the histogram of arr, an array of bucket indexes
+// (HistIndexSQL values, e.g. groupArray of them): how many equal each index.
+// A lambda of 18.16 cannot capture a column, so arr reaches it as an
+// argument, repeated once per bucket.
+func HistFromBucketsSQL(arr string) string {
+	n := len(LatencyBoundsMs) + 1
+	return fmt.Sprintf("arrayMap((i, a) -> toUInt64(countEqual(a, i)), range(%d), arrayResize([%s], %d, %s))", n, arr, n, arr)
 }
 
 // AddHist adds b into a (growing a if needed).

@@ -545,21 +545,19 @@ const (
 
 // dimensionsSQL is the SELECT of step 1 over src, a table or subquery with
 // the columns of sourceColumns and lb (the latency bucket): one branch per
-// dimension, each grouping by latency bucket first and building the
-// histogram arrays per group afterwards (one small array per group, not a
-// 32-slot array per transaction). Separate GROUP BYs cost less than one
-// over an ARRAY JOIN of the dimensions: each hash table stays small.
+// dimension, each a GROUP BY that collects its transactions' latency buckets
+// (one byte each) and counts them into the histogram once per group.
+// Separate GROUP BYs cost less than one over an ARRAY JOIN of the
+// dimensions: each hash table stays small (docs/benchmarks.md).
 func dimensionsSQL(src string) string {
 	branch := func(dim, val string, fine bool) string {
 		g, b := "3600", "toStartOfHour(txn_time)"
 		if fine {
 			g, b = "300", "toStartOfFiveMinute(txn_time)"
 		}
-		return "SELECT toUInt32(" + g + ") AS g, '" + dim + "' AS dim, b, val, outcome, cause, currency, sum(n) AS tn, sum(amt) AS ta, sum(ls) AS tl, sumForEach(" +
-			model.HistFromIndexSQL("lb", "n") + ") AS th" +
-			" FROM (SELECT " + b + " AS b, " + val + " AS val, outcome, cause, currency, lb, count() AS n, sum(amount_minor) AS amt, sum(lat_ms) AS ls" +
-			" FROM " + src + " GROUP BY b, val, outcome, cause, currency, lb)" +
-			" GROUP BY b, val, outcome, cause, currency"
+		return "SELECT toUInt32(" + g + ") AS g, '" + dim + "' AS dim, b, val, outcome, cause, currency, tn, ta, tl, " + model.HistFromBucketsSQL("lbs") + " AS th" +
+			" FROM (SELECT " + b + " AS b, " + val + " AS val, outcome, cause, currency, count() AS tn, sum(amount_minor) AS ta, sum(lat_ms) AS tl, groupArray(lb) AS lbs" +
+			" FROM " + src + " GROUP BY b, val, outcome, cause, currency)"
 	}
 	parts := []string{branch(model.All, "toString('')", true)}
 	for _, d := range model.Dimensions {
