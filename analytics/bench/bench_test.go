@@ -91,6 +91,33 @@ func BenchmarkHourlyRollup1M(b *testing.B) {
 	}
 }
 
+// BenchmarkScheduledHour1M: the daemon's case, a scheduled run over an hour
+// of 1M transactions of the running day (the first hour of today on the
+// server's clock): 5-minute and hour rows; the day rows wait for the day
+// to end.
+func BenchmarkScheduledHour1M(b *testing.B) {
+	db := chtest.Migrated(b)
+	var now time.Time
+	if err := db.Conn.QueryRow(context.Background(), "SELECT now()").Scan(&now); err != nil {
+		b.Fatal(err)
+	}
+	hour := now.UTC().Truncate(24 * time.Hour)
+	insert(b, db, synth.Config{Seed: 1, From: hour, To: hour.Add(time.Hour), PerHour: 1_000_000, Terminals: 20000, Merchants: 3000, USDShare: 0.1})
+	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: db.Name, QueryTimeout: 30 * time.Minute}}
+	b.ResetTimer()
+	for range b.N {
+		rows, err := r.RunScheduled(context.Background(), &rollup.Job{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(rows), "rollup_rows")
+	}
+	b.StopTimer()
+	if n := db.Count(b, "SELECT count() FROM rollups WHERE granularity = 86400"); n != 0 {
+		b.Errorf("%d day rows for the running day", n)
+	}
+}
+
 // BenchmarkMonth: 30 days of traffic plus one hour of 1M transactions in
 // the same month; the backfill, the hourly rollup of that hour amid the
 // month, and causes over the 30 days from rollups and from raw rows.
