@@ -41,7 +41,7 @@ func run() error {
 	s := chconn.FromEnv(os.Getenv)
 	s.RegisterFlags(flag.CommandLine)
 	collectorBin := flag.String("collector", "bin/settlewatch-collector", "collector binary")
-	config := flag.String("config", "collector/config.yaml", "collector config")
+	config := flag.String("config", "collector/config.yaml", "collector config; several, comma-separated, are applied in order")
 	nSpans := flag.Int("spans", 500_000, "spans to send")
 	perReq := flag.Int("request-spans", 2000, "spans per OTLP request")
 	workers := flag.Int("workers", 4, "concurrent OTLP clients")
@@ -181,7 +181,13 @@ func startCollector(bin, config string, s chconn.Settings) (*exec.Cmd, string, e
 	if err != nil {
 		return nil, "", err
 	}
-	cmd := exec.Command(bin, "--config", config)
+	// Several configs, comma-separated, are applied in order (overlays such
+	// as collector/config.pprof.yaml).
+	var args []string
+	for _, c := range strings.Split(config, ",") {
+		args = append(args, "--config", c)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"SETTLEWATCH_CH_ADDR="+strings.Join(s.Addr, ","), "SETTLEWATCH_CH_DATABASE="+s.Database,
 		"SETTLEWATCH_OTLP_GRPC_ENDPOINT="+grpcAddr, "SETTLEWATCH_OTLP_HTTP_ENDPOINT="+httpAddr,

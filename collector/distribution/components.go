@@ -1,12 +1,14 @@
 // Package distribution is the component set of the settlewatch collector:
 // the stock OTLP receiver and memory limiter, our payment processor and
-// ClickHouse exporter, health check, file storage for a persistent queue, and
-// bearer-token authentication for the receivers (config.production.yaml).
+// ClickHouse exporter, health check, file storage for a persistent queue,
+// bearer-token authentication for the receivers (config.production.yaml),
+// and pprof for profiling under load (config.pprof.yaml; off unless added).
 package distribution
 
 import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -56,7 +58,7 @@ func Components() (otelcol.Factories, error) {
 	}
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		healthcheckextension.NewFactory(), filestorage.NewFactory(),
-		bearertokenauthextension.NewFactory()); err != nil {
+		bearertokenauthextension.NewFactory(), pprofextension.NewFactory()); err != nil {
 		return f, err
 	}
 	f.Telemetry = otelconftelemetry.NewFactory()

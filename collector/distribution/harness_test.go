@@ -43,6 +43,13 @@ func freePort(t *testing.T) int {
 // tests do not wait a second per batch.
 func startCollector(t *testing.T, db *chtest.DB, extraEnv map[string]string) *runningCollector {
 	t.Helper()
+	return startCollectorWith(t, db, extraEnv, nil)
+}
+
+// startCollectorWith is startCollector with config overlays applied after
+// the shipped config (paths relative to this package).
+func startCollectorWith(t *testing.T, db *chtest.DB, extraEnv map[string]string, overlays []string) *runningCollector {
+	t.Helper()
 	rc := &runningCollector{
 		grpcAddr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 		httpAddr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
@@ -74,7 +81,11 @@ func startCollector(t *testing.T, db *chtest.DB, extraEnv map[string]string) *ru
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	col, err := Start([]string{"file:" + path}, 30*time.Second)
+	uris := []string{"file:" + path}
+	for _, o := range overlays {
+		uris = append(uris, "file:"+o)
+	}
+	col, err := Start(uris, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
