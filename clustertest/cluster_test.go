@@ -141,9 +141,15 @@ func TestClusterMode(t *testing.T) {
 	}
 	t.Logf("every transaction equals the ground truth on both replicas (%s)", since(began))
 
-	runner := &jobs.Runner{Env: jobs.Env{Conn: c2, DB: db, QueryTimeout: 2 * time.Minute, Log: slog.New(slog.DiscardHandler)}}
+	// The window staged in a temporary table on replica 2, grouped into the
+	// Distributed rollups table; then a scheduled run, which also looks for
+	// ended days to derive (through Distributed tables).
+	runner := &jobs.Runner{Env: jobs.Env{Conn: c2, Session: chconn.Sessions(r2.settings(db)), DB: db, QueryTimeout: 2 * time.Minute, Log: slog.New(slog.DiscardHandler)}}
 	if _, err := runner.Backfill(ctx, &rollup.Job{}, dayA.From, dayB.To, nil); err != nil {
 		t.Fatalf("rollup job through Distributed tables: %v", err)
+	}
+	if _, err := runner.RunScheduled(ctx, &rollup.Job{MaxLateness: 400 * 24 * time.Hour, InitialLookback: 400 * 24 * time.Hour}); err != nil {
+		t.Fatalf("scheduled rollup through Distributed tables: %v", err)
 	}
 	wantOutcomes, wantCauses := map[string]uint64{}, map[string]uint64{}
 	for _, w := range truth {

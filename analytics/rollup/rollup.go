@@ -4,9 +4,10 @@
 // dimensions), hour and day (every dimension).
 //
 // A window is a set of whole hours. For them the job reads the transactions
-// table with FINAL (one row per pos.txn.id, latest version), writes the 5
-// minute and hour rows, then re-derives the day rows of the days it touched
-// from the hour rows. Every write replaces: rows are keyed by (granularity,
+// with FINAL (one row per pos.txn.id, latest version), writes the 5 minute
+// and hour rows, then re-derives from the hour rows the day rows of the
+// ended days it touched (a scheduled run: also of every ended day whose hour
+// rows are newer than its day rows; a running day's wait until it ends). Every write replaces: rows are keyed by (granularity,
 // dimension, bucket, value, outcome, cause, currency) in a ReplacingMergeTree
 // with a version taken just before the read and above every version stored
 // for those buckets (jobs.Version: a clock that stepped back cannot make a
@@ -216,7 +217,8 @@ func maxTime(a, b time.Time) time.Time {
 //     below v: their transactions moved away) → zeros;
 //  3. hour rows of the total and fine dimensions ← their 5-minute rows;
 //  4. hour keys not rewritten → zeros;
-//  5. per day touched: day rows ← hour rows, then day keys not rewritten → zeros.
+//  5. per day to derive (deriveDays): day rows ← hour rows, then day keys
+//     not rewritten → zeros.
 func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error) {
 	if w.Parts != nil && len(w.Parts) == 0 {
 		// Planned, and nothing changed: only days that ended since.
