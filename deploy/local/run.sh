@@ -77,10 +77,24 @@ echo "==> simulating $days days of POS traffic with incidents ($scenario)"
 "$bin/settlewatch-sim" backfill -endpoint "$otlp_grpc" -days "$days" -scenario "$scenario" -truth "$run/truth" 2>"$logs/simulator.log"
 
 echo "==> waiting for the collector to store everything"
-prev=-1
-for _ in $(seq 1 120); do
+# Done when the exporter has sent every span the receiver accepted, its queue
+# is empty, and the transactions table stopped changing (assembly of late
+# facts): a count that merely paused for a moment ended the wait too early
+# and the rollups below missed the last hours.
+metric() {
+  curl -fsS "http://127.0.0.1:$metrics_port/metrics" 2>/dev/null |
+    awk -v m="$1" '$1 ~ "^"m"[{]" {s += $2} END {printf "%d", s}'
+}
+prev=-1 stable=0
+for _ in $(seq 1 150); do
   n=$(clickhouse-client --port "$ch_port" -q "SELECT count() FROM $SETTLEWATCH_CH_DATABASE.transactions" 2>/dev/null || echo 0)
-  [ "$n" = "$prev" ] && [ "$n" != 0 ] && break
+  if [ "$n" = "$prev" ] && [ "$n" != 0 ] && [ "$(metric otelcol_exporter_queue_size)" = 0 ] &&
+     [ "$(metric otelcol_exporter_sent_spans)" = "$(metric otelcol_receiver_accepted_spans)" ]; then
+    stable=$((stable + 1))
+    [ "$stable" -ge 2 ] && break
+  else
+    stable=0
+  fi
   prev="$n"; sleep 2
 done
 
