@@ -66,6 +66,10 @@ type Job struct {
 	// day rows were derived (staleDays); backfills always derive the days
 	// of their windows.
 	DayRefresh time.Duration
+	// StageRows caps the transactions held at once in the session's
+	// temporary table, in the server's memory (default 5M, about 1–1.5 GB);
+	// a window holding more is staged in groups of whole hours.
+	StageRows int
 	// warnStage logs a refused temporary table once.
 	warnStage sync.Once
 	// BeforeHourRows, if set, is called between writing the 5-minute rows
@@ -245,7 +249,7 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	rollups := env.Table(chschema.Rollups.Name)
 
 	// 1. From the transactions.
-	if err := j.readTransactions(ctx, env, v, from, to, hourSet); err != nil {
+	if err := j.readTransactions(ctx, env, v, hours); err != nil {
 		return 0, err
 	}
 	// 2. Vanished 5-minute and coarse hour keys.
@@ -470,37 +474,128 @@ func rollDay(ctx context.Context, env *jobs.Env, day time.Time) (int, error) {
 // transactions (readTransactions).
 const windowTable = "rollup_window"
 
-// readTransactions writes the 5-minute and coarse hour rows of the window
-// with version v: one GROUP BY per dimension over the window's transactions
-// (dimensionsSQL), all in one INSERT.
+// readTransactions writes the 5-minute and coarse hour rows of hours with
+// version v: one GROUP BY per dimension over their transactions
+// (dimensionsSQL), in one INSERT.
 //
-// With a session (env.Session), the window is read once with FINAL into a
-// temporary table and every dimension groups that table; without one, or
-// when the server refuses temporary tables (the user may run no DDL), each
-// dimension reads the window with FINAL itself, which costs about twice as
-// much (docs/benchmarks.md). Both write the same rows.
-func (j *Job) readTransactions(ctx context.Context, env *jobs.Env, v uint64, from, to time.Time, hourSet clickhouse.GroupSet) error {
+// With a session (env.Session), the transactions are read once with FINAL
+// into a temporary table and every dimension groups that table (readStaged);
+// without one, or when the server refuses temporary tables (the user may
+// run no DDL), each dimension reads the hours with FINAL itself, which
+// costs about twice as much (docs/benchmarks.md). Both write the same rows.
+func (j *Job) readTransactions(ctx context.Context, env *jobs.Env, v uint64, hours []time.Time) error {
+	if env.Session != nil {
+		done, err := j.readStaged(ctx, env, v, hours)
+		if done || err != nil {
+			return err
+		}
+	}
+	// Every branch reads the hours itself.
 	insert := chschema.Rollups.InsertSQL(env.DB)
-	window := "(SELECT " + sourceColumns() + ", " + model.HistIndexSQL("lat_ms") + " AS lb FROM " +
+	return exec(ctx, env, "read transactions", insert+" "+dimensionsSQL(windowSQL(env)), branchArgs(v, hoursArgs(hours)...)...)
+}
+
+// windowSQL is a subquery of the live transactions of some hours (arguments:
+// hoursArgs) with the columns of sourceColumns and lb, the latency bucket.
+func windowSQL(env *jobs.Env) string {
+	return "(SELECT " + sourceColumns() + ", " + model.HistIndexSQL("lat_ms") + " AS lb FROM " +
 		// The time-ordered copy, FINAL filtered by its key (txn_hour) only and
 		// tombstones dropped after collapsing: an older version of a
 		// transaction that sat in another hour (e.g. assembled from its
 		// settlement span alone) is hidden there by its newer version's
 		// tombstone (chschema.TransactionsByTime).
-		chschema.ByTimeSource(env.DB, "txn_hour >= toDateTime(?) AND txn_hour < toDateTime(?) AND toUInt32(txn_hour) IN ?") + ")"
-	args := []any{from.Unix(), to.Unix(), hourSet}
-	if env.Session != nil {
-		staged, err := j.stage(ctx, env, window, args)
-		if err != nil {
-			return err
+		chschema.ByTimeSource(env.DB, hoursCond) + ")"
+}
+
+const hoursCond = "txn_hour >= toDateTime(?) AND txn_hour < toDateTime(?) AND toUInt32(txn_hour) IN ?"
+
+// hoursArgs are the arguments of hoursCond for sorted hours.
+func hoursArgs(hours []time.Time) []any {
+	return []any{hours[0].Unix(), hours[len(hours)-1].Add(time.Hour).Unix(), hourGroupSet(hours)}
+}
+
+func (j *Job) stageRows() uint64 { return uint64(orInt(j.StageRows, 5_000_000)) }
+
+// readStaged stages the hours' transactions in a temporary table of one
+// session, at most StageRows at a time (groups of whole hours: the table
+// lives in the server's memory), and groups each stage into the rollups.
+// It reports false, with no error, when the server refused the temporary
+// table for want of privileges: the caller then reads without it (logged
+// once per Job).
+func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []time.Time) (bool, error) {
+	groups, err := j.stageGroups(ctx, env, hours)
+	if err != nil {
+		return false, err
+	}
+	sess, err := env.Session(ctx)
+	if err != nil {
+		return false, fmt.Errorf("rollup: open a session for the window table: %w", err)
+	}
+	defer sess.Close()
+	insert := chschema.Rollups.InsertSQL(env.DB)
+	for i, g := range groups {
+		if i > 0 {
+			if err := execOn(ctx, env, sess, "drop the window table", "DROP TEMPORARY TABLE IF EXISTS "+windowTable); err != nil {
+				return false, err
+			}
 		}
-		if staged != nil {
-			defer staged.Close()
-			return execOn(ctx, env, staged, "read transactions", insert+" "+dimensionsSQL(windowTable), branchArgs(v)...)
+		err := execOn(ctx, env, sess, "stage the window", "CREATE TEMPORARY TABLE "+windowTable+" ENGINE = Memory AS SELECT * FROM "+windowSQL(env), hoursArgs(g)...)
+		var ex *clickhouse.Exception
+		if err != nil && i == 0 && errors.As(err, &ex) && (ex.Code == codeDDLProhibited || ex.Code == codeAccessDenied || ex.Code == codeReadonly) {
+			j.warnStage.Do(func() {
+				env.Logger().Warn("rollup: the server refused a temporary table (grant CREATE TEMPORARY TABLE, see deploy/README.md): every dimension reads the window itself, about twice as slow",
+					"code", ex.Code, "error", ex.Message)
+			})
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := execOn(ctx, env, sess, "read transactions", insert+" "+dimensionsSQL(windowTable), branchArgs(v)...); err != nil {
+			return false, err
 		}
 	}
-	// Every branch reads the window itself.
-	return exec(ctx, env, "read transactions", insert+" "+dimensionsSQL(window), branchArgs(v, args...)...)
+	return true, nil
+}
+
+// stageGroups splits sorted hours into runs of consecutive ones holding at
+// most stageRows rows of transactions_by_time each (every version counted,
+// so an overestimate); an hour holding more is a group of its own.
+func (j *Job) stageGroups(ctx context.Context, env *jobs.Env, hours []time.Time) ([][]time.Time, error) {
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	rows, err := env.Conn.Query(qctx, "SELECT toUInt32(txn_hour), count() FROM "+env.Table(chschema.TransactionsByTime.Name)+
+		" WHERE "+hoursCond+" GROUP BY txn_hour", hoursArgs(hours)...)
+	if err != nil {
+		return nil, fmt.Errorf("rollup: count the window's rows: %w", err)
+	}
+	defer rows.Close()
+	perHour := map[int64]uint64{}
+	for rows.Next() {
+		var h uint32
+		var n uint64
+		if err := rows.Scan(&h, &n); err != nil {
+			return nil, fmt.Errorf("rollup: count the window's rows: %w", err)
+		}
+		perHour[int64(h)] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("rollup: count the window's rows: %w", err)
+	}
+	limit := j.stageRows()
+	var groups [][]time.Time
+	var cur []time.Time
+	var n uint64
+	for _, h := range hours {
+		c := perHour[h.Unix()]
+		if len(cur) > 0 && n+c > limit {
+			groups = append(groups, cur)
+			cur, n = nil, 0
+		}
+		cur = append(cur, h)
+		n += c
+	}
+	return append(groups, cur), nil
 }
 
 // branchArgs are the arguments of dimensionsSQL: the version, then the
@@ -511,31 +606,6 @@ func branchArgs(v uint64, src ...any) []any {
 		out = append(out, src...)
 	}
 	return out
-}
-
-// stage opens a session and reads the window into its temporary table. It
-// returns nil, nil when the server refuses the temporary table for want of
-// privileges: the caller then reads without it, and the refusal is logged
-// once per Job.
-func (j *Job) stage(ctx context.Context, env *jobs.Env, window string, args []any) (driver.Conn, error) {
-	sess, err := env.Session(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("rollup: open a session for the window table: %w", err)
-	}
-	err = execOn(ctx, env, sess, "stage the window", "CREATE TEMPORARY TABLE "+windowTable+" ENGINE = Memory AS SELECT * FROM "+window, args...)
-	if err == nil {
-		return sess, nil
-	}
-	_ = sess.Close()
-	var ex *clickhouse.Exception
-	if errors.As(err, &ex) && (ex.Code == codeDDLProhibited || ex.Code == codeAccessDenied || ex.Code == codeReadonly) {
-		j.warnStage.Do(func() {
-			env.Logger().Warn("rollup: the server refused a temporary table (grant CREATE TEMPORARY TABLE, see deploy/README.md): every dimension reads the window itself, about twice as slow",
-				"code", ex.Code, "error", ex.Message)
-		})
-		return nil, nil
-	}
-	return nil, err
 }
 
 // ClickHouse error codes of a refused temporary table.

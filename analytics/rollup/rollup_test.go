@@ -297,9 +297,9 @@ func TestPlanWindowsAndSplit(t *testing.T) {
 	}
 }
 
-// The window staged in a session's temporary table, read per dimension
-// without one, and a session that refuses the temporary table (a user
-// without DDL on 18.16) write the same rows.
+// The window staged in a session's temporary table (at once, or in groups
+// of hours), read per dimension without one, and a session that refuses the
+// temporary table (a user without DDL on 18.16) write the same rows.
 func TestWindowTableOrNotTheSameRows(t *testing.T) {
 	db := chtest.Migrated(t)
 	load(t, db, synth.Config{Seed: 11, From: day0.Add(8 * time.Hour), To: day0.Add(11 * time.Hour), PerHour: 3000, USDShare: 0.2})
@@ -317,11 +317,16 @@ func TestWindowTableOrNotTheSameRows(t *testing.T) {
 		},
 	}
 	var first map[string]string
-	for _, name := range []string{"staged", "no session", "refused", "staged"} {
+	for _, name := range []string{"staged", "no session", "refused", "staged in groups of hours", "staged"} {
 		e := env(t, db)
 		e.Session = sessions[name]
+		job := &rollup.Job{}
+		if name == "staged in groups of hours" {
+			// 3000 transactions per hour: every hour is staged on its own.
+			e.Session, job.StageRows = db.Session, 2000
+		}
 		r := &jobs.Runner{Env: *e}
-		if _, err := r.Backfill(t.Context(), &rollup.Job{}, day0, day0.Add(24*time.Hour), nil); err != nil {
+		if _, err := r.Backfill(t.Context(), job, day0, day0.Add(24*time.Hour), nil); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		snap := snapshot(t, db)

@@ -62,6 +62,7 @@ type RollupConfig struct {
 	MaxHoursPerWindow int      `yaml:"max_hours_per_window"`
 	BackfillWindow    Duration `yaml:"backfill_window"`
 	DayRefresh        Duration `yaml:"day_refresh"`
+	StageRows         int      `yaml:"stage_rows"`
 }
 
 // SweepConfig configures the settlement sweep.
@@ -159,6 +160,7 @@ func (c *Config) fill() {
 	dur(&r.InitialLookback, 48*time.Hour)
 	dur(&r.MaxLateness, 40*24*time.Hour)
 	num(&r.MaxHoursPerWindow, 24)
+	num(&r.StageRows, 5_000_000)
 	dur(&r.BackfillWindow, 24*time.Hour)
 	dur(&c.Jobs.Sweep.Lookback, 90*24*time.Hour)
 	i := &c.Jobs.Incidents
@@ -226,6 +228,9 @@ func (c Config) Validate() error {
 	if err := (&incidents.Job{Dimensions: c.Jobs.Incidents.Dimensions}).Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("jobs.incidents.dimensions: %w", err))
 	}
+	if n := c.Jobs.Rollup.StageRows; n < 10000 || n > 1_000_000_000 {
+		errs = append(errs, fmt.Errorf("jobs.rollup.stage_rows %d: want 10000 to 1000000000 (default 5000000)", n))
+	}
 	if w := c.Jobs.Incidents.BaselineWeeks; w < 0 || w > 12 {
 		errs = append(errs, fmt.Errorf("jobs.incidents.baseline_weeks %d: want 1 to 12", w))
 	}
@@ -265,7 +270,7 @@ func (c Config) Build() ([]Entry, error) {
 	r, s, i, t := c.Jobs.Rollup, c.Jobs.Sweep, c.Jobs.Incidents, c.Jobs.Timeouts
 	return []Entry{
 		{Job: &rollup.Job{Lag: r.Lag.D(), InitialLookback: r.InitialLookback.D(), MaxLateness: r.MaxLateness.D(),
-			MaxHoursPerWindow: r.MaxHoursPerWindow, BackfillWindow: r.BackfillWindow.D(), DayRefresh: r.DayRefresh.D()}, Schedule: r.Schedule, Enabled: r.On()},
+			MaxHoursPerWindow: r.MaxHoursPerWindow, BackfillWindow: r.BackfillWindow.D(), DayRefresh: r.DayRefresh.D(), StageRows: r.StageRows}, Schedule: r.Schedule, Enabled: r.On()},
 		{Job: &sweep.Job{Rules: rules, Window: c.SettlementWindow.D(), Lookback: s.Lookback.D()}, Schedule: s.Schedule, Enabled: s.On()},
 		{Job: &incidents.Job{Detector: i.Detector, Dimensions: i.Dimensions, BaselineWeeks: i.BaselineWeeks, Replay: i.Replay.D(),
 			Settle: i.Settle.D(), MinShare: i.MinShare}, Schedule: i.Schedule, Enabled: i.On()},

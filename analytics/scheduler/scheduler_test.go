@@ -53,6 +53,7 @@ func TestConfigErrors(t *testing.T) {
 		"jobs:\n  timeouts:\n    candidates_ms: [7000]\n":   "histogram bounds",
 		"settlement_window: 36 hours\n":                     "duration",
 		"jobs:\n  timeouts:\n    target_rate: 2\n":          "target_rate",
+		"jobs:\n  rollup:\n    stage_rows: 5\n":             "jobs.rollup.stage_rows",
 	} {
 		if _, err := ParseConfig([]byte(in), "bad.yaml"); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want an error about %q", in, err, want)
