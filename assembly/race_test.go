@@ -204,16 +204,6 @@ func explain(t *testing.T, a *Assembler, txnID string) {
 	}
 }
 
-func statusName(s domain.SpanStatus) string {
-	switch s {
-	case domain.StatusOK:
-		return "ok"
-	case domain.StatusError:
-		return "error"
-	}
-	return "unset"
-}
-
 // ingested gives every stored row a later ingest time, as retries get.
 var ingested = uint64(now.UnixNano())
 
@@ -233,7 +223,7 @@ func insertFacts(t *testing.T, db *chtest.DB, facts ...domain.Fact) {
 		d := f.Dims
 		for k, v := range map[string]string{
 			"txn_id": f.TxnID, "trace_id": f.TraceID, "span_id": f.SpanID, "parent_span_id": f.ParentSpanID,
-			"name": f.Name, "service_name": f.Service, "kind": "internal", "status_code": statusName(f.Status),
+			"name": f.Name, "service_name": f.Service, "kind": "internal", "status_code": f.Status.String(),
 			"error_type": f.ErrorType, "response_code": f.ResponseCode, "response_source": f.ResponseSource,
 			"txn_type": f.TxnType, "currency": f.Currency, "terminal_id": d.TerminalID, "terminal_model": d.TerminalModel,
 			"merchant_id": d.MerchantID, "region": d.Region, "gateway_id": d.GatewayID, "acquirer_id": d.AcquirerID,
@@ -266,7 +256,7 @@ func insertClose(t *testing.T, db *chtest.DB, b domain.BatchClose) {
 		"terminal_id": []string{b.TerminalID}, "merchant_id": []string{"M-7"}, "batch_number": []string{b.BatchNumber},
 		"trace_id": []string{strings.Repeat("\x02", 16)}, "span_id": []string{b.SpanID},
 		"close_time": []time.Time{time.Unix(0, b.CloseNs).UTC()}, "close_ns": []uint64{uint64(b.CloseNs)},
-		"status_code": []string{statusName(b.Status)}, "batch_result": []string{b.Result}, "error_type": []string{b.ErrorType},
+		"status_code": []string{b.Status.String()}, "batch_result": []string{b.Result}, "error_type": []string{b.ErrorType},
 		"txn_count": []int64{1}, "amount_minor": []int64{1250}, "ingested_ns": []uint64{nextIngest()},
 	}, 1)
 }

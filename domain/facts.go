@@ -10,6 +10,17 @@ const (
 	StatusError SpanStatus = 2
 )
 
+// String is the status as the spans table stores it: unset, ok or error.
+func (s SpanStatus) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusError:
+		return "error"
+	}
+	return "unset"
+}
+
 // Dimensions are the contract's slicing attributes of a transaction.
 type Dimensions struct {
 	TerminalID    string

@@ -26,25 +26,50 @@ func settlePending(txns []synth.Txn) []synth.Txn {
 	return late
 }
 
+// clocked is a database holding four hours of sales of day0, assembled at
+// 15:00 by the daemon's clock, and a runner whose clock is that one.
+type clocked struct {
+	db    *chtest.DB
+	cfg   synth.Config
+	txns  []synth.Txn
+	clock time.Time
+	r     *jobs.Runner
+}
+
+func newClocked(t *testing.T, seed uint64) *clocked {
+	c := &clocked{db: chtest.Migrated(t), clock: day0.Add(15 * time.Hour),
+		cfg: synth.Config{Seed: seed, From: day0.Add(10 * time.Hour), To: day0.Add(14 * time.Hour), PerHour: 800, AsOf: day0.Add(15 * time.Hour)}}
+	c.txns = synth.Generate(c.cfg)
+	c.insert(t, synth.Rows(c.txns))
+	e := env(t, c.db)
+	e.Now = func() time.Time { return c.clock }
+	c.r = &jobs.Runner{Env: *e}
+	return c
+}
+
+func (c *clocked) insert(t *testing.T, rows []synth.Txn) {
+	t.Helper()
+	if err := synth.Insert(t.Context(), c.db.Conn, c.db.Name, rows, c.clock); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *clocked) run(t *testing.T, job *rollup.Job) {
+	t.Helper()
+	if _, err := c.r.RunScheduled(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Rows written by a daemon whose clock was a day ahead (or by this one
 // before its clock stepped back a day) carry versions a day ahead. A re-run
 // after late data must still replace them, and zero the keys that lost
 // their transactions, not lose to them.
 func TestRerunReplacesRowsWrittenUnderAClockAhead(t *testing.T) {
-	db := chtest.Migrated(t)
-	cfg := synth.Config{Seed: 21, From: day0.Add(10 * time.Hour), To: day0.Add(14 * time.Hour), PerHour: 800, AsOf: day0.Add(15 * time.Hour)}
-	clock := day0.Add(15 * time.Hour)
-	txns := synth.Generate(cfg)
-	if err := synth.Insert(t.Context(), db.Conn, db.Name, synth.Rows(txns), clock); err != nil {
-		t.Fatal(err)
-	}
-	e := env(t, db)
-	e.Now = func() time.Time { return clock }
-	r := &jobs.Runner{Env: *e}
+	c := newClocked(t, 21)
+	db, cfg, txns := c.db, c.cfg, c.txns
 	job := &rollup.Job{}
-	if _, err := r.RunScheduled(t.Context(), job); err != nil {
-		t.Fatal(err)
-	}
+	c.run(t, job)
 	diff(t, "first run", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, cfg.From, cfg.To))
 	// Every stored rollup row now carries a version a day ahead of the
 	// server's clock, as if written by a daemon whose clock was.
@@ -71,13 +96,9 @@ func TestRerunReplacesRowsWrittenUnderAClockAhead(t *testing.T) {
 	if moved < 10 {
 		t.Fatalf("only %d declines to reclassify", moved)
 	}
-	clock = clock.Add(5 * time.Minute)
-	if err := synth.Insert(t.Context(), db.Conn, db.Name, late, clock); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.RunScheduled(t.Context(), job); err != nil {
-		t.Fatal(err)
-	}
+	c.clock = c.clock.Add(5 * time.Minute)
+	c.insert(t, late)
+	c.run(t, job)
 	diff(t, "hour × gateway after late data", cells(t, db, model.Hour, "gateway"), synth.Truth(txns, "gateway", time.Hour, cfg.From, cfg.To))
 	diff(t, "5 min after late data", cells(t, db, model.FiveMinutes, model.All), synth.Truth(txns, "", 5*time.Minute, cfg.From, cfg.To))
 	diff(t, "day × merchant after late data", cells(t, db, model.Day, "merchant"), synth.Truth(txns, "merchant", 24*time.Hour, cfg.From, cfg.To))
@@ -91,28 +112,14 @@ func TestRerunReplacesRowsWrittenUnderAClockAhead(t *testing.T) {
 // a day is still running, and whether its rows are fresh, is judged on the
 // server's clock, the one that stamps computed_at, not by comparing the two.
 func TestEndedDayRowsFollowLateDataWhenTheClockIsBehind(t *testing.T) {
-	db := chtest.Migrated(t)
-	cfg := synth.Config{Seed: 22, From: day0.Add(10 * time.Hour), To: day0.Add(14 * time.Hour), PerHour: 800, AsOf: day0.Add(15 * time.Hour)}
-	clock := day0.Add(15 * time.Hour) // the day is running by this clock
-	txns := synth.Generate(cfg)
-	if err := synth.Insert(t.Context(), db.Conn, db.Name, synth.Rows(txns), clock); err != nil {
-		t.Fatal(err)
-	}
-	e := env(t, db)
-	e.Now = func() time.Time { return clock }
-	r := &jobs.Runner{Env: *e}
-	job := &rollup.Job{} // default DayRefresh: day rows once the day has ended
-	if _, err := r.RunScheduled(t.Context(), job); err != nil {
-		t.Fatal(err)
-	}
-	late := settlePending(txns)
-	clock = clock.Add(5 * time.Minute)
-	if err := synth.Insert(t.Context(), db.Conn, db.Name, late, clock); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.RunScheduled(t.Context(), job); err != nil {
-		t.Fatal(err)
-	}
+	c := newClocked(t, 22) // the day is running by the daemon's clock
+	job := &rollup.Job{}   // default DayRefresh: day rows once the day has ended
+	c.run(t, job)
+	late := settlePending(c.txns)
+	c.clock = c.clock.Add(5 * time.Minute)
+	c.insert(t, late)
+	c.run(t, job)
+	db, cfg, txns := c.db, c.cfg, c.txns
 	diff(t, "day × region after late data", cells(t, db, model.Day, "region"), synth.Truth(txns, "region", 24*time.Hour, cfg.From, cfg.To))
 	if n := db.Count(t, "SELECT toUInt64(sum(transactions)) FROM rollups FINAL WHERE outcome = 'pending' AND granularity = 86400"); n != 0 {
 		t.Errorf("%d pending transactions left in the day rollups", n)

@@ -158,7 +158,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 				sp.add(spanRow{
 					traceID: tid, spanID: sid, parentID: pid,
 					start: startTime, startNs: startNs, durNs: durNs, service: service, name: name,
-					kind: kindName(s.Kind()), status: statusName(s.Status().Code()),
+					kind: kindName(s.Kind()), status: statusOf(s.Status().Code()).String(),
 					statusMsg: c.clean(s.Status().Message()), txnID: pay.txnID, scope: scope,
 					attrKeys: ak, attrVals: av, resKeys: resKeys, resVals: resVals,
 				}, c, s)
@@ -289,26 +289,6 @@ func statusOf(c ptrace.StatusCode) domain.SpanStatus {
 		return domain.StatusError
 	}
 	return domain.StatusUnset
-}
-
-func statusName(c ptrace.StatusCode) string {
-	switch c {
-	case ptrace.StatusCodeOk:
-		return "ok"
-	case ptrace.StatusCodeError:
-		return "error"
-	}
-	return "unset"
-}
-
-func statusEnum(s domain.SpanStatus) string {
-	switch s {
-	case domain.StatusOK:
-		return "ok"
-	case domain.StatusError:
-		return "error"
-	}
-	return "unset"
 }
 
 func kindName(k ptrace.SpanKind) string {
