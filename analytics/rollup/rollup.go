@@ -318,7 +318,7 @@ func (j *Job) deriveDays(ctx context.Context, env *jobs.Env, hours []time.Time, 
 				continue
 			}
 			if j.DayRefresh >= time.Second {
-				fresh, err := dayFresh(ctx, env, day, j.DayRefresh, j.lag())
+				fresh, err := dayFresh(ctx, env, day, j.DayRefresh)
 				if err != nil {
 					return written, err
 				}
@@ -430,18 +430,15 @@ func count(ctx context.Context, env *jobs.Env, cond string, v uint64, args ...an
 	return int(n), nil
 }
 
-// dayFresh reports whether the day rows of day were derived less than
-// refresh ago while the day is still running (plus lag) by the server's
-// clock, the clock that stamps computed_at: the daemon's clock is not
-// compared with it, so a daemon clock that stepped back cannot keep an ended
-// day's rows from being derived.
-func dayFresh(ctx context.Context, env *jobs.Env, day time.Time, refresh, lag time.Duration) (bool, error) {
+// dayFresh reports whether the day rows of a running day were derived less
+// than refresh ago, by the server's clock (the one that stamps computed_at).
+func dayFresh(ctx context.Context, env *jobs.Env, day time.Time, refresh time.Duration) (bool, error) {
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
 	var n uint64
 	if err := env.Conn.QueryRow(qctx, "SELECT count() FROM "+env.Table(chschema.Rollups.Name)+
-		" WHERE granularity = 86400 AND dimension = 'all' AND bucket = toDateTime(?) AND computed_at >= now() - ? AND now() < toDateTime(?)",
-		day.Unix(), int64(refresh/time.Second), day.Add(24*time.Hour+lag).Unix()).Scan(&n); err != nil {
+		" WHERE granularity = 86400 AND dimension = 'all' AND bucket = toDateTime(?) AND computed_at >= now() - ?",
+		day.Unix(), int64(refresh/time.Second)).Scan(&n); err != nil {
 		return false, fmt.Errorf("rollup: check the day rows of %s: %w", day.Format(time.DateOnly), err)
 	}
 	return n > 0, nil
