@@ -28,6 +28,10 @@ type Keys struct {
 	// Batches closed: their unsettled transactions may get a better cause.
 	// Every transaction of these batches is rebuilt (see txnsOfBatches).
 	Batches []BatchKey
+	// Stored, optional, are the facts the caller has just stored: a
+	// transaction whose stored rows are all among them is not read back
+	// whole (readFacts).
+	Stored []Known
 }
 
 // Empty reports whether there is nothing to assemble.
@@ -63,6 +67,9 @@ type Assembler struct {
 type Result struct {
 	Transactions int
 	ByOutcome    map[domain.Outcome]int
+	// FromMemory counts the transactions classified from Keys.Stored
+	// without reading their facts back whole.
+	FromMemory int
 }
 
 func (a *Assembler) now() time.Time {
@@ -122,15 +129,19 @@ func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
 	for id := range ids {
 		list = append(list, id)
 	}
-	return a.AssembleTxns(ctx, list)
+	return a.assemble(ctx, list, newKnownFacts(keys.Stored))
 }
 
 // AssembleTxns rebuilds the given transactions, in chunks.
 func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, error) {
+	return a.assemble(ctx, txnIDs, nil)
+}
+
+func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
 	for start := 0; start < len(txnIDs); start += a.chunk() {
 		end := min(start+a.chunk(), len(txnIDs))
-		n, err := a.assembleChunk(ctx, txnIDs[start:end], res.ByOutcome)
+		n, err := a.assembleChunk(ctx, txnIDs[start:end], known, &res)
 		res.Transactions += n
 		if err != nil {
 			return res, err
@@ -139,11 +150,12 @@ func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, 
 	return res, nil
 }
 
-func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, byOutcome map[domain.Outcome]int) (int, error) {
-	byTxn, traceOwner, err := a.loadFacts(ctx, txnIDs)
+func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known knownFacts, res *Result) (int, error) {
+	byTxn, traceOwner, fromMemory, err := a.loadFacts(ctx, txnIDs, known)
 	if err != nil {
 		return 0, err
 	}
+	res.FromMemory += fromMemory
 	if err := a.addTracelessFailures(ctx, byTxn, traceOwner); err != nil {
 		return 0, err
 	}
@@ -165,7 +177,7 @@ func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, byOutcom
 		return 0, err
 	}
 	for _, t := range txns {
-		byOutcome[t.Outcome]++
+		res.ByOutcome[t.Outcome]++
 	}
 	return len(txns), nil
 }

@@ -209,8 +209,11 @@ var ingested = uint64(now.UnixNano())
 
 func nextIngest() uint64 { ingested++; return ingested }
 
-func insertFacts(t *testing.T, db *chtest.DB, facts ...domain.Fact) {
+// insertFacts stores facts and returns them as the exporter would hand them
+// to assembly (Keys.Stored).
+func insertFacts(t *testing.T, db *chtest.DB, facts ...domain.Fact) []Known {
 	t.Helper()
+	var known []Known
 	var c struct {
 		str    map[string][]string
 		u64    map[string][]uint64
@@ -235,7 +238,9 @@ func insertFacts(t *testing.T, db *chtest.DB, facts ...domain.Fact) {
 		}
 		c.u64["start_ns"] = append(c.u64["start_ns"], uint64(f.StartNs))
 		c.u64["duration_ns"] = append(c.u64["duration_ns"], uint64(f.DurationNs))
-		c.u64["ingested_ns"] = append(c.u64["ingested_ns"], nextIngest())
+		ing := nextIngest()
+		c.u64["ingested_ns"] = append(c.u64["ingested_ns"], ing)
+		known = append(known, Known{Fact: StoredFact(f, f.Status.String(), uint8(f.Amount), uint64(f.StartNs), uint64(f.DurationNs)), IngestedNs: ing})
 		c.times = append(c.times, time.Unix(0, f.StartNs).UTC())
 		c.amount = append(c.amount, f.AmountMinor)
 		c.ok = append(c.ok, uint8(f.Amount))
@@ -248,6 +253,7 @@ func insertFacts(t *testing.T, db *chtest.DB, facts ...domain.Fact) {
 		cols[k] = v
 	}
 	insert(t, db, chschema.PaymentFacts, cols, len(facts))
+	return known
 }
 
 func insertClose(t *testing.T, db *chtest.DB, b domain.BatchClose) {

@@ -64,11 +64,7 @@ func (a *Assembler) queryFacts(ctx context.Context, where string, args ...any) (
 			&d.CardFunding, &d.EntryMode, &d.CardBIN, &d.BatchNumber, &f.SettlementStatus, &f.SettlementDate); err != nil {
 			return nil, wrap("scan facts", err)
 		}
-		f.ParentSpanID = zeroID(f.ParentSpanID)
-		f.StartNs, f.DurationNs = int64(startNs), int64(durNs)
-		f.Status = statusFromEnum(status)
-		f.Amount = domain.AmountState(amountOK)
-		out = append(out, f)
+		out = append(out, StoredFact(f, status, amountOK, startNs, durNs))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap("read facts", err)
@@ -76,12 +72,32 @@ func (a *Assembler) queryFacts(ctx context.Context, where string, args ...any) (
 	return out, nil
 }
 
+// StoredFact is the fact of a payment_facts row from the values of its
+// columns (the status enum's name, amount_ok, the nanosecond times): what
+// reading the row back gives, whether it was read or just written.
+func StoredFact(f domain.Fact, status string, amountOK uint8, startNs, durNs uint64) domain.Fact {
+	f.TraceID, f.SpanID = fixed(f.TraceID, 16), fixed(f.SpanID, 8)
+	f.ParentSpanID = zeroID(fixed(f.ParentSpanID, 8))
+	f.StartNs, f.DurationNs = int64(startNs), int64(durNs)
+	f.Status = statusFromEnum(status)
+	f.Amount = domain.AmountState(amountOK)
+	return f
+}
+
+// fixed is s as a FixedString(n) column gives it back: padded with zero bytes.
+func fixed(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat("\x00", n-len(s))
+}
+
 // loadFacts reads the facts of txnIDs, grouped by transaction, and notes
 // which transaction owns each of their traces.
-func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string) (map[string][]domain.Fact, map[string]string, error) {
-	facts, err := a.queryFacts(ctx, "txn_id IN ?", groupSet(txnIDs))
+func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownFacts) (map[string][]domain.Fact, map[string]string, int, error) {
+	facts, fromMemory, err := a.readFacts(ctx, txnIDs, known)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	owner := map[string]string{}
@@ -91,7 +107,7 @@ func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string) (map[string]
 			owner[f.TraceID] = f.TxnID
 		}
 	}
-	return byTxn, owner, nil
+	return byTxn, owner, fromMemory, nil
 }
 
 // addTracelessFailures adds the failed spans that carried no pos.txn.id but

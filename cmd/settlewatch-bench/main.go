@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/settlewatch/settlewatch/chbatch"
@@ -45,9 +46,16 @@ func run() error {
 	nSpans := flag.Int("spans", 500_000, "spans to send")
 	perReq := flag.Int("request-spans", 2000, "spans per OTLP request")
 	workers := flag.Int("workers", 4, "concurrent OTLP clients")
+	keep := flag.String("database", "", "database to ingest into and keep (default: a fresh one, dropped at the end)")
+	history := flag.Int("prefill", 0, "transactions of history the database holds before the run (generated on the server when missing; needs -database)")
 	flag.Parse()
 	ctx := context.Background()
 	db := fmt.Sprintf("bench_%d", time.Now().Unix())
+	if *keep != "" {
+		db = *keep
+	} else if *history > 0 {
+		return fmt.Errorf("-prefill needs -database: a history is worth keeping")
+	}
 	s.Database = db
 	if err := s.Validate(); err != nil {
 		return err
@@ -70,9 +78,27 @@ func run() error {
 		return err
 	}
 	defer func() {
-		_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS `"+db+"`")
+		if *keep == "" {
+			_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS `"+db+"`")
+		} else {
+			_ = conn.Exec(context.Background(), "DROP TABLE IF EXISTS `"+db+"`.spans_raw")
+		}
 		conn.Close()
 	}()
+	if *history > 0 {
+		if err := prefill(ctx, conn, db, *history); err != nil {
+			return err
+		}
+	}
+	// A kept database may hold earlier runs: count from what is there.
+	spans0, err := count(ctx, conn, db, "spans")
+	if err != nil {
+		return err
+	}
+	txns0, err := count(ctx, conn, db, "transactions")
+	if err != nil {
+		return err
+	}
 
 	cpu0, err := cpuSeconds(proc.Process.Pid)
 	if err != nil {
@@ -84,25 +110,39 @@ func run() error {
 	}
 	sent := time.Since(start)
 	for {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.spans").Scan(&n); err != nil {
+		n, err := count(ctx, conn, db, "spans")
+		if err != nil {
 			return err
 		}
-		if int(n) >= total {
+		if n-spans0 >= uint64(total) {
 			break
 		}
-		if time.Since(start) > 10*time.Minute {
-			return fmt.Errorf("only %d of %d spans stored after 10 minutes", n, total)
+		if time.Since(start) > 30*time.Minute {
+			return fmt.Errorf("only %d of %d spans stored after 30 minutes", n-spans0, total)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	e2e := time.Since(start)
+	// Assembly runs after a batch's rows are stored: wait for the last
+	// transaction rows too (each transaction has at least one).
+	want := uint64(total / loadgen.SpansPerTxn)
+	var txns uint64
+	for {
+		n, err := count(ctx, conn, db, "transactions")
+		if err != nil {
+			return err
+		}
+		if txns = n - txns0; txns >= want {
+			break
+		}
+		if time.Since(start) > 30*time.Minute {
+			return fmt.Errorf("only %d of %d transactions assembled after 30 minutes", txns, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assembled := time.Since(start)
 	cpu1, err := cpuSeconds(proc.Process.Pid)
 	if err != nil {
-		return err
-	}
-	var txns uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.transactions").Scan(&txns); err != nil {
 		return err
 	}
 
@@ -126,11 +166,20 @@ func run() error {
 	e2eRate := float64(total) / e2e.Seconds()
 	rawRate := float64(rows) / rawDur.Seconds()
 	fmt.Printf("spans sent:                 %d in %d requests (%d workers); client done in %s\n", total, len(reqs), *workers, sent.Round(time.Millisecond))
-	fmt.Printf("end to end (all stored):    %s → %.0f spans/s (%d transactions assembled)\n", e2e.Round(time.Millisecond), e2eRate, txns)
+	fmt.Printf("end to end (all stored):    %s → %.0f spans/s\n", e2e.Round(time.Millisecond), e2eRate)
+	fmt.Printf("all assembled:              %s → %.0f spans/s (%d transaction rows)\n", assembled.Round(time.Millisecond), float64(total)/assembled.Seconds(), txns)
 	fmt.Printf("collector CPU:              %.2f s → %.2f CPU-s per million spans (%.2f µs/span)\n", cpu1-cpu0, (cpu1-cpu0)/float64(total)*1e6, (cpu1-cpu0)/float64(total)*1e6)
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
 	return nil
+}
+
+func count(ctx context.Context, conn driver.Conn, db, table string) (uint64, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.`"+table+"`").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", table, err)
+	}
+	return n, nil
 }
 
 func mergeAll(reqs []ptrace.Traces) ptrace.Traces {

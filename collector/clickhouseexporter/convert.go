@@ -48,6 +48,7 @@ type rowSet struct {
 	spans, facts, batches, traces     chbatch.Columns
 	nSpans, nFacts, nBatches, nTraces int
 	keys                              assembly.Keys
+	factCols                          *factCols // for assembly's known facts
 	issues                            map[string]int
 	examples                          map[string]string // reason → one txn or span id, for the log
 }
@@ -198,7 +199,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 		}
 	}
 	c.rs.spans, c.rs.nSpans = sp.columns(), sp.n
-	c.rs.facts, c.rs.nFacts = fc.columns(), fc.n
+	c.rs.facts, c.rs.nFacts, c.rs.factCols = fc.columns(), fc.n, fc
 	c.rs.batches, c.rs.nBatches = bc.columns(), bc.n
 	c.rs.traces, c.rs.nTraces = tc.columns(), tc.n
 	return c.rs

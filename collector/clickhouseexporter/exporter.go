@@ -169,6 +169,7 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 	if !e.cfg.Assembly.Enabled || rs.keys.Empty() {
 		return nil
 	}
+	rs.keys.Stored = rs.factCols.known()
 	res, err := e.asm.Assemble(ctx, rs.keys)
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
@@ -176,6 +177,8 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 		return fmt.Errorf("settlewatch exporter: %w", err)
 	}
 	e.tel.add(ctx, e.tel.rows, res.Transactions, "table", chschema.Transactions.Name)
+	e.tel.add(ctx, e.tel.sources, res.FromMemory, "source", "memory")
+	e.tel.add(ctx, e.tel.sources, res.Transactions-res.FromMemory, "source", "clickhouse")
 	for o, n := range res.ByOutcome {
 		e.tel.add(ctx, e.tel.assembled, n, "outcome", string(o))
 	}

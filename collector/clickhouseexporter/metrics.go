@@ -16,6 +16,7 @@ type telemetry struct {
 	rejected  metric.Int64Counter
 	failures  metric.Int64Counter
 	assembled metric.Int64Counter
+	sources   metric.Int64Counter
 }
 
 func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
@@ -40,6 +41,11 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	}
 	if t.assembled, err = m.Int64Counter("settlewatch_exporter_transactions_assembled_total",
 		metric.WithDescription("Transaction rows written by assembly, by outcome."), metric.WithUnit("{transaction}")); err != nil {
+		return nil, err
+	}
+	if t.sources, err = m.Int64Counter("settlewatch_exporter_assembly_sources_total",
+		metric.WithDescription("Transactions assembled, by where their facts came from: memory (all stored rows were this request's) or clickhouse (read back whole)."),
+		metric.WithUnit("{transaction}")); err != nil {
 		return nil, err
 	}
 	return &t, nil

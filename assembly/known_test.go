@@ -1,0 +1,81 @@
+package assembly
+
+import (
+	"context"
+	"testing"
+
+	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+// A transaction whose stored rows are all the caller's is classified from
+// the caller's facts; one with a row the caller did not write (another
+// writer's fact, a re-sent span's other copy) is read back whole. Either
+// way the rows written are those of reading every fact back.
+func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
+	type txn struct {
+		id string
+		// earlier: stored by another writer before this request.
+		earlier, request []domain.Fact
+	}
+	sale := func(id string) (domain.Fact, domain.Fact) {
+		r, g := saleRoot(), saleGateway()
+		r.TxnID, g.TxnID = id, id
+		return r, g
+	}
+	aRoot, aGw := sale("TXN-ALL-MINE")
+	bRoot, bGw := sale("TXN-GATEWAY-EARLIER")
+	cRoot, cGw := sale("TXN-RESENT")
+	dRoot, _ := sale("TXN-ROOT-ONLY")
+	txns := []txn{
+		{id: aRoot.TxnID, request: []domain.Fact{aRoot, aGw}},
+		{id: bRoot.TxnID, earlier: []domain.Fact{bGw}, request: []domain.Fact{bRoot}},
+		{id: cRoot.TxnID, earlier: []domain.Fact{cRoot}, request: []domain.Fact{cRoot, cGw}},
+		{id: dRoot.TxnID, request: []domain.Fact{dRoot}},
+	}
+	rows := map[bool]map[string]stored{}
+	for _, withKnown := range []bool{true, false} {
+		db := chtest.Migrated(t)
+		a := newAssembler(db)
+		keys := Keys{}
+		var request []domain.Fact
+		for _, x := range txns {
+			if len(x.earlier) > 0 {
+				insertFacts(t, db, x.earlier...)
+			}
+			request = append(request, x.request...)
+			keys.TxnIDs = append(keys.TxnIDs, x.id)
+		}
+		known := insertFacts(t, db, request...)
+		if withKnown {
+			keys.Stored = known
+		}
+		res, err := a.Assemble(context.Background(), keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantMem := 0
+		if withKnown {
+			wantMem = 2 // all mine, root only
+		}
+		if res.Transactions != len(txns) || res.FromMemory != wantMem {
+			t.Fatalf("known facts %v: %d transactions, %d from memory; want %d, %d", withKnown, res.Transactions, res.FromMemory, len(txns), wantMem)
+		}
+		rows[withKnown] = map[string]stored{}
+		for _, x := range txns {
+			rows[withKnown][x.id] = current(t, db, x.id)
+		}
+	}
+	for _, x := range txns {
+		if rows[true][x.id] != rows[false][x.id] {
+			t.Errorf("%s: with known facts %+v, read back %+v", x.id, rows[true][x.id], rows[false][x.id])
+		}
+	}
+	// The other writer's gateway span counts although the caller never held it.
+	if got := rows[true][bRoot.TxnID]; got.version.Facts != 2 {
+		t.Errorf("%s: %+v, want 2 facts", bRoot.TxnID, got)
+	}
+	if got := rows[true][cRoot.TxnID]; got.version.Facts != 2 {
+		t.Errorf("%s: %+v, want the re-sent root counted once (2 facts)", cRoot.TxnID, got)
+	}
+}
