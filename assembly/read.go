@@ -133,8 +133,14 @@ func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][
 	return nil
 }
 
+// txnsOfTraces finds the transactions of traces in spans, which is ordered
+// by trace id: txn_traces holds the same pairs (every non-close span with a
+// transaction id, stored in the same request and after its spans) but is
+// ordered by txn_id, so asking it by trace id read all of it (0.16-0.3 s at
+// 10M transactions, for every request holding a failed span without one).
 func (a *Assembler) txnsOfTraces(ctx context.Context, traceIDs []string) ([]string, error) {
-	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("txn_traces")+" WHERE trace_id IN ?", groupSet(traceIDs))
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("spans")+" WHERE trace_id IN ? AND txn_id != '' AND name != ?",
+		groupSet(traceIDs), domain.SpanBatchClose)
 	if err != nil {
 		return nil, wrap("look up transactions of traces", err)
 	}

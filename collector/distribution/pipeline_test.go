@@ -129,6 +129,11 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 	add(attempt{txn: "A-UNSET-NET", typ: "sale", code: "00", at: old, amount: 700, gatewayCode: "00", terminal: "T-NET", batch: "000777"}, want{"unsettled", "network"})
 	// Failed and declined transactions are never unsettled, even in a failed batch.
 	add(attempt{txn: "D-OLD-IN-FAILED-BATCH", typ: "sale", code: "51", at: old, amount: 700, gatewayCode: "51", terminal: "T-NET", batch: "000777"}, want{"declined", "account"})
+	// The terminal's spans alone (no answer): failed for an unknown reason,
+	// until the gateway's failure arrives in a later request (below).
+	lateFailure := attempt{txn: "F-NOTXN-LATER", typ: "sale", at: recent, amount: 500, batch: "000001", issuerErr: "hardware_fault", dropTxnIDGateway: true}
+	terminalSpans(first, lateFailure)
+	exp[lateFailure.txn] = want{"failed", "unknown"}
 	// Out of order: the gateway's spans arrive first, the terminal's later over HTTP.
 	ooo := attempt{txn: "O-LATE-ROOT", typ: "sale", code: "57", at: recent, amount: 900, gatewayCode: "57", batch: "000001"}
 	gatewaySpans(first, ooo)
@@ -158,8 +163,17 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 	exp["A-PENDING"] = want{"settled", "none"}
 	waitOutcomes(t, db, exp)
 
+	// The gateway's failure, without pos.txn.id, in a request of its own
+	// after everything else was assembled: only its trace ties it to the
+	// transaction (assembly looks the trace up in spans).
+	lateGateway := ptrace.NewTraces()
+	gatewaySpans(lateGateway, lateFailure)
+	rc.sendGRPC(t, lateGateway)
+	exp[lateFailure.txn] = want{"failed", "system"}
+	waitOutcomes(t, db, exp)
+
 	ids := map[string]bool{}
-	spanIDs(ids, first, second, third, late)
+	spanIDs(ids, first, second, third, late, lateGateway)
 	waitFor(t, db, uint64(len(ids)), "SELECT count() FROM spans FINAL")
 	if got := db.Count(t, "SELECT uniqExact(span_id) FROM spans"); got != uint64(len(ids)) {
 		t.Errorf("distinct stored spans %d, sent %d", got, len(ids))
