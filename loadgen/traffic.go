@@ -118,3 +118,26 @@ func spanID(txn, idx int) pcommon.SpanID {
 	binary.BigEndian.PutUint64(id[:], uint64(txn)<<4|uint64(idx)+1)
 	return id
 }
+
+// Split sends the terminals' and the gateways' spans of each request apart,
+// as the two processes export them: every request of reqs becomes one request
+// of terminal spans and, lag requests later, one of gateway spans, so a
+// transaction's spans reach the collector in two requests.
+func Split(reqs []ptrace.Traces, lag int) []ptrace.Traces {
+	var out, pending []ptrace.Traces
+	for _, r := range reqs {
+		term, gw := ptrace.NewTraces(), ptrace.NewTraces()
+		rs := r.ResourceSpans()
+		rs.At(0).CopyTo(term.ResourceSpans().AppendEmpty())
+		if rs.Len() > 1 {
+			rs.At(1).CopyTo(gw.ResourceSpans().AppendEmpty())
+		}
+		out = append(out, term)
+		pending = append(pending, gw)
+		if len(pending) > lag {
+			out = append(out, pending[0])
+			pending = pending[1:]
+		}
+	}
+	return append(out, pending...)
+}

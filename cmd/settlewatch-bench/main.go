@@ -47,6 +47,7 @@ func run() error {
 	perReq := flag.Int("request-spans", 2000, "spans per OTLP request")
 	workers := flag.Int("workers", 4, "concurrent OTLP clients")
 	keep := flag.String("database", "", "database to ingest into and keep (default: a fresh one, dropped at the end)")
+	split := flag.Int("split", -1, "send each request's terminal and gateway spans apart, the gateway's this many requests later (-1: together)")
 	history := flag.Int("prefill", 0, "transactions of history the database holds before the run (generated on the server when missing; needs -database)")
 	flag.Parse()
 	ctx := context.Background()
@@ -63,6 +64,9 @@ func run() error {
 
 	fmt.Printf("generating %d spans in requests of %d…\n", *nSpans, *perReq)
 	reqs := loadgen.Requests(*nSpans/loadgen.SpansPerTxn, *perReq, time.Now().UnixNano())
+	if *split >= 0 {
+		reqs = loadgen.Split(reqs, *split)
+	}
 	total := 0
 	for _, r := range reqs {
 		total += r.SpanCount()

@@ -254,3 +254,68 @@ func TestConcurrentPiecesAssembleCompletely(t *testing.T) {
 		t.Errorf("%d of %d final rows have both terminal and gateway dimensions", got, n)
 	}
 }
+
+// A terminal's spans and its gateway's arrive in separate requests. The
+// first request's transactions are classified from the facts it stored;
+// the second's hold rows the second request did not write, so they are read
+// back whole, and come out as if everything had arrived at once.
+func TestTransactionSpreadOverRequests(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	attempts := []attempt{
+		{txn: "S-APPROVED", typ: "sale", code: "00", gatewayCode: "00", at: now.Add(-time.Hour), amount: 1200, batch: "000001"},
+		{txn: "S-DECLINED", typ: "sale", code: "51", gatewayCode: "51", at: now.Add(-time.Hour), amount: 800, batch: "000001"},
+		{txn: "S-FAILED", typ: "sale", at: now.Add(-time.Hour), amount: 300, batch: "000001", issuerErr: "hardware_fault"},
+	}
+	exp := map[string]want{"S-APPROVED": {"pending", "none"}, "S-DECLINED": {"declined", "account"}, "S-FAILED": {"failed", "system"}}
+	db := chtest.Migrated(t)
+	rc := startCollector(t, db, nil)
+	terminal, gateway := ptrace.NewTraces(), ptrace.NewTraces()
+	for _, a := range attempts {
+		terminalSpans(terminal, a)
+		gatewaySpans(gateway, a)
+	}
+	rc.sendGRPC(t, terminal)
+	waitFor(t, db, uint64(len(attempts)), "SELECT count() FROM transactions FINAL")
+	rc.sendGRPC(t, gateway)
+	waitOutcomes(t, db, exp)
+	waitFor(t, db, uint64(len(attempts)), "SELECT count() FROM transactions FINAL WHERE span_count = 5")
+	var m string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if m = rc.metrics(t); counter(m, "settlewatch_exporter_assembly_sources_total") >= 2*float64(len(attempts)) {
+			break
+		}
+	}
+	mem, ch := counter(m, "settlewatch_exporter_assembly_sources_total", `source="memory"`), counter(m, "settlewatch_exporter_assembly_sources_total", `source="clickhouse"`)
+	if n := float64(len(attempts)); mem != n || ch != n {
+		t.Errorf("assembled from memory %v, from ClickHouse %v; want %v each", mem, ch, n)
+	}
+	// Every span counted once: the version says five facts.
+	got := lines(t, db, "SELECT concat(txn_id, ' ', toString(span_count), ' ', toString(amount_minor)) FROM transactions FINAL ORDER BY txn_id")
+	if want := "S-APPROVED 5 1200\nS-DECLINED 5 800\nS-FAILED 5 300"; got != want {
+		t.Errorf("rows:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// lines is a one-column query's result, a line per row.
+func lines(t *testing.T, db *chtest.DB, query string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := db.Conn.Query(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, "\n")
+}
