@@ -2,8 +2,12 @@ package assembly
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 	"github.com/settlewatch/settlewatch/domain"
 )
@@ -34,6 +38,7 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 		{id: dRoot.TxnID, request: []domain.Fact{dRoot}},
 	}
 	rows := map[bool]map[string]stored{}
+	whole := map[bool]string{}
 	for _, withKnown := range []bool{true, false} {
 		db := chtest.Migrated(t)
 		a := newAssembler(db)
@@ -65,6 +70,13 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 		for _, x := range txns {
 			rows[withKnown][x.id] = current(t, db, x.id)
 		}
+		whole[withKnown] = everyColumn(t, db)
+	}
+	if n := strings.Count(whole[false], "\n") + 1; n != len(txns) || !strings.Contains(whole[false], "TXN-RESENT|") {
+		t.Fatalf("%d rows read, want %d:\n%s", n, len(txns), whole[false])
+	}
+	if whole[true] != whole[false] {
+		t.Errorf("rows differ:\nwith known facts:\n%s\nread back:\n%s", whole[true], whole[false])
 	}
 	for _, x := range txns {
 		if rows[true][x.id] != rows[false][x.id] {
@@ -78,4 +90,39 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 	if got := rows[true][cRoot.TxnID]; got.version.Facts != 2 {
 		t.Errorf("%s: %+v, want the re-sent root counted once (2 facts)", cRoot.TxnID, got)
 	}
+}
+
+// everyColumn is every transactions row (FINAL), every column but when it
+// was assembled, as text.
+func everyColumn(t *testing.T, db *chtest.DB) string {
+	t.Helper()
+	var cols []string
+	for _, c := range chschema.Transactions.ColumnDefs {
+		switch {
+		case c.Name == "assembled_at":
+		case strings.HasPrefix(c.Type, "Array("):
+			cols = append(cols, "arrayStringConcat(arrayMap(x -> toString(x), "+c.Name+"), ',')")
+		default:
+			cols = append(cols, "toString("+c.Name+")")
+		}
+	}
+	ctx, cancel := chconn.WithQuerySettings(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := db.Conn.Query(ctx, "SELECT arrayStringConcat(["+strings.Join(cols, ", ")+"], '|') FROM transactions FINAL ORDER BY txn_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, "\n")
 }
