@@ -4,9 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 	"github.com/settlewatch/settlewatch/domain"
@@ -106,23 +104,5 @@ func everyColumn(t *testing.T, db *chtest.DB) string {
 			cols = append(cols, "toString("+c.Name+")")
 		}
 	}
-	ctx, cancel := chconn.WithQuerySettings(context.Background(), time.Minute)
-	defer cancel()
-	rows, err := db.Conn.Query(ctx, "SELECT arrayStringConcat(["+strings.Join(cols, ", ")+"], '|') FROM transactions FINAL ORDER BY txn_id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(out, "\n")
+	return db.Lines(t, "SELECT arrayStringConcat(["+strings.Join(cols, ", ")+"], '|') FROM transactions FINAL ORDER BY txn_id")
 }

@@ -102,6 +102,31 @@ func (db *DB) Count(t testing.TB, query string, args ...any) uint64 {
 	return n
 }
 
+// Lines runs a query of one String column and returns its rows, one per
+// line, failing t on error. Bind values with ? and args.
+func (db *DB) Lines(t testing.TB, query string, args ...any) string {
+	t.Helper()
+	ctx, cancel := chconn.WithQuerySettings(context.Background(), queryTimeout)
+	defer cancel()
+	rows, err := db.Conn.Query(ctx, query, args...)
+	if err != nil {
+		t.Fatalf("chtest: query %q: %v", query, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatalf("chtest: scan %q: %v", query, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("chtest: query %q: %v", query, err)
+	}
+	return strings.Join(out, "\n")
+}
+
 // Exec runs a statement, failing t on error. Never use it for INSERT … VALUES
 // (it hangs on 18.16); insert with PrepareBatch.
 func (db *DB) Exec(t testing.TB, query string, args ...any) {

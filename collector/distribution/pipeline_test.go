@@ -290,32 +290,8 @@ func TestTransactionSpreadOverRequests(t *testing.T) {
 		t.Errorf("assembled from memory %v, from ClickHouse %v; want %v each", mem, ch, n)
 	}
 	// Every span counted once: the version says five facts.
-	got := lines(t, db, "SELECT concat(txn_id, ' ', toString(span_count), ' ', toString(amount_minor)) FROM transactions FINAL ORDER BY txn_id")
+	got := db.Lines(t, "SELECT concat(txn_id, ' ', toString(span_count), ' ', toString(amount_minor)) FROM transactions FINAL ORDER BY txn_id")
 	if want := "S-APPROVED 5 1200\nS-DECLINED 5 800\nS-FAILED 5 300"; got != want {
 		t.Errorf("rows:\n%s\nwant:\n%s", got, want)
 	}
-}
-
-// lines is a one-column query's result, a line per row.
-func lines(t *testing.T, db *chtest.DB, query string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rows, err := db.Conn.Query(ctx, query)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(out, "\n")
 }
