@@ -28,9 +28,6 @@ func newKnownFacts(ks []Known) knownFacts {
 	}
 	out := knownFacts{}
 	for _, k := range ks {
-		if k.Fact.TxnID == "" {
-			continue
-		}
 		m := out[k.Fact.TxnID]
 		if m == nil {
 			m = map[factRow]domain.Fact{}

@@ -40,7 +40,7 @@ func Requests(n, perRequest int, seed int64) []ptrace.Traces {
 		gw.Resource().Attributes().PutStr("pos.gateway.id", "gw-1")
 		gspans := gw.ScopeSpans().AppendEmpty().Spans()
 		for i := start; i < min(start+txnsPerReq, n); i++ {
-			txn := TxnID('B', seed, i)
+			txn := TxnID(seed, i)
 			var tid pcommon.TraceID
 			binary.BigEndian.PutUint64(tid[:8], uint64(seed))
 			binary.BigEndian.PutUint64(tid[8:], uint64(i))
@@ -86,9 +86,9 @@ func Requests(n, perRequest int, seed int64) []ptrace.Traces {
 // corner of a table ordered by txn_id and hide what a lookup costs). The
 // letters keep it from ever reading as a card number to the PAN masker: no
 // run of more than 8 digits.
-func TxnID(prefix byte, seed int64, i int) string {
+func TxnID(seed int64, i int) string {
 	h := mix(uint64(seed)*0x9e3779b97f4a7c15 + uint64(i))
-	return fmt.Sprintf("%c%08xT%08x", prefix, uint32(h>>32), uint32(h))
+	return fmt.Sprintf("B%08xT%08x", uint32(h>>32), uint32(h))
 }
 
 // mix is splitmix64's finaliser: a bijection, so distinct inputs give

@@ -106,38 +106,19 @@ func run() error {
 	// A kept database holds earlier runs, and merges collapse rows while
 	// this one runs: count this run's distinct rows, by when they were
 	// written, not rows in the table.
-	for {
-		n, err := countSince(ctx, conn, "SELECT uniqExact(trace_id, span_id) FROM `"+db+"`.spans WHERE ingested_ns >= ?", uint64(start.UnixNano()))
-		if err != nil {
-			return err
-		}
-		if n >= uint64(total) {
-			break
-		}
-		if time.Since(start) > 30*time.Minute {
-			return fmt.Errorf("only %d of %d spans stored after 30 minutes", n, total)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := waitCount(ctx, conn, start, "spans stored", uint64(total),
+		"SELECT uniqExact(trace_id, span_id) FROM `"+db+"`.spans WHERE ingested_ns >= ?", uint64(start.UnixNano())); err != nil {
+		return err
 	}
 	e2e := time.Since(start)
 	// Assembly runs after a batch's rows are stored: wait until every
 	// transaction has a row that counted all its spans (with -split, its
 	// first row counted only the terminal's).
-	want := uint64(total / loadgen.SpansPerTxn)
-	var txns uint64
-	for {
-		txns, err = countSince(ctx, conn, "SELECT uniqExactIf(txn_id, span_count >= ?) FROM `"+db+"`.transactions WHERE assembled_at >= toDateTime(?)",
-			uint32(loadgen.SpansPerTxn), start.Unix())
-		if err != nil {
-			return err
-		}
-		if txns >= want {
-			break
-		}
-		if time.Since(start) > 30*time.Minute {
-			return fmt.Errorf("only %d of %d transactions assembled after 30 minutes", txns, want)
-		}
-		time.Sleep(50 * time.Millisecond)
+	txns := uint64(total / loadgen.SpansPerTxn)
+	if err := waitCount(ctx, conn, start, "transactions assembled with all their spans", txns,
+		"SELECT uniqExactIf(txn_id, span_count >= ?) FROM `"+db+"`.transactions WHERE assembled_at >= toDateTime(?)",
+		uint32(loadgen.SpansPerTxn), start.Unix()); err != nil {
+		return err
 	}
 	assembled := time.Since(start)
 	cpu1, err := cpuSeconds(proc.Process.Pid)
@@ -173,12 +154,34 @@ func run() error {
 	return nil
 }
 
-func countSince(ctx context.Context, conn driver.Conn, query string, args ...any) (uint64, error) {
+// countRows runs a query that returns one count.
+func countRows(ctx context.Context, conn driver.Conn, query string, args ...any) (uint64, error) {
 	var n uint64
 	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count this run's rows: %w", err)
+		return 0, fmt.Errorf("count rows: %w", err)
 	}
 	return n, nil
+}
+
+// waitCount polls query until it counts want, at most 30 minutes after
+// start. It sleeps four times as long as each poll took, so that polling
+// a large kept table takes at most a fifth of a server thread from the run
+// it measures.
+func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what string, want uint64, query string, args ...any) error {
+	for {
+		t0 := time.Now()
+		n, err := countRows(ctx, conn, query, args...)
+		if err != nil {
+			return err
+		}
+		if n >= want {
+			return nil
+		}
+		if time.Since(start) > 30*time.Minute {
+			return fmt.Errorf("only %d of %d %s after 30 minutes", n, want, what)
+		}
+		time.Sleep(max(50*time.Millisecond, 4*time.Since(t0)))
+	}
 }
 
 func mergeAll(reqs []ptrace.Traces) ptrace.Traces {

@@ -19,9 +19,9 @@ import (
 // from system.numbers; payment_facts and txn_traces only (the read-back
 // reads those; spans are read only for broken parent chains).
 func prefill(ctx context.Context, conn driver.Conn, db string, n int) error {
-	var have uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM `"+db+"`.payment_facts").Scan(&have); err != nil {
-		return fmt.Errorf("prefill: count facts: %w", err)
+	have, err := countRows(ctx, conn, "SELECT count() FROM `"+db+"`.payment_facts")
+	if err != nil {
+		return fmt.Errorf("prefill: %w", err)
 	}
 	if have >= uint64(n)*5 {
 		fmt.Printf("prefill: %s already holds %d facts\n", db, have)
@@ -29,9 +29,9 @@ func prefill(ctx context.Context, conn driver.Conn, db string, n int) error {
 	}
 	start := time.Now()
 	from := time.Now().Add(-30 * 24 * time.Hour).Unix()
-	// t: the transaction, s: its span (0..4, loadgen's order). Ids: 'B', then
-	// two 8-digit hex halves of a hash of t, like loadgen.TxnID's (another
-	// hash: a collision is as likely as two 64-bit hashes meeting).
+	// t: the transaction, s: its span (0..4, loadgen's order). Ids: the shape
+	// of loadgen.TxnID's, 'B' and two 8-digit hex halves of a hash of t
+	// (another hash: a collision is as likely as two 64-bit hashes meeting).
 	src := fmt.Sprintf(`SELECT concat('B', lower(substring(hex(sipHash64(t)), 1, 8)), 'T', lower(substring(hex(sipHash64(t)), 9, 8))) AS txn_id,
 	reinterpretAsFixedString(sipHash128(toString(t))) AS trace_id, reinterpretAsFixedString(sipHash64(number)) AS span_id,
 	if(s = 0, reinterpretAsFixedString(toUInt64(0)), reinterpretAsFixedString(sipHash64(number - s + if(s = 4, 3, if(s = 3, 2, 0))))) AS parent_span_id,
