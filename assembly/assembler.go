@@ -101,19 +101,30 @@ func (a *Assembler) queryCtx(ctx context.Context) (context.Context, context.Canc
 	return chconn.WithQuerySettings(ctx, t)
 }
 
-// Assemble rebuilds every transaction that keys touch.
+// Where assembly reads facts from: at ingest, the facts that arrived in the
+// last days (chschema.RecentFacts), so that the lookup costs what those days
+// hold; otherwise all of them.
+const (
+	recentFacts = "recent_facts"
+	allFacts    = "payment_facts"
+)
+
+// Assemble rebuilds every transaction that keys touch. It is the ingest path:
+// the transactions named by TxnIDs are classified from their recent facts
+// (chschema.RecentFacts); one that also has older facts gets a row that
+// counts fewer facts than its complete one, which therefore keeps winning,
+// and Reconcile rebuilds it whole. Transactions found through traces or
+// batch closes may be old (a batch closed days late), so they are read from
+// all facts.
 func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
-	ids := make(map[string]bool, len(keys.TxnIDs))
-	for _, id := range keys.TxnIDs {
-		ids[id] = true
-	}
+	found := map[string]bool{}
 	if len(keys.TraceIDs) > 0 {
 		more, err := a.txnsOfTraces(ctx, keys.TraceIDs)
 		if err != nil {
 			return Result{}, err
 		}
 		for _, id := range more {
-			ids[id] = true
+			found[id] = true
 		}
 	}
 	if len(keys.Batches) > 0 {
@@ -122,26 +133,39 @@ func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
 			return Result{}, err
 		}
 		for _, id := range more {
-			ids[id] = true
+			found[id] = true
 		}
 	}
-	list := make([]string, 0, len(ids))
-	for id := range ids {
-		list = append(list, id)
+	recent := make([]string, 0, len(keys.TxnIDs))
+	seen := make(map[string]bool, len(keys.TxnIDs))
+	for _, id := range keys.TxnIDs {
+		if !found[id] && !seen[id] {
+			seen[id] = true
+			recent = append(recent, id)
+		}
 	}
-	return a.assemble(ctx, list, newKnownFacts(keys.Stored))
+	res, err := a.assemble(ctx, recent, newKnownFacts(keys.Stored), recentFacts)
+	if err != nil || len(found) == 0 {
+		return res, err
+	}
+	rest := make([]string, 0, len(found))
+	for id := range found {
+		rest = append(rest, id)
+	}
+	more, err := a.AssembleTxns(ctx, rest)
+	return merge(res, more), err
 }
 
-// AssembleTxns rebuilds the given transactions, in chunks.
+// AssembleTxns rebuilds the given transactions from all their facts, in chunks.
 func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, error) {
-	return a.assemble(ctx, txnIDs, nil)
+	return a.assemble(ctx, txnIDs, nil, allFacts)
 }
 
-func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts) (Result, error) {
+func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src string) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
 	for start := 0; start < len(txnIDs); start += a.chunk() {
 		end := min(start+a.chunk(), len(txnIDs))
-		n, err := a.assembleChunk(ctx, txnIDs[start:end], known, &res)
+		n, err := a.assembleChunk(ctx, txnIDs[start:end], known, src, &res)
 		res.Transactions += n
 		if err != nil {
 			return res, err
@@ -150,13 +174,13 @@ func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFa
 	return res, nil
 }
 
-func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known knownFacts, res *Result) (int, error) {
-	byTxn, traceOwner, fromMemory, err := a.loadFacts(ctx, txnIDs, known)
+func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known knownFacts, src string, res *Result) (int, error) {
+	byTxn, traceOwner, fromMemory, err := a.loadFacts(ctx, txnIDs, known, src)
 	if err != nil {
 		return 0, err
 	}
 	res.FromMemory += fromMemory
-	if err := a.addTracelessFailures(ctx, byTxn, traceOwner); err != nil {
+	if err := a.addTracelessFailures(ctx, byTxn, traceOwner, src); err != nil {
 		return 0, err
 	}
 	asOf := a.now()

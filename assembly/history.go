@@ -17,6 +17,22 @@ func (a *Assembler) Sweep(ctx context.Context) (Result, error) {
 	return a.AssembleTxns(ctx, ids)
 }
 
+// Reconcile rebuilds from all their facts the transactions that got facts
+// since `since` and also have facts older than any in recent_facts: at
+// ingest they were classified from their recent facts only (Assemble). They
+// are rare (a fact arriving days after the rest of its transaction); the
+// settlement sweep calls this every run. Facts stored before recent_facts
+// existed count as older too (floor: the oldest recent fact).
+func (a *Assembler) Reconcile(ctx context.Context, since time.Time) (Result, error) {
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table(allFacts)+
+		" WHERE txn_id IN (SELECT txn_id FROM "+a.table(recentFacts)+" WHERE ingested_ns >= ? AND txn_id != '')"+
+		" AND ingested_ns < (SELECT min(ingested_ns) FROM "+a.table(recentFacts)+")", uint64(max(since.UnixNano(), 0)))
+	if err != nil {
+		return Result{}, wrap("find transactions with facts older than recent_facts", err)
+	}
+	return a.AssembleTxns(ctx, ids)
+}
+
 // Reassemble re-classifies every transaction with a span in [from, to), for
 // instance after the rules changed. progress, if set, is told after each chunk.
 func (a *Assembler) Reassemble(ctx context.Context, from, to time.Time, progress func(done, total int)) (Result, error) {
@@ -47,6 +63,7 @@ func merge(a, b Result) Result {
 		return a
 	}
 	a.Transactions += b.Transactions
+	a.FromMemory += b.FromMemory
 	for k, v := range b.ByOutcome {
 		a.ByOutcome[k] += v
 	}

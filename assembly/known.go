@@ -47,7 +47,7 @@ func newKnownFacts(ks []Known) knownFacts {
 // a row the caller did not write (another writer's, or a re-sent span's
 // older copy), are read whole. Either way the facts are the rows stored.
 // It also reports how many transactions took known facts.
-func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts) ([]domain.Fact, int, error) {
+func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) ([]domain.Fact, int, error) {
 	var candidates, rest []string
 	for _, id := range txnIDs {
 		if known[id] != nil {
@@ -59,7 +59,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 	var out []domain.Fact
 	fromMemory := 0
 	if len(candidates) > 0 {
-		rows, err := a.factRows(ctx, candidates)
+		rows, err := a.factRows(ctx, candidates, src)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -76,7 +76,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		}
 	}
 	if len(rest) > 0 {
-		more, err := a.queryFacts(ctx, "txn_id IN ?", groupSet(rest))
+		more, err := a.queryFacts(ctx, src, "txn_id IN ?", groupSet(rest))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -100,10 +100,10 @@ func (k knownFacts) cover(txnID string, rows []factRow) ([]domain.Fact, bool) {
 }
 
 // factRows lists the stored rows of txnIDs by key and version.
-func (a *Assembler) factRows(ctx context.Context, txnIDs []string) (map[string][]factRow, error) {
+func (a *Assembler) factRows(ctx context.Context, txnIDs []string, src string) (map[string][]factRow, error) {
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT txn_id, trace_id, span_id, ingested_ns FROM "+a.table("payment_facts")+" WHERE txn_id IN ?", groupSet(txnIDs))
+	rows, err := a.Conn.Query(qctx, "SELECT txn_id, trace_id, span_id, ingested_ns FROM "+a.table(src)+" WHERE txn_id IN ?", groupSet(txnIDs))
 	if err != nil {
 		return nil, wrap("list facts", err)
 	}

@@ -43,10 +43,10 @@ func statusFromEnum(s string) domain.SpanStatus {
 	return domain.StatusUnset
 }
 
-func (a *Assembler) queryFacts(ctx context.Context, where string, args ...any) ([]domain.Fact, error) {
+func (a *Assembler) queryFacts(ctx context.Context, src, where string, args ...any) ([]domain.Fact, error) {
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT "+factColumns+" FROM "+a.table("payment_facts")+" WHERE "+where, args...)
+	rows, err := a.Conn.Query(qctx, "SELECT "+factColumns+" FROM "+a.table(src)+" WHERE "+where, args...)
 	if err != nil {
 		return nil, wrap("read facts", err)
 	}
@@ -94,8 +94,8 @@ func fixed(s string, n int) string {
 
 // loadFacts reads the facts of txnIDs, grouped by transaction, and notes
 // which transaction owns each of their traces.
-func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownFacts) (map[string][]domain.Fact, map[string]string, int, error) {
-	facts, fromMemory, err := a.readFacts(ctx, txnIDs, known)
+func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]domain.Fact, map[string]string, int, error) {
+	facts, fromMemory, err := a.readFacts(ctx, txnIDs, known, src)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -112,7 +112,7 @@ func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownF
 
 // addTracelessFailures adds the failed spans that carried no pos.txn.id but
 // sit in a trace of one of the transactions (e.g. a gateway's database span).
-func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][]domain.Fact, owner map[string]string) error {
+func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][]domain.Fact, owner map[string]string, src string) error {
 	if len(owner) == 0 {
 		return nil
 	}
@@ -120,7 +120,7 @@ func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][
 	for t := range owner {
 		traces = append(traces, t)
 	}
-	facts, err := a.queryFacts(ctx, "txn_id = '' AND trace_id IN ?", groupSet(traces))
+	facts, err := a.queryFacts(ctx, src, "txn_id = '' AND trace_id IN ?", groupSet(traces))
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ func AllMigrations() []Migration {
 		{Version: 2, Name: "analytics tables", Statements: v2},
 		{Version: 3, Name: "transactions.fact_hours", Statements: noStatements, Run: v3},
 		{Version: 4, Name: "time-ordered transactions", Statements: v4, Once: v4Fill},
+		{Version: 5, Name: "recent facts by arrival day", Statements: v5, Once: v5Fill},
 	}
 }
 

@@ -51,9 +51,16 @@ func (j *Job) window() time.Duration {
 	return domain.DefaultSettlementWindow
 }
 
+// reconcileMargin is how far before the last run the next one looks for
+// transactions with late facts: a fact's ingested_ns is taken before its
+// insert commits.
+const reconcileMargin = time.Hour
+
 // Plan: one window ending at the cut-off: now or, when the data is behind
-// the clock, the newest assembled_at (to the minute).
-func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, _ time.Time) (jobs.Plan, error) {
+// the clock, the newest assembled_at (to the minute). The window starts
+// where the reconciliation of late facts starts: the last run's cut-off
+// less a margin, or the settlement window back on a first run.
+func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, last time.Time) (jobs.Plan, error) {
 	asOf := now
 	data, err := env.DataTime(ctx)
 	if err != nil {
@@ -67,7 +74,11 @@ func (j *Job) Plan(ctx context.Context, env *jobs.Env, now, _ time.Time) (jobs.P
 		asOf = data
 	}
 	asOf = asOf.Truncate(time.Minute)
-	return jobs.Plan{Windows: []jobs.Window{{From: asOf.Add(-j.window()), To: asOf}}, Watermark: asOf}, nil
+	from := asOf.Add(-j.window())
+	if !last.IsZero() && last.Add(-reconcileMargin).After(from) {
+		from = last.Add(-reconcileMargin)
+	}
+	return jobs.Plan{Windows: []jobs.Window{{From: from, To: asOf}}, Watermark: asOf}, nil
 }
 
 // Split: the sweep works on the current state only.
@@ -82,6 +93,13 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	}
 	a := &assembly.Assembler{Conn: env.Conn, DB: env.DB, Rules: rules, Window: j.window(),
 		Now: func() time.Time { return asOf }, QueryTimeout: env.QueryTimeout, Log: env.Log}
+	late, err := a.Reconcile(ctx, w.From)
+	if err != nil {
+		return 0, fmt.Errorf("sweep: %w", err)
+	}
+	if late.Transactions > 0 {
+		env.Logger().Info("rebuilt transactions with facts older than recent_facts", "since", w.From, "transactions", late.Transactions)
+	}
 	res, err := a.Sweep(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
@@ -89,7 +107,7 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	env.Logger().Info("swept pending sales past the settlement window", "as_of", asOf, "reassembled", res.Transactions,
 		"unsettled", res.ByOutcome[domain.OutcomeUnsettled])
 	n, err := j.snapshot(ctx, env, asOf)
-	return res.Transactions + n, err
+	return late.Transactions + res.Transactions + n, err
 }
 
 type akey struct{ dim, value, cause, bucket, currency string }

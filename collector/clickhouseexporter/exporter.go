@@ -33,6 +33,12 @@ type chExporter struct {
 	conn   driver.Conn
 	asm    *assembly.Assembler
 	repair bool // a table was found missing: re-run the DDL on reconnect
+
+	// The migrating exporter also drops the days that fell out of
+	// recent_facts (chschema.PruneRecentFacts), at most once an hour.
+	pruneMu  sync.Mutex
+	dialect  *chschema.Dialect // set by migrate
+	prunedAt time.Time
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
@@ -112,6 +118,9 @@ func (e *chExporter) migrate(ctx context.Context) error {
 	}
 	d := chschema.DialectFor(v, e.cfg.Cluster)
 	d.RetentionDays = e.cfg.RetentionDays
+	e.pruneMu.Lock()
+	e.dialect = &d
+	e.pruneMu.Unlock()
 	applied, err := chschema.Migrate(ctx, conn, e.settings.Database, d, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
@@ -166,6 +175,7 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 		}
 		e.tel.add(ctx, e.tel.rows, w.n, "table", w.t.Name)
 	}
+	e.pruneRecent(ctx, conn)
 	if !e.cfg.Assembly.Enabled || rs.keys.Empty() {
 		return nil
 	}
@@ -183,6 +193,30 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 		e.tel.add(ctx, e.tel.assembled, n, "outcome", string(o))
 	}
 	return nil
+}
+
+// pruneRecent drops old days of recent_facts when an hour has passed since
+// the last time. A failure is logged and counted, and does not fail the
+// request: the data is stored, and the next hour tries again.
+func (e *chExporter) pruneRecent(ctx context.Context, conn driver.Conn) {
+	if !e.pruneMu.TryLock() {
+		return // another request is pruning
+	}
+	defer e.pruneMu.Unlock()
+	now := time.Now()
+	if e.dialect == nil || now.Sub(e.prunedAt) < time.Hour {
+		return
+	}
+	e.prunedAt = now
+	dropped, err := chschema.PruneRecentFacts(ctx, conn, e.settings.Database, *e.dialect, now)
+	if err != nil {
+		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.RecentFacts.Name)
+		e.log.Warn("could not drop old days of recent_facts; retrying in an hour", zap.Error(err))
+		return
+	}
+	if len(dropped) > 0 {
+		e.log.Info("dropped old days of recent_facts", zap.Strings("days", dropped))
+	}
 }
 
 // report counts and logs what the request got wrong: one line per request,

@@ -312,15 +312,16 @@ func TestClickHouseGrants(t *testing.T) {
 		}
 	}
 	// Exactly what each program does (assembly reads all facts of a
-	// transaction; the sweep re-writes transactions; the materialized view
-	// on transactions fills transactions_by_time).
+	// transaction, at ingest from recent_facts; the sweep re-writes
+	// transactions; the materialized views fill transactions_by_time and
+	// recent_facts).
 	var want []grant
 	add := func(user, priv string, ts ...chschema.Table) {
 		for _, tb := range ts {
 			want = append(want, grant{user, priv, tb.Name})
 		}
 	}
-	ingest := []chschema.Table{chschema.Spans, chschema.PaymentFacts, chschema.BatchCloses, chschema.TxnTraces, chschema.Transactions}
+	ingest := []chschema.Table{chschema.Spans, chschema.PaymentFacts, chschema.RecentFacts, chschema.BatchCloses, chschema.TxnTraces, chschema.Transactions}
 	add(collectorUser, "SELECT", ingest...)
 	add(collectorUser, "INSERT", append(ingest, chschema.TransactionsByTime)...)
 	want = append(want, grant{analyticsUser, "SELECT", "*"})

@@ -377,3 +377,56 @@ FROM settlewatch.transactions_local
 ARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h;
 
 -- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 5: recent facts by arrival day
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_facts_local ON CLUSTER settlewatch
+(
+    txn_id String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    name String,
+    service_name String,
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    start_time DateTime('UTC'),
+    start_ns UInt64,
+    duration_ns UInt64,
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    error_type String,
+    response_code String,
+    response_source String,
+    txn_type String,
+    amount_minor Int64,
+    amount_ok UInt8,
+    currency String,
+    terminal_id String,
+    terminal_model String,
+    merchant_id String,
+    region String,
+    gateway_id String,
+    acquirer_id String,
+    issuer_id String,
+    card_scheme String,
+    card_funding String,
+    entry_mode String,
+    card_bin String,
+    batch_number String,
+    settlement_status String,
+    settlement_date String,
+    server_address String,
+    ingested_ns UInt64
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/settlewatch/recent_facts', '{replica}', ingested_ns)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_id, trace_id, span_id)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_facts ON CLUSTER settlewatch AS settlewatch.recent_facts_local
+ENGINE = Distributed(settlewatch, settlewatch, recent_facts_local, cityHash64(txn_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_facts_mv ON CLUSTER settlewatch TO settlewatch.recent_facts_local AS
+SELECT txn_id, trace_id, span_id, parent_span_id, name, service_name, kind, start_time, start_ns, duration_ns, status_code, error_type, response_code, response_source, txn_type, amount_minor, amount_ok, currency, terminal_id, terminal_model, merchant_id, region, gateway_id, acquirer_id, issuer_id, card_scheme, card_funding, entry_mode, card_bin, batch_number, settlement_status, settlement_date, server_address, ingested_ns
+FROM settlewatch.payment_facts_local;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)

@@ -362,3 +362,54 @@ FROM settlewatch.transactions
 ARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h;
 
 -- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 5: recent facts by arrival day
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_facts
+(
+    txn_id String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    name LowCardinality(String),
+    service_name LowCardinality(String),
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    start_time DateTime('UTC'),
+    start_ns UInt64 CODEC(Delta, ZSTD(1)),
+    duration_ns UInt64 CODEC(ZSTD(1)),
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    error_type LowCardinality(String),
+    response_code LowCardinality(String),
+    response_source LowCardinality(String),
+    txn_type LowCardinality(String),
+    amount_minor Int64,
+    amount_ok UInt8,
+    currency LowCardinality(String),
+    terminal_id String,
+    terminal_model LowCardinality(String),
+    merchant_id String,
+    region LowCardinality(String),
+    gateway_id LowCardinality(String),
+    acquirer_id LowCardinality(String),
+    issuer_id LowCardinality(String),
+    card_scheme LowCardinality(String),
+    card_funding LowCardinality(String),
+    entry_mode LowCardinality(String),
+    card_bin String,
+    batch_number String,
+    settlement_status LowCardinality(String),
+    settlement_date String,
+    server_address String,
+    ingested_ns UInt64 CODEC(Delta, ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(ingested_ns)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_id, trace_id, span_id)
+TTL toDateTime(intDiv(ingested_ns, 1000000000), 'UTC') + INTERVAL 4 DAY
+SETTINGS index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_facts_mv TO settlewatch.recent_facts AS
+SELECT txn_id, trace_id, span_id, parent_span_id, name, service_name, kind, start_time, start_ns, duration_ns, status_code, error_type, response_code, response_source, txn_type, amount_minor, amount_ok, currency, terminal_id, terminal_model, merchant_id, region, gateway_id, acquirer_id, issuer_id, card_scheme, card_funding, entry_mode, card_bin, batch_number, settlement_status, settlement_date, server_address, ingested_ns
+FROM settlewatch.payment_facts;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)

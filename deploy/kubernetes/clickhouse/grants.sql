@@ -24,11 +24,12 @@
 -- so that both can be installed on one server.
 
 -- The collector: writes its ingest tables, reads them back to assemble
--- transactions, writes transactions (transactions_by_time is filled by the
--- materialized view on transactions).
+-- transactions, writes transactions (transactions_by_time and recent_facts
+-- are filled by the materialized views on transactions and payment_facts).
 CREATE ROLE IF NOT EXISTS settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.spans TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.payment_facts TO settlewatch_collector_role;
+GRANT SELECT, INSERT ON settlewatch.recent_facts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.batch_closes TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.txn_traces TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.transactions TO settlewatch_collector_role;

@@ -1,0 +1,73 @@
+package assembly
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/domain"
+)
+
+// A fact that arrives days after the rest of its transaction, when the rest
+// has left recent_facts: ingest classifies from the recent facts only, a row
+// counting fewer facts, so the complete row stays current; Reconcile then
+// rebuilds that transaction, and only that one, from all its facts.
+func TestLateFactReconciledFromAllFacts(t *testing.T) {
+	db := chtest.Migrated(t)
+	a := newAssembler(db)
+	ctx := context.Background()
+	const id = "TXN-LATE"
+
+	// The sale's terminal and gateway spans were stored six days ago.
+	saved := ingested
+	ingested = uint64(now.Add(-6 * 24 * time.Hour).UnixNano())
+	root, gw := saleRoot(), saleGateway()
+	root.TxnID, gw.TxnID = id, id
+	insertFacts(t, db, root, gw)
+	ingested = saved
+	if _, err := a.AssembleTxns(ctx, []string{id}); err != nil {
+		t.Fatal(err)
+	}
+	before := current(t, db, id)
+	if before.outcome != string(domain.OutcomeUnsettled) || before.version.Facts != 2 {
+		t.Fatalf("before: %+v, want unsettled with 2 facts", before)
+	}
+	if dropped, err := chschema.PruneRecentFacts(ctx, db.Conn, db.Name, chschema.Dialect{}, now); err != nil || len(dropped) != 1 {
+		t.Fatalf("pruned %v, %v; want the day of the sale's facts", dropped, err)
+	}
+
+	// Its settlement arrives now, with another sale that is all recent.
+	settle := domain.Fact{TxnID: id, TraceID: strings.Repeat("\x03", 16), SpanID: "settle01", Name: domain.SpanSettlement,
+		Service: "settlement-service", StartNs: saleStart() + 20*int64(time.Hour), SettlementStatus: domain.SettlementSettled,
+		ResponseCode: "00", AmountMinor: 1250, Amount: domain.AmountOK}
+	fresh := saleRoot()
+	fresh.TxnID, fresh.SpanID = "TXN-FRESH", "root0002"
+	known := insertFacts(t, db, settle, fresh)
+	res, err := a.Assemble(ctx, Keys{TxnIDs: []string{id, fresh.TxnID}, Stored: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Transactions != 2 {
+		t.Fatalf("ingest assembled %d transactions, want 2", res.Transactions)
+	}
+	if got := current(t, db, id); got != before {
+		t.Errorf("after ingest of the late settlement: %+v, want the complete row kept: %+v", got, before)
+	}
+
+	res, err = a.Reconcile(ctx, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Transactions != 1 {
+		t.Errorf("reconciled %d transactions, want 1 (only %s has facts older than recent_facts)", res.Transactions, id)
+	}
+	if got := current(t, db, id); got.outcome != string(domain.OutcomeSettled) || got.version.Facts != 3 {
+		t.Errorf("after Reconcile: %+v, want settled with 3 facts", got)
+	}
+	if got := current(t, db, fresh.TxnID); got.version.Facts != 1 {
+		t.Errorf("%s: %+v, want its one fact", fresh.TxnID, got)
+	}
+}
