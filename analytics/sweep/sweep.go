@@ -1,4 +1,7 @@
-// Package sweep is the settlement sweep job: approved sales past the
+// Package sweep is the settlement sweep job. First it rebuilds, from all
+// their facts, the transactions that got facts since the last run and have
+// facts older than recent_facts (assembly.Reconcile: ingest classified them
+// from their recent facts only). Then approved sales past the
 // settlement window without a settlement become unsettled (the assembler's
 // Sweep re-classifies them with the contract's cause rule: the failed batch
 // close's error.type, else settlement), then a snapshot of unsettled money by

@@ -218,3 +218,52 @@ func TestSweepCutOffFollowsTheDataNotAClockAhead(t *testing.T) {
 		t.Errorf("the snapshot at the same cut-off counts %d unsettled after the re-run, want 2", n)
 	}
 }
+
+// A settlement that arrives when the rest of its sale has left recent_facts
+// (days late): ingest builds a row from the settlement alone, which loses to
+// the sale's row; the next sweep finds the sale (it got a fact since the
+// last run and has facts older than recent_facts) and rebuilds it settled.
+func TestSweepReconcilesALateSettlement(t *testing.T) {
+	db := chtest.Migrated(t)
+	ctx := context.Background()
+	if err := synth.InsertFacts(ctx, db.Conn, db.Name, []synth.Txn{sale("L-LATE", t0, "T-1", "000001", "00", 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Now: func() time.Time { return t0.Add(time.Hour) }}
+	if _, err := a.AssembleTxns(ctx, []string{"L-LATE"}); err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(5 * 24 * time.Hour)
+	traffic(t, db, "Z-TRAFFIC-1", now.Add(-time.Hour))
+	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, DB: db.Name, Log: chtest.Logger(t), Now: func() time.Time { return now }}}
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, db)["L-LATE"]; got != "unsettled/settlement" {
+		t.Fatalf("before its settlement: %s", got)
+	}
+	if _, err := chschema.PruneRecentFacts(ctx, db.Conn, db.Name, chschema.Dialect{}, now); err != nil {
+		t.Fatal(err)
+	}
+
+	arrived := now.Add(5 * time.Minute)
+	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, name, service_name, start_time, start_ns,"+
+		" response_code, amount_minor, amount_ok, currency, settlement_status, ingested_ns)"+
+		" SELECT 'L-LATE', 'settle-trace-001', 'settle01', ?, 'settlement-service', toDateTime(?), ?, '00', 1000, ?, 'CNY', ?, ?",
+		domain.SpanSettlement, arrived.Unix(), uint64(arrived.UnixNano()), uint8(domain.AmountOK), domain.SettlementSettled, uint64(arrived.UnixNano()))
+	if _, err := a.Assemble(ctx, assembly.Keys{TxnIDs: []string{"L-LATE"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, db)["L-LATE"]; got != "unsettled/settlement" {
+		t.Errorf("after ingest of the late settlement: %s, want the sale's row kept", got)
+	}
+
+	now = now.Add(15 * time.Minute)
+	traffic(t, db, "Z-TRAFFIC-2", now)
+	if _, err := r.RunScheduled(ctx, &sweep.Job{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := outcomes(t, db)["L-LATE"]; got != "settled/none" {
+		t.Errorf("after the next sweep: %s, want settled/none", got)
+	}
+}

@@ -81,6 +81,8 @@ func TestBadInputExitsTwoBeforeSQL(t *testing.T) {
 		{[]string{"backfill", "-job", "sweep", "-from", "2026-09-21", "-to", "2026-09-22"}, "current state only"},
 		{[]string{"backfill", "-from", "2026-09-21"}, "needs -from and -to"},
 		{[]string{"jobs", "-job", "x;y"}, "job name"},
+		{[]string{"prune", "-cluster", "c1; DROP DATABASE x"}, "cluster name"},
+		{[]string{"migrate", "-cluster", "c1 --"}, "cluster name"},
 		{[]string{"causes", "-nonsense"}, "flag provided but not defined"},
 	} {
 		args := append([]string{tc.args[0]}, append(slices.Clone(nowhere), tc.args[1:]...)...)
@@ -226,5 +228,25 @@ func TestFormatsAndStableKeys(t *testing.T) {
 	// Existing commands still work.
 	if code, out, stderr := cli(t, db, "summary", "-since", "2400h"); code != 0 || !strings.Contains(out, "Failures by cause") {
 		t.Errorf("summary: %d %s %s", code, out, stderr)
+	}
+}
+
+// prune drops the days that fell out of recent_facts and says which.
+func TestPruneDropsOldDaysOfRecentFacts(t *testing.T) {
+	db := chtest.Migrated(t)
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	for i, at := range []time.Time{old, time.Now()} {
+		db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, span_id, start_time, ingested_ns) SELECT 'T1', toString(?), toDateTime(?), ?",
+			i, at.Unix(), uint64(at.UnixNano()))
+	}
+	code, stdout, stderr := cli(t, db, "prune")
+	if code != 0 || !strings.Contains(stdout, "dropped 1 old day(s) of recent_facts ["+old.UTC().Format("20060102")+"]") {
+		t.Fatalf("prune: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_facts"); n != 1 {
+		t.Errorf("recent_facts holds %d rows after prune, want today's 1", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts"); n != 2 {
+		t.Errorf("payment_facts holds %d rows, want both", n)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,19 +54,11 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := s.Validate(); err != nil {
-		return usageErr("%v", err)
-	}
-	conn, err := chconn.OpenNoDatabase(ctx, *s)
+	conn, v, d, err := openForDDL(ctx, s, *cluster)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	v, err := chconn.ServerVersion(ctx, conn)
-	if err != nil {
-		return err
-	}
-	d := chschema.DialectFor(v, *cluster)
 	d.RetentionDays = *retention
 	applied, err := chschema.Migrate(ctx, conn, s.Database, d, slog.Default())
 	if err != nil {
@@ -77,6 +70,47 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "server %s, database %s: schema version %d (%d migration(s) applied now)\n", v, s.Database, ver, len(applied))
 	return nil
+}
+
+// runPrune drops the days that fell out of recent_facts: what a collector
+// with create_schema does hourly, for deployments whose collector may not
+// run DDL (run it from cron as the schema owner).
+func runPrune(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
+	s := connFlags(fs)
+	cluster := fs.String("cluster", "", "the cluster the schema was migrated ON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	conn, _, d, err := openForDDL(ctx, s, *cluster)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	dropped, err := chschema.PruneRecentFacts(ctx, conn, s.Database, d, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "database %s: dropped %d old day(s) of %s %v\n", s.Database, len(dropped), chschema.RecentFacts.Name, dropped)
+	return nil
+}
+
+// openForDDL connects without a database (it may not exist yet) and gives
+// the server's version and dialect.
+func openForDDL(ctx context.Context, s *chconn.Settings, cluster string) (driver.Conn, chconn.Version, chschema.Dialect, error) {
+	if err := errors.Join(s.Validate(), chschema.Dialect{Cluster: cluster}.Validate()); err != nil {
+		return nil, chconn.Version{}, chschema.Dialect{}, usageErr("%v", err)
+	}
+	conn, err := chconn.OpenNoDatabase(ctx, *s)
+	if err != nil {
+		return nil, chconn.Version{}, chschema.Dialect{}, err
+	}
+	v, err := chconn.ServerVersion(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, chconn.Version{}, chschema.Dialect{}, err
+	}
+	return conn, v, chschema.DialectFor(v, cluster), nil
 }
 
 // assemblyFlags are shared by assemble and sweep.
