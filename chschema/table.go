@@ -45,7 +45,7 @@ type Table struct {
 	// partitions on 18.16 (RecentFacts).
 	KeepDays int
 	TTLExpr  string
-	Indexes     []Index
+	Indexes  []Index
 	// ShardKey is the Distributed sharding expression. It is a function of the
 	// ORDER BY key so that a row sent twice lands on the same shard, where
 	// ReplacingMergeTree can collapse it.
