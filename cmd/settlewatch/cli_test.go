@@ -82,6 +82,7 @@ func TestBadInputExitsTwoBeforeSQL(t *testing.T) {
 		{[]string{"backfill", "-from", "2026-09-21"}, "needs -from and -to"},
 		{[]string{"jobs", "-job", "x;y"}, "job name"},
 		{[]string{"prune", "-cluster", "c1; DROP DATABASE x"}, "cluster name"},
+		{[]string{"sweep", "-late-since", "-1h"}, "late-since"},
 		{[]string{"migrate", "-cluster", "c1 --"}, "cluster name"},
 		{[]string{"causes", "-nonsense"}, "flag provided but not defined"},
 	} {

@@ -176,8 +176,13 @@ func runSweep(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	s := connFlags(fs)
 	rules, window := assemblyFlags(fs)
+	lateSince := fs.Duration("late-since", 75*time.Minute,
+		"first rebuild the transactions that got facts this recently and have facts older than recent_facts (the daemon's sweep does it every run; 0: skip)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *lateSince < 0 {
+		return usageErr("-late-since must not be negative")
 	}
 	conn, err := open(ctx, s)
 	if err != nil {
@@ -187,6 +192,13 @@ func runSweep(ctx context.Context, args []string, stdout io.Writer) error {
 	a, err := newAssembler(conn, s, *rules, *window)
 	if err != nil {
 		return err
+	}
+	if *lateSince > 0 {
+		late, err := a.Reconcile(ctx, time.Now().Add(-*lateSince))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rebuilt %d transactions with facts older than recent_facts\n", late.Transactions)
 	}
 	res, err := a.Sweep(ctx)
 	if err != nil {

@@ -4,7 +4,7 @@
 //	settlewatch migrate                       apply schema migrations
 //	settlewatch prune                         drop the days that fell out of recent_facts
 //	settlewatch assemble -from T -to T        re-classify transactions with spans in a range
-//	settlewatch sweep                         pending sales past the settlement window → unsettled
+//	settlewatch sweep                         late facts rebuilt, pending sales past the window → unsettled
 //	settlewatch summary [-since 24h]          transactions by outcome and by cause
 //	settlewatch backfill -job J -from T -to T run an analytics job over a past range (progress bar)
 //	settlewatch jobs                          recent analytics job runs
