@@ -24,8 +24,11 @@ func (a *Assembler) Sweep(ctx context.Context) (Result, error) {
 // settlement sweep calls this every run. Facts stored before recent_facts
 // existed count as older too (floor: the oldest recent fact).
 func (a *Assembler) Reconcile(ctx context.Context, since time.Time) (Result, error) {
+	// GLOBAL: in cluster mode both tables are Distributed; with more than
+	// one shard a plain IN over a Distributed subquery is refused by default
+	// (distributed_product_mode = deny). GLOBAL builds the set once.
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table(allFacts)+
-		" WHERE txn_id IN (SELECT txn_id FROM "+a.table(recentFacts)+" WHERE ingested_ns >= ? AND txn_id != '')"+
+		" WHERE txn_id GLOBAL IN (SELECT txn_id FROM "+a.table(recentFacts)+" WHERE ingested_ns >= ? AND txn_id != '')"+
 		" AND ingested_ns < (SELECT min(ingested_ns) FROM "+a.table(recentFacts)+")", uint64(max(since.UnixNano(), 0)))
 	if err != nil {
 		return Result{}, wrap("find transactions with facts older than recent_facts", err)

@@ -133,6 +133,25 @@ func TestClusterMode(t *testing.T) {
 	if _, err := a.Sweep(ctx); err != nil {
 		t.Fatalf("sweep through Distributed tables: %v", err)
 	}
+	// Every fact reached recent_facts on both replicas (the view on the
+	// replica that took the insert, then replication); none is older, so
+	// the sweep's reconciliation finds nothing; pruning runs ON CLUSTER.
+	for _, c := range []struct {
+		r    *replica
+		conn driver.Conn
+	}{{r1, c1}, {r2, c2}} {
+		facts, err := count(c.conn, "SELECT uniqExact(trace_id, span_id) FROM payment_facts_local")
+		if err != nil || facts == 0 {
+			t.Fatalf("%s payment_facts_local: %d, %v", c.r.name, facts, err)
+		}
+		waitCount(t, c.r.name+" recent_facts_local", c.conn, facts, "SELECT uniqExact(trace_id, span_id) FROM recent_facts_local")
+	}
+	if late, err := a.Reconcile(ctx, time.Now().Add(-time.Hour)); err != nil || late.Transactions != 0 {
+		t.Fatalf("reconcile through Distributed tables: %d transactions, %v; want 0", late.Transactions, err)
+	}
+	if dropped, err := chschema.PruneRecentFacts(ctx, admin2, db, d, time.Now()); err != nil || len(dropped) != 0 {
+		t.Fatalf("prune recent_facts ON CLUSTER: dropped %v, %v; want nothing", dropped, err)
+	}
 	for _, c := range []struct {
 		r    *replica
 		conn driver.Conn
@@ -254,7 +273,7 @@ func checkEngines(t *testing.T, r *replica, d chschema.Dialect) {
 		got[n] = e
 	}
 	rows.Close()
-	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree", chschema.ByTimeView: "MaterializedView"}
+	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree", chschema.ByTimeView: "MaterializedView", chschema.RecentFactsView: "MaterializedView"}
 	for _, tb := range chschema.All() {
 		wantEngines[tb.LocalName(d)] = "ReplicatedReplacingMergeTree"
 		if tb.LocalName(d) != tb.Name {
