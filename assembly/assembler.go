@@ -93,12 +93,39 @@ func (a *Assembler) chunk() int {
 	return 5000
 }
 
+// Transaction ids are the client's, up to the exporter's max_value_bytes,
+// and go into IN lists as literals: a chunk holds at most chunkBytes of ids,
+// and queries may be up to maxQueryBytes long (ClickHouse's default is
+// 256 KiB, which 5,000 ids of 60 bytes already exceed; a query refused for
+// its size would fail the batch on every retry).
+const (
+	chunkBytes    = 8 << 20
+	maxQueryBytes = 64 << 20
+)
+
 func (a *Assembler) queryCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	t := a.QueryTimeout
 	if t <= 0 {
 		t = 30 * time.Second
 	}
-	return chconn.WithQuerySettings(ctx, t)
+	return chconn.WithQuerySettings(ctx, t, chconn.IntSetting("max_query_size", maxQueryBytes))
+}
+
+// chunks splits ids into runs of at most a.chunk() ids and chunkBytes bytes.
+func (a *Assembler) chunks(ids []string) [][]string {
+	var out [][]string
+	start, size := 0, 0
+	for i, id := range ids {
+		if i > start && (i-start == a.chunk() || size+len(id) > chunkBytes) {
+			out = append(out, ids[start:i])
+			start, size = i, 0
+		}
+		size += len(id)
+	}
+	if start < len(ids) {
+		out = append(out, ids[start:])
+	}
+	return out
 }
 
 // Where assembly reads facts from: at ingest, the facts that arrived in the
@@ -163,9 +190,8 @@ func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, 
 
 func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src string) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
-	for start := 0; start < len(txnIDs); start += a.chunk() {
-		end := min(start+a.chunk(), len(txnIDs))
-		n, err := a.assembleChunk(ctx, txnIDs[start:end], known, src, &res)
+	for _, chunk := range a.chunks(txnIDs) {
+		n, err := a.assembleChunk(ctx, chunk, known, src, &res)
 		res.Transactions += n
 		if err != nil {
 			return res, err

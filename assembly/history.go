@@ -45,15 +45,16 @@ func (a *Assembler) Reassemble(ctx context.Context, from, to time.Time, progress
 		return Result{}, wrap("find transactions in range", err)
 	}
 	total := Result{ByOutcome: nil}
-	for start := 0; start < len(ids); start += a.chunk() {
-		end := min(start+a.chunk(), len(ids))
-		r, err := a.AssembleTxns(ctx, ids[start:end])
+	done := 0
+	for _, chunk := range a.chunks(ids) {
+		r, err := a.AssembleTxns(ctx, chunk)
 		total = merge(total, r)
 		if err != nil {
 			return total, err
 		}
+		done += len(chunk)
 		if progress != nil {
-			progress(end, len(ids))
+			progress(done, len(ids))
 		}
 	}
 	return total, nil

@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,5 +70,36 @@ func TestLateFactReconciledFromAllFacts(t *testing.T) {
 	}
 	if got := current(t, db, fresh.TxnID); got.version.Facts != 1 {
 		t.Errorf("%s: %+v, want its one fact", fresh.TxnID, got)
+	}
+}
+
+// Transaction ids are the client's (up to the exporter's max_value_bytes):
+// a request of 5,000 transactions with 80-byte ids makes IN lists of 400 KB,
+// past ClickHouse's default max_query_size (256 KiB). A query refused for
+// its size would fail the batch on every retry and stall ingest.
+func TestLongTransactionIDsFitTheQueries(t *testing.T) {
+	db := chtest.Migrated(t)
+	a := newAssembler(db)
+	var facts []domain.Fact
+	var ids []string
+	for i := range 5000 {
+		f := saleRoot()
+		f.TxnID = fmt.Sprintf("%s-%06d", strings.Repeat("L", 72), i)
+		f.TraceID = fmt.Sprintf("%016d", i)
+		ids = append(ids, f.TxnID)
+		facts = append(facts, f)
+	}
+	known := insertFacts(t, db, facts...)
+	for _, stored := range [][]Known{known, nil} { // listed, and read back whole
+		res, err := a.Assemble(context.Background(), Keys{TxnIDs: ids, Stored: stored})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Transactions != len(ids) {
+			t.Fatalf("assembled %d transactions, want %d", res.Transactions, len(ids))
+		}
+	}
+	if n := db.Count(t, "SELECT count() FROM transactions FINAL"); n != uint64(len(ids)) {
+		t.Errorf("transactions holds %d rows, want %d", n, len(ids))
 	}
 }
