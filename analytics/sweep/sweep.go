@@ -103,7 +103,14 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	if late.Transactions > 0 {
 		env.Logger().Info("rebuilt transactions with facts older than recent_facts", "since", w.From, "transactions", late.Transactions)
 	}
-	res, err := a.Sweep(ctx)
+	// A run within the window of the last one reads only the hours whose
+	// windows passed since (assembly.SweepSince); a first run, or one after
+	// a longer pause, reads every transaction.
+	sweep := a.Sweep
+	if w.From.After(asOf.Add(-j.window())) {
+		sweep = func(ctx context.Context) (assembly.Result, error) { return a.SweepSince(ctx, w.From) }
+	}
+	res, err := sweep(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
