@@ -61,6 +61,9 @@ type Assembler struct {
 	// afterRead, in tests, runs between reading a chunk and writing its rows
 	// so that another writer can be interleaved there deterministically.
 	afterRead func()
+	// afterList, in tests, runs between listing the stored rows and reading
+	// the ones the caller did not write.
+	afterList func()
 }
 
 // Result counts what one call did.

@@ -19,7 +19,7 @@ type factRow struct {
 	ingested    uint64
 }
 
-// knownFacts are the caller's facts by transaction and row.
+// knownFacts are facts by transaction and row: the caller's, or those read.
 type knownFacts map[string]map[factRow]domain.Fact
 
 func newKnownFacts(ks []Known) knownFacts {
@@ -40,13 +40,17 @@ func newKnownFacts(ks []Known) knownFacts {
 
 // readFacts returns every stored fact of txnIDs, as reading them back does.
 // The rows of the transactions the caller knows facts of are first listed by
-// key and version only (three narrow columns instead of thirty: on a table
-// of a month, reading a few thousand scattered transactions whole costs
-// seconds, docs/benchmarks.md); a transaction whose rows are all known takes
-// the known facts of exactly those rows. The others, and any transaction with
-// a row the caller did not write (another writer's, or a re-sent span's
-// older copy), are read whole. Either way the facts are the rows stored.
-// It also reports how many transactions took known facts.
+// key and version only (four narrow columns instead of thirty: reading a few
+// thousand scattered transactions whole reads most of the table,
+// docs/benchmarks.md). A transaction's rows the caller wrote take the known
+// facts; the others (another writer's, or a re-sent span's other copy) are
+// read by id within the range of their ingested_ns, which src is partitioned
+// by, so that only the parts written in that range are read (for a gateway's
+// half of a transaction, the terminal's half stored moments before).
+// Transactions the caller knows nothing of, and any whose listed rows the
+// ranged read did not return (merged away meanwhile), are read whole. Either
+// way the facts are the rows stored. It also reports how many transactions
+// took only known facts.
 func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) ([]domain.Fact, int, error) {
 	var candidates, rest []string
 	for _, id := range txnIDs {
@@ -59,19 +63,47 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 	var out []domain.Fact
 	fromMemory := 0
 	if len(candidates) > 0 {
-		rows, err := a.factRows(ctx, candidates, src)
+		listed, err := a.factRows(ctx, candidates, src)
 		if err != nil {
 			return nil, 0, err
 		}
+		var partial []string
+		var lo, hi uint64
 		for _, id := range candidates {
-			facts, ok := known.cover(id, rows[id])
-			if !ok {
-				rest = append(rest, id)
-				continue
+			mine := known[id]
+			whole := true
+			for _, r := range listed[id] {
+				if _, ok := mine[r]; !ok {
+					whole = false
+					lo, hi = minNonZero(lo, r.ingested), max(hi, r.ingested)
+				}
 			}
-			if len(facts) > 0 {
-				out = append(out, facts...)
+			switch {
+			case !whole:
+				partial = append(partial, id)
+			case len(listed[id]) > 0:
+				for _, r := range listed[id] {
+					out = append(out, mine[r])
+				}
 				fromMemory++
+			}
+		}
+		if len(partial) > 0 {
+			if a.afterList != nil {
+				a.afterList()
+			}
+			read, err := a.queryFacts(ctx, src, "txn_id IN ? AND ingested_ns >= ? AND ingested_ns <= ?", groupSet(partial), lo, hi)
+			if err != nil {
+				return nil, 0, err
+			}
+			found := newKnownFacts(read)
+			for _, id := range partial {
+				facts, ok := known.join(id, listed[id], found[id])
+				if !ok {
+					rest = append(rest, id)
+					continue
+				}
+				out = append(out, facts...)
 			}
 		}
 	}
@@ -80,23 +112,35 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		if err != nil {
 			return nil, 0, err
 		}
-		out = append(out, more...)
+		for _, k := range more {
+			out = append(out, k.Fact)
+		}
 	}
 	return out, fromMemory, nil
 }
 
-// cover returns the known facts of rows, or false if a row is not known.
-func (k knownFacts) cover(txnID string, rows []factRow) ([]domain.Fact, bool) {
+// join returns the fact of every listed row of txnID, known or read, or
+// false if a row is neither.
+func (k knownFacts) join(txnID string, rows []factRow, read map[factRow]domain.Fact) ([]domain.Fact, bool) {
 	mine := k[txnID]
 	out := make([]domain.Fact, 0, len(rows))
 	for _, r := range rows {
 		f, ok := mine[r]
 		if !ok {
-			return nil, false
+			if f, ok = read[r]; !ok {
+				return nil, false
+			}
 		}
 		out = append(out, f)
 	}
 	return out, true
+}
+
+func minNonZero(a, b uint64) uint64 {
+	if a == 0 || b < a {
+		return b
+	}
+	return a
 }
 
 // factRows lists the stored rows of txnIDs by key and version.

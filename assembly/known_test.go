@@ -12,7 +12,7 @@ import (
 
 // A transaction whose stored rows are all the caller's is classified from
 // the caller's facts; one with a row the caller did not write (another
-// writer's fact, a re-sent span's other copy) is read back whole. Either
+// writer's fact, a re-sent span's other copy) has those rows read back. Either
 // way the rows written are those of reading every fact back.
 func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 	type txn struct {
@@ -105,4 +105,38 @@ func everyColumn(t *testing.T, db *chtest.DB) string {
 		}
 	}
 	return db.Lines(t, "SELECT arrayStringConcat(["+strings.Join(cols, ", ")+"], '|') FROM transactions FINAL ORDER BY txn_id")
+}
+
+// A row listed as another writer's can be merged away before it is read (a
+// re-sent span's older copy, collapsed by ReplacingMergeTree): the ranged
+// read misses it, and the transaction is read whole, so it is classified
+// from the rows stored then.
+func TestRowMergedAwayAfterListingIsReadWhole(t *testing.T) {
+	db := chtest.Migrated(t)
+	a := newAssembler(db)
+	root, gw := saleRoot(), saleGateway()
+	root.TxnID, gw.TxnID = "TXN-MERGED", "TXN-MERGED"
+	insertFacts(t, db, root) // the first copy of the root, another writer's
+	known := insertFacts(t, db, root, gw)
+	merged := false
+	a.afterList = func() {
+		db.Exec(t, "OPTIMIZE TABLE recent_facts FINAL")
+		merged = true
+	}
+	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{root.TxnID}, Stored: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !merged || res.Transactions != 1 || res.FromMemory != 0 {
+		t.Fatalf("merged %v; %d transactions, %d from memory; want the ranged read, then 1 read whole", merged, res.Transactions, res.FromMemory)
+	}
+	if got := current(t, db, root.TxnID); got.version.Facts != 2 || got.outcome != string(domain.OutcomeUnsettled) {
+		t.Errorf("%+v, want unsettled with 2 facts (the root counted once)", got)
+	}
+	db.Exec(t, "SYSTEM FLUSH LOGS")
+	whole := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ? AND query NOT LIKE '%ingested_ns >=%'",
+		"SELECT txn_id, trace_id, span_id, parent_span_id%`"+db.Name+"`.`recent_facts` WHERE txn_id IN%")
+	if whole != 1 {
+		t.Errorf("%d whole reads of the transaction, want 1 after the ranged read missed the merged row", whole)
+	}
 }

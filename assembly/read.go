@@ -15,7 +15,7 @@ import (
 const factColumns = `txn_id, trace_id, span_id, parent_span_id, name, service_name, start_ns, duration_ns,
 	status_code, error_type, response_code, response_source, txn_type, amount_minor, amount_ok, currency,
 	terminal_id, terminal_model, merchant_id, region, gateway_id, acquirer_id, issuer_id, card_scheme,
-	card_funding, entry_mode, card_bin, batch_number, settlement_status, settlement_date`
+	card_funding, entry_mode, card_bin, batch_number, settlement_status, settlement_date, ingested_ns`
 
 func groupSet(ids []string) clickhouse.GroupSet {
 	v := make([]any, len(ids))
@@ -43,7 +43,9 @@ func statusFromEnum(s string) domain.SpanStatus {
 	return domain.StatusUnset
 }
 
-func (a *Assembler) queryFacts(ctx context.Context, src, where string, args ...any) ([]domain.Fact, error) {
+// queryFacts reads the facts of src's rows matching where, each with its
+// ingested_ns (the row's version: which copy of a span it is).
+func (a *Assembler) queryFacts(ctx context.Context, src, where string, args ...any) ([]Known, error) {
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
 	rows, err := a.Conn.Query(qctx, "SELECT "+factColumns+" FROM "+a.table(src)+" WHERE "+where, args...)
@@ -51,20 +53,20 @@ func (a *Assembler) queryFacts(ctx context.Context, src, where string, args ...a
 		return nil, wrap("read facts", err)
 	}
 	defer rows.Close()
-	var out []domain.Fact
+	var out []Known
 	for rows.Next() {
 		var f domain.Fact
-		var startNs, durNs uint64
+		var startNs, durNs, ingested uint64
 		var status string
 		var amountOK uint8
 		d := &f.Dims
 		if err := rows.Scan(&f.TxnID, &f.TraceID, &f.SpanID, &f.ParentSpanID, &f.Name, &f.Service, &startNs, &durNs,
 			&status, &f.ErrorType, &f.ResponseCode, &f.ResponseSource, &f.TxnType, &f.AmountMinor, &amountOK, &f.Currency,
 			&d.TerminalID, &d.TerminalModel, &d.MerchantID, &d.Region, &d.GatewayID, &d.AcquirerID, &d.IssuerID, &d.CardScheme,
-			&d.CardFunding, &d.EntryMode, &d.CardBIN, &d.BatchNumber, &f.SettlementStatus, &f.SettlementDate); err != nil {
+			&d.CardFunding, &d.EntryMode, &d.CardBIN, &d.BatchNumber, &f.SettlementStatus, &f.SettlementDate, &ingested); err != nil {
 			return nil, wrap("scan facts", err)
 		}
-		out = append(out, StoredFact(f, status, amountOK, startNs, durNs))
+		out = append(out, Known{Fact: StoredFact(f, status, amountOK, startNs, durNs), IngestedNs: ingested})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, wrap("read facts", err)
@@ -124,7 +126,8 @@ func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][
 	if err != nil {
 		return err
 	}
-	for _, f := range facts {
+	for _, k := range facts {
+		f := k.Fact
 		if id := owner[f.TraceID]; id != "" {
 			f.TxnID = id
 			byTxn[id] = append(byTxn[id], f)

@@ -223,6 +223,8 @@ func TestAnalystCommandsOverThePipeline(t *testing.T) {
 	code, out, _ = cli(t, db, "unsettled", "-format", "json")
 	rows := jsonRows(t, out)
 	if code != 0 || len(rows) != 1 || rows[0]["txn_id"] != "A-OLD" || rows[0]["cause"] != "network" || rows[0]["amount_minor"] != float64(12345) {
+		t.Logf("transactions_by_time of A-OLD:\n%s", db.Lines(t, "SELECT concat(toString(txn_hour), ' ', toString(version), ' ', toString(outcome), ' ', toString(cause), ' ', toString(deleted), ' ', toString(assembled_at)) FROM transactions_by_time WHERE txn_id = 'A-OLD'"))
+		t.Logf("transactions of A-OLD:\n%s", db.Lines(t, "SELECT concat(toString(txn_time), ' ', toString(version), ' ', toString(outcome), ' ', toString(cause), ' ', toString(assembled_at)) FROM transactions WHERE txn_id = 'A-OLD'"))
 		t.Fatalf("unsettled: %d %v", code, rows)
 	}
 	if age := rows[0]["age_hours"].(float64); age < 39.9 || age > 40.5 {

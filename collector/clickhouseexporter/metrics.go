@@ -44,7 +44,7 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		return nil, err
 	}
 	if t.sources, err = m.Int64Counter("settlewatch_exporter_assembly_sources_total",
-		metric.WithDescription("Transactions assembled, by where their facts came from: memory (all stored rows were this request's) or clickhouse (read back whole)."),
+		metric.WithDescription("Transactions assembled, by where their facts came from: memory (all stored rows were this request's) or clickhouse (some were read back: another writer's rows, or a transaction found through a batch close or a trace)."),
 		metric.WithUnit("{transaction}")); err != nil {
 		return nil, err
 	}
