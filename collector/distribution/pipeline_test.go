@@ -295,3 +295,29 @@ func TestTransactionSpreadOverRequests(t *testing.T) {
 		t.Errorf("rows:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// The collector that migrates the schema also drops the days that fell out
+// of recent_facts, on its first request and then hourly; payment_facts keeps
+// everything.
+func TestCollectorPrunesOldDaysOfRecentFacts(t *testing.T) {
+	db := chtest.Migrated(t)
+	old := time.Now().Add(-10 * 24 * time.Hour)
+	db.Exec(t, "INSERT INTO payment_facts (txn_id, span_id, start_time, ingested_ns) SELECT 'OLD-1', 'oldspan1', toDateTime(?), ?",
+		old.Unix(), uint64(old.UnixNano()))
+	if n := db.Count(t, "SELECT count() FROM recent_facts"); n != 1 {
+		t.Fatalf("recent_facts holds %d rows before the collector ran, want the old one", n)
+	}
+	rc := startCollector(t, db, nil)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	td := ptrace.NewTraces()
+	terminalSpans(td, attempt{txn: "P-NEW", typ: "sale", code: "00", gatewayCode: "00", at: now.Add(-time.Minute), amount: 500, batch: "000001"})
+	rc.sendGRPC(t, td)
+	waitFor(t, db, 1, "SELECT count() FROM transactions FINAL WHERE txn_id = 'P-NEW'")
+	waitFor(t, db, 0, "SELECT count() FROM recent_facts WHERE txn_id = 'OLD-1'")
+	if n := db.Count(t, "SELECT count() FROM recent_facts WHERE txn_id = 'P-NEW'"); n == 0 {
+		t.Error("the new transaction's facts are not in recent_facts")
+	}
+	if n := db.Count(t, "SELECT count() FROM payment_facts WHERE txn_id = 'OLD-1'"); n != 1 {
+		t.Errorf("payment_facts holds %d rows of the old transaction, want 1", n)
+	}
+}
