@@ -2,7 +2,7 @@
 // load client → the settlewatch collector (a separate process) → ClickHouse,
 // and, in the same run against the same server, the bare clickhouse-go
 // columnar insert of the same span rows. It prints spans/s for both, their
-// ratio, and the collector's CPU seconds per million spans.
+// ratio, the collector's CPU seconds per million spans and its peak RSS.
 //
 //	settlewatch-bench -collector bin/settlewatch-collector -ch-addr 127.0.0.1:19300 -spans 500000
 package main
@@ -125,6 +125,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	peakRSS, err := peakRSSMiB(proc.Process.Pid)
+	if err != nil {
+		return err
+	}
 
 	// The same span rows through the bare driver, into a copy of the table.
 	cols, rows := clickhouseexporter.SpanColumns(mergeAll(reqs))
@@ -149,6 +153,7 @@ func run() error {
 	fmt.Printf("end to end (all stored):    %s → %.0f spans/s\n", e2e.Round(time.Millisecond), e2eRate)
 	fmt.Printf("all assembled:              %s → %.0f spans/s (%d transactions with all their spans)\n", assembled.Round(time.Millisecond), float64(total)/assembled.Seconds(), txns)
 	fmt.Printf("collector CPU:              %.2f s → %.2f CPU-s per million spans (%.2f µs/span)\n", cpu1-cpu0, (cpu1-cpu0)/float64(total)*1e6, (cpu1-cpu0)/float64(total)*1e6)
+	fmt.Printf("collector peak RSS:         %.0f MiB\n", peakRSS)
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
 	return nil
@@ -281,4 +286,22 @@ func cpuSeconds(pid int) (float64, error) {
 	utime, _ := strconv.ParseFloat(fields[11], 64)
 	stime, _ := strconv.ParseFloat(fields[12], 64)
 	return (utime + stime) / 100, nil
+}
+
+// peakRSSMiB reads the peak resident set size (VmHWM) of pid from /proc.
+func peakRSSMiB(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err != nil {
+				return 0, fmt.Errorf("peak RSS of %d: %q: %w", pid, line, err)
+			}
+			return kb / 1024, nil
+		}
+	}
+	return 0, fmt.Errorf("peak RSS of %d: no VmHWM in /proc/%d/status", pid, pid)
 }
