@@ -35,10 +35,14 @@ type chExporter struct {
 	repair bool // a table was found missing: re-run the DDL on reconnect
 
 	// The migrating exporter also drops the days that fell out of
-	// recent_facts (chschema.PruneRecentFacts), at most once an hour.
+	// recent_facts (chschema.PruneRecentFacts), at most once an hour, in the
+	// background: DDL ON CLUSTER can wait for a replica that is down.
 	pruneMu  sync.Mutex
 	dialect  *chschema.Dialect // set by migrate
 	prunedAt time.Time
+	pruning  sync.WaitGroup
+	stop     context.Context // cancelled by shutdown
+	cancel   context.CancelFunc
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
@@ -54,7 +58,8 @@ func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create exporter metrics: %w", err)
 	}
-	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel}, nil
+	stop, cancel := context.WithCancel(context.Background())
+	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel, stop: stop, cancel: cancel}, nil
 }
 
 // start tries to connect and migrate, but a ClickHouse that is down must not
@@ -71,6 +76,11 @@ func (e *chExporter) start(ctx context.Context, _ component.Host) error {
 }
 
 func (e *chExporter) shutdown(context.Context) error {
+	// Under pruneMu, so that no prune starts after the wait.
+	e.pruneMu.Lock()
+	e.cancel()
+	e.pruneMu.Unlock()
+	e.pruning.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn != nil {
@@ -175,7 +185,7 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 		}
 		e.tel.add(ctx, e.tel.rows, w.n, "table", w.t.Name)
 	}
-	e.pruneRecent(ctx, conn)
+	e.pruneRecent(conn)
 	if !e.cfg.Assembly.Enabled || rs.keys.Empty() {
 		return nil
 	}
@@ -195,28 +205,33 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 	return nil
 }
 
-// pruneRecent drops old days of recent_facts when an hour has passed since
-// the last time. A failure is logged and counted, and does not fail the
-// request: the data is stored, and the next hour tries again.
-func (e *chExporter) pruneRecent(ctx context.Context, conn driver.Conn) {
-	if !e.pruneMu.TryLock() {
-		return // another request is pruning
-	}
+// pruneRecent starts dropping old days of recent_facts when an hour has
+// passed since the last time. A failure is logged and counted; the next hour
+// tries again. Requests never wait for it.
+func (e *chExporter) pruneRecent(conn driver.Conn) {
+	e.pruneMu.Lock()
 	defer e.pruneMu.Unlock()
 	now := time.Now()
-	if e.dialect == nil || now.Sub(e.prunedAt) < time.Hour {
+	if e.dialect == nil || now.Sub(e.prunedAt) < time.Hour || e.stop.Err() != nil {
 		return
 	}
 	e.prunedAt = now
-	dropped, err := chschema.PruneRecentFacts(ctx, conn, e.settings.Database, *e.dialect, now)
-	if err != nil {
-		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.RecentFacts.Name)
-		e.log.Warn("could not drop old days of recent_facts; retrying in an hour", zap.Error(err))
-		return
-	}
-	if len(dropped) > 0 {
-		e.log.Info("dropped old days of recent_facts", zap.Strings("days", dropped))
-	}
+	d := *e.dialect
+	e.pruning.Add(1)
+	go func() {
+		defer e.pruning.Done()
+		ctx, cancel := context.WithTimeout(e.stop, time.Minute)
+		defer cancel()
+		dropped, err := chschema.PruneRecentFacts(ctx, conn, e.settings.Database, d, now)
+		if err != nil {
+			e.tel.add(ctx, e.tel.failures, 1, "table", chschema.RecentFacts.Name)
+			e.log.Warn("could not drop old days of recent_facts; retrying in an hour", zap.Error(err))
+			return
+		}
+		if len(dropped) > 0 {
+			e.log.Info("dropped old days of recent_facts", zap.Strings("days", dropped))
+		}
+	}()
 }
 
 // report counts and logs what the request got wrong: one line per request,
