@@ -142,8 +142,9 @@ const (
 // Assemble rebuilds every transaction that keys touch. It is the ingest path:
 // the transactions named by TxnIDs are classified from their recent facts
 // (chschema.RecentFacts); one that also has older facts gets a row that
-// counts fewer facts than its complete one, which therefore keeps winning,
-// and Reconcile rebuilds it whole. Transactions found through traces or
+// usually counts fewer facts than its complete one, which then keeps
+// winning (ARCHITECTURE.md, known trade-offs), and Reconcile rebuilds it
+// from all its facts. Transactions found through traces or
 // batch closes may be old (a batch closed days late), so they are read from
 // all facts.
 func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
