@@ -46,18 +46,32 @@ func (a *Assembler) SweepSince(ctx context.Context, since time.Time) (Result, er
 // are rare (a fact arriving days after the rest of its transaction); the
 // settlement sweep calls this every run. Facts stored before recent_facts
 // existed count as older too (floor: the oldest recent fact).
+//
+// The older facts are looked for among those that started at most the
+// settlement window and reconcileSlack before the earliest of the new ones
+// (a late span keeps its start time; a settlement starts within the window
+// after its sale), so that the month partitions of payment_facts before that
+// are not read: with a year of history that is most of it.
 func (a *Assembler) Reconcile(ctx context.Context, since time.Time) (Result, error) {
+	touched := "SELECT txn_id FROM " + a.table(recentFacts) + " WHERE ingested_ns >= ? AND txn_id != ''"
+	earliest := "SELECT min(start_time) FROM " + a.table(recentFacts) + " WHERE ingested_ns >= ? AND txn_id != ''"
+	sinceNs := uint64(max(since.UnixNano(), 0))
 	// GLOBAL: in cluster mode both tables are Distributed; with more than
 	// one shard a plain IN over a Distributed subquery is refused by default
 	// (distributed_product_mode = deny). GLOBAL builds the set once.
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table(allFacts)+
-		" WHERE txn_id GLOBAL IN (SELECT txn_id FROM "+a.table(recentFacts)+" WHERE ingested_ns >= ? AND txn_id != '')"+
-		" AND ingested_ns < (SELECT min(ingested_ns) FROM "+a.table(recentFacts)+")", uint64(max(since.UnixNano(), 0)))
+		" WHERE start_time >= ("+earliest+") - ? AND txn_id GLOBAL IN ("+touched+")"+
+		" AND ingested_ns < (SELECT min(ingested_ns) FROM "+a.table(recentFacts)+")",
+		sinceNs, int64((a.window()+reconcileSlack)/time.Second), sinceNs)
 	if err != nil {
 		return Result{}, wrap("find transactions with facts older than recent_facts", err)
 	}
 	return a.AssembleTxns(ctx, ids)
 }
+
+// reconcileSlack is how much earlier than the settlement window allows a
+// transaction's other facts may have started and still be found.
+const reconcileSlack = 7 * 24 * time.Hour
 
 // Reassemble re-classifies every transaction with a span in [from, to), for
 // instance after the rules changed. progress, if set, is told after each chunk.
