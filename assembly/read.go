@@ -101,7 +101,16 @@ func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownF
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	byTxn := make(map[string][]domain.Fact, len(txnIDs))
+	// Each transaction's slice is sized first: facts are large, and growing
+	// the slices copied them again and again.
+	counts := make(map[string]int, len(txnIDs))
+	for i := range facts {
+		counts[facts[i].TxnID]++
+	}
+	byTxn := make(map[string][]domain.Fact, len(counts))
+	for id, n := range counts {
+		byTxn[id] = make([]domain.Fact, 0, n)
+	}
 	owner := map[string]string{}
 	for _, f := range facts {
 		byTxn[f.TxnID] = append(byTxn[f.TxnID], f)
