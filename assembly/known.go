@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"time"
 
 	"github.com/settlewatch/settlewatch/domain"
 )
@@ -74,20 +75,19 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		// Facts are large: growing the slice as it fills copied them over
 		// and over (half of readFacts' CPU in a profile under load).
 		out = make([]domain.Fact, 0, n)
-		var partial []string
-		var lo, hi uint64
+		var partial []foreignRange
 		for _, id := range candidates {
 			mine := known[id]
-			whole := true
+			fr := foreignRange{id: id}
 			for _, r := range listed[id] {
 				if _, ok := mine[r]; !ok {
-					whole = false
-					lo, hi = minNonZero(lo, r.ingested), max(hi, r.ingested)
+					fr.lo, fr.hi = minNonZero(fr.lo, r.ingested), max(fr.hi, r.ingested)
+					fr.any = true
 				}
 			}
 			switch {
-			case !whole:
-				partial = append(partial, id)
+			case fr.any:
+				partial = append(partial, fr)
 			case len(listed[id]) > 0:
 				for _, r := range listed[id] {
 					out = append(out, mine[r])
@@ -99,12 +99,17 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			if a.afterList != nil {
 				a.afterList()
 			}
-			read, err := a.queryFacts(ctx, src, "txn_id IN ? AND ingested_ns >= ? AND ingested_ns <= ?", groupSet(partial), lo, hi)
-			if err != nil {
-				return nil, 0, err
+			var read []Known
+			for _, g := range byRecency(partial) {
+				more, err := a.queryFacts(ctx, src, "txn_id IN ? AND ingested_ns >= ? AND ingested_ns <= ?", groupSet(g.ids), g.lo, g.hi)
+				if err != nil {
+					return nil, 0, err
+				}
+				read = append(read, more...)
 			}
 			found := newKnownFacts(read)
-			for _, id := range partial {
+			for _, fr := range partial {
+				id := fr.id
 				facts, ok := known.join(id, listed[id], found[id])
 				if !ok {
 					rest = append(rest, id)
@@ -141,6 +146,52 @@ func (k knownFacts) join(txnID string, rows []factRow, read map[factRow]domain.F
 		out = append(out, f)
 	}
 	return out, true
+}
+
+// foreignRange is the range of ingested_ns of a transaction's rows the
+// caller did not write.
+type foreignRange struct {
+	id     string
+	lo, hi uint64
+	any    bool
+}
+
+// freshSpan separates the rows stored moments before (the other half of a
+// transaction sent in two requests: many transactions, a narrow range) from
+// older ones (a settlement a day after its sale: few transactions, a wide
+// range). Read together, the wide range would take in every part written
+// since, for all of the many ids.
+const freshSpan = uint64(time.Hour)
+
+// rangeGroup is one ranged read: ids and the range that covers their rows.
+type rangeGroup struct {
+	ids    []string
+	lo, hi uint64
+}
+
+// byRecency splits ranges into at most two reads: the transactions whose
+// foreign rows all arrived within freshSpan of the newest, and the others.
+func byRecency(rs []foreignRange) []rangeGroup {
+	var newest uint64
+	for _, r := range rs {
+		newest = max(newest, r.hi)
+	}
+	var fresh, old rangeGroup
+	for _, r := range rs {
+		g := &old
+		if r.lo+freshSpan >= newest {
+			g = &fresh
+		}
+		g.ids = append(g.ids, r.id)
+		g.lo, g.hi = minNonZero(g.lo, r.lo), max(g.hi, r.hi)
+	}
+	var out []rangeGroup
+	for _, g := range []rangeGroup{fresh, old} {
+		if len(g.ids) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 func minNonZero(a, b uint64) uint64 {

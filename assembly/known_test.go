@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
@@ -17,8 +18,9 @@ import (
 func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 	type txn struct {
 		id string
-		// earlier: stored by another writer before this request.
+		// earlier: stored by another writer before this request (age ago).
 		earlier, request []domain.Fact
+		age              time.Duration
 	}
 	sale := func(id string) (domain.Fact, domain.Fact) {
 		r, g := saleRoot(), saleGateway()
@@ -29,11 +31,18 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 	bRoot, bGw := sale("TXN-GATEWAY-EARLIER")
 	cRoot, cGw := sale("TXN-RESENT")
 	dRoot, _ := sale("TXN-ROOT-ONLY")
+	// A settlement a day after its sale: the sale's rows are in another
+	// ranged read than the rows stored moments before.
+	eRoot, eGw := sale("TXN-SETTLED-NEXT-DAY")
+	eSettle := domain.Fact{TxnID: eRoot.TxnID, TraceID: strings.Repeat("\x04", 16), SpanID: "settle02", Name: domain.SpanSettlement,
+		Service: "settlement-service", StartNs: saleStart() + 20*int64(time.Hour), SettlementStatus: domain.SettlementSettled,
+		ResponseCode: "00", AmountMinor: 1250, Amount: domain.AmountOK}
 	txns := []txn{
 		{id: aRoot.TxnID, request: []domain.Fact{aRoot, aGw}},
 		{id: bRoot.TxnID, earlier: []domain.Fact{bGw}, request: []domain.Fact{bRoot}},
 		{id: cRoot.TxnID, earlier: []domain.Fact{cRoot}, request: []domain.Fact{cRoot, cGw}},
 		{id: dRoot.TxnID, request: []domain.Fact{dRoot}},
+		{id: eRoot.TxnID, earlier: []domain.Fact{eRoot, eGw}, age: 24 * time.Hour, request: []domain.Fact{eSettle}},
 	}
 	rows := map[bool]map[string]stored{}
 	whole := map[bool]string{}
@@ -44,7 +53,10 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 		var request []domain.Fact
 		for _, x := range txns {
 			if len(x.earlier) > 0 {
+				saved := ingested
+				ingested -= uint64(x.age)
 				insertFacts(t, db, x.earlier...)
+				ingested = saved
 			}
 			request = append(request, x.request...)
 			keys.TxnIDs = append(keys.TxnIDs, x.id)
@@ -80,6 +92,9 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 		if rows[true][x.id] != rows[false][x.id] {
 			t.Errorf("%s: with known facts %+v, read back %+v", x.id, rows[true][x.id], rows[false][x.id])
 		}
+	}
+	if got := rows[true][eRoot.TxnID]; got.version.Facts != 3 || got.outcome != string(domain.OutcomeSettled) {
+		t.Errorf("%s: %+v, want settled with 3 facts", eRoot.TxnID, got)
 	}
 	// The other writer's gateway span counts although the caller never held it.
 	if got := rows[true][bRoot.TxnID]; got.version.Facts != 2 {

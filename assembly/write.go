@@ -109,8 +109,10 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 	return nil
 }
 
-// factHours lists the distinct hours of the facts' times: every hour an
-// earlier version of the row can have had (chschema.TransactionsByTime).
+// factHours lists the distinct hours of the facts' times, in order: every
+// hour an earlier version of the row can have had
+// (chschema.TransactionsByTime). Sorted, so that the row does not depend on
+// the order the facts were read in.
 func factHours(facts []domain.Fact) []time.Time {
 	out := make([]time.Time, 0, 2)
 	for _, f := range facts {
@@ -119,5 +121,6 @@ func factHours(facts []domain.Fact) []time.Time {
 			out = append(out, h)
 		}
 	}
+	slices.SortFunc(out, time.Time.Compare)
 	return out
 }
