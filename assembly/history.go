@@ -7,33 +7,32 @@ import (
 	"github.com/settlewatch/settlewatch/chschema"
 )
 
-// Sweep re-assembles pending transactions whose settlement window has passed,
-// so they become unsettled (with their batch close's cause) without waiting
-// for another span. It reads every transaction (FINAL over all of
-// transactions: seconds at 100M); SweepSince reads only recent hours.
-func (a *Assembler) Sweep(ctx context.Context) (Result, error) {
-	cutoff := a.now().Add(-a.window()).Unix()
-	ids, err := a.selectIDs(ctx, "SELECT txn_id FROM "+a.table("transactions")+" FINAL WHERE outcome = 'pending' AND txn_time <= toDateTime(?)", max(cutoff, 0))
-	if err != nil {
-		return Result{}, wrap("find pending transactions past the window", err)
-	}
-	return a.AssembleTxns(ctx, ids)
-}
-
 // SweepSkew is how far behind the sweep's clock a writer's clock may be.
 const SweepSkew = 6 * time.Hour
 
-// SweepSince is Sweep for a sweep that also ran at since (as of its own
-// clock) or later: it reads only the hours whose sales' windows passed after
-// since, less SweepSkew, from transactions_by_time. A sale still pending
-// with an older time was written after that run by a writer whose clock was
-// more than SweepSkew behind (ingest classifies with its own clock, so a sale
-// whose window had passed is written unsettled, never pending).
-func (a *Assembler) SweepSince(ctx context.Context, since time.Time) (Result, error) {
-	cutoff := a.now().Add(-a.window())
-	from := since.Add(-a.window() - SweepSkew).Truncate(time.Hour)
-	ids, err := a.selectIDs(ctx, "SELECT txn_id FROM "+chschema.ByTimeSource(a.DB, "txn_hour >= toDateTime(?) AND txn_hour <= toDateTime(?)")+
-		" WHERE outcome = 'pending' AND txn_time <= toDateTime(?)", max(from.Unix(), 0), max(cutoff.Unix(), 0), max(cutoff.Unix(), 0))
+// Sweep re-assembles pending transactions whose settlement window has passed,
+// so they become unsettled (with their batch close's cause) without waiting
+// for another span.
+//
+// With since zero it reads every transaction (FINAL over all of
+// transactions: seconds at 100M). A sweep that also ran at since (as of its
+// own clock) or later passes since: only the hours whose sales' windows
+// passed after since, less SweepSkew, are read from transactions_by_time. A
+// sale still pending with an older time was written after that run by a
+// writer whose clock was more than SweepSkew behind (ingest classifies with
+// its own clock, so a sale whose window had passed is written unsettled,
+// never pending).
+func (a *Assembler) Sweep(ctx context.Context, since time.Time) (Result, error) {
+	cutoff := max(a.now().Add(-a.window()).Unix(), 0)
+	query := "SELECT txn_id FROM " + a.table("transactions") + " FINAL WHERE outcome = 'pending' AND txn_time <= toDateTime(?)"
+	args := []any{cutoff}
+	if !since.IsZero() {
+		from := since.Add(-a.window() - SweepSkew).Truncate(time.Hour)
+		query = "SELECT txn_id FROM " + chschema.ByTimeSource(a.DB, "txn_hour >= toDateTime(?) AND txn_hour <= toDateTime(?)") +
+			" WHERE outcome = 'pending' AND txn_time <= toDateTime(?)"
+		args = []any{max(from.Unix(), 0), cutoff, cutoff}
+	}
+	ids, err := a.selectIDs(ctx, query, args...)
 	if err != nil {
 		return Result{}, wrap("find pending transactions past the window", err)
 	}

@@ -39,12 +39,11 @@ type Table struct {
 	Version     string // ReplacingMergeTree version column
 	PartitionBy string // expression, "" for none
 	OrderBy     string // expression, e.g. "(trace_id, span_id)"
-	TTLColumn   string // DateTime column that TTL counts from, "" for none
+	TTLColumn   string // DateTime expression that TTL counts from, "" for none
 	// KeepDays > 0 makes the table keep only that many days counted from
-	// TTLExpr, whatever the retention: a TTL on modern servers, dropped
+	// TTLColumn, whatever the retention: a TTL on modern servers, dropped
 	// partitions on 18.16 (RecentFacts).
 	KeepDays int
-	TTLExpr  string
 	Indexes  []Index
 	// ShardKey is the Distributed sharding expression. It is a function of the
 	// ORDER BY key so that a row sent twice lands on the same shard, where
@@ -136,7 +135,7 @@ func (t Table) createSQLAt(db string, d Dialect, at uint32) []string {
 	fmt.Fprintf(&b, "ORDER BY %s\n", t.OrderBy)
 	switch {
 	case d.Modern && t.KeepDays > 0:
-		fmt.Fprintf(&b, "TTL %s + INTERVAL %d DAY\n", t.TTLExpr, t.KeepDays)
+		fmt.Fprintf(&b, "TTL %s + INTERVAL %d DAY\n", t.TTLColumn, t.KeepDays)
 	case d.Modern && d.RetentionDays > 0 && t.TTLColumn != "":
 		fmt.Fprintf(&b, "TTL %s + INTERVAL %d DAY\n", t.TTLColumn, d.RetentionDays)
 	}

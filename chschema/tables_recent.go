@@ -34,8 +34,8 @@ var RecentFacts = Table{
 	PartitionBy: "toYYYYMMDD(" + recentDayTime + ")",
 	OrderBy:     PaymentFacts.OrderBy,
 	ShardKey:    PaymentFacts.ShardKey,
+	TTLColumn:   recentDayTime,
 	KeepDays:    RecentDays + 1,
-	TTLExpr:     recentDayTime,
 }
 
 const recentDayTime = "toDateTime(intDiv(ingested_ns, 1000000000), 'UTC')"

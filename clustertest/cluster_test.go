@@ -130,7 +130,7 @@ func TestClusterMode(t *testing.T) {
 		truth[tr.TxnID] = want{string(tr.Outcome), string(tr.Cause)}
 	}
 	a := &assembly.Assembler{Conn: c1, DB: db, Rules: domain.DefaultRules(), Window: domain.DefaultSettlementWindow}
-	if _, err := a.Sweep(ctx); err != nil {
+	if _, err := a.Sweep(ctx, time.Time{}); err != nil {
 		t.Fatalf("sweep through Distributed tables: %v", err)
 	}
 	// Every fact reached recent_facts on both replicas (the view on the

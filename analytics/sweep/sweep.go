@@ -104,13 +104,13 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		env.Logger().Info("rebuilt transactions with facts older than recent_facts", "since", w.From, "transactions", late.Transactions)
 	}
 	// A run within the window of the last one reads only the hours whose
-	// windows passed since (assembly.SweepSince); a first run, or one after
-	// a longer pause, reads every transaction.
-	sweep := a.Sweep
+	// windows passed since; a first run, or one after a longer pause, reads
+	// every transaction (since zero).
+	var since time.Time
 	if w.From.After(asOf.Add(-j.window())) {
-		sweep = func(ctx context.Context) (assembly.Result, error) { return a.SweepSince(ctx, w.From) }
+		since = w.From
 	}
-	res, err := sweep(ctx)
+	res, err := a.Sweep(ctx, since)
 	if err != nil {
 		return 0, fmt.Errorf("sweep: %w", err)
 	}

@@ -200,7 +200,7 @@ func runSweep(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "rebuilt %d transactions with facts older than recent_facts\n", late.Transactions)
 	}
-	res, err := a.Sweep(ctx)
+	res, err := a.Sweep(ctx, time.Time{})
 	if err != nil {
 		return err
 	}

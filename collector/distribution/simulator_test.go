@@ -52,7 +52,7 @@ func TestSimulatedDayMatchesGroundTruth(t *testing.T) {
 
 	// Pending sales past the window become unsettled (the analytics daemon's job).
 	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Window: domain.DefaultSettlementWindow}
-	if _, err := a.Sweep(ctx); err != nil {
+	if _, err := a.Sweep(ctx, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 

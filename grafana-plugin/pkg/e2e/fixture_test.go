@@ -96,7 +96,7 @@ func simulateDay(t *testing.T) *day {
 	waitCount(t, db, uint64(res.Spans), "SELECT count() FROM spans FINAL")
 	waitCount(t, db, uint64(len(res.Truth)), "SELECT count() FROM transactions FINAL")
 	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Window: domain.DefaultSettlementWindow}
-	if _, err := a.Sweep(ctx); err != nil {
+	if _, err := a.Sweep(ctx, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	waitTruth(t, db, a, res.Truth)
