@@ -13,11 +13,14 @@ import (
 )
 
 // Median of xs (0 for none). xs is not modified.
-func Median(xs []float64) float64 {
-	if len(xs) == 0 {
+func Median(xs []float64) float64 { return MedianInPlace(slices.Clone(xs)) }
+
+// MedianInPlace is Median, sorting xs instead of a copy (a scratch buffer
+// reused per point, where a copy per call was a trend's largest allocation).
+func MedianInPlace(s []float64) float64 {
+	if len(s) == 0 {
 		return 0
 	}
-	s := slices.Clone(xs)
 	slices.Sort(s)
 	n := len(s)
 	if n%2 == 1 {
