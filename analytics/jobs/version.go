@@ -24,11 +24,19 @@ func Version(clock time.Time, newest uint64) uint64 {
 // Version(env clock, newest). Read it in the run that writes the rows,
 // before it writes them.
 func (e *Env) NextVersion(ctx context.Context, t chschema.Table, cond string, args ...any) (uint64, error) {
-	newest, err := e.newestVersion(ctx, t, cond, args...)
+	v, _, err := e.NextVersionOver(ctx, t, cond, args...)
+	return v, err
+}
+
+// NextVersionOver is NextVersion with the newest stored version itself, 0
+// when no row matches: a run that finds nothing to replace can skip
+// looking for stale rows to zero.
+func (e *Env) NextVersionOver(ctx context.Context, t chschema.Table, cond string, args ...any) (v, newest uint64, err error) {
+	newest, err = e.newestVersion(ctx, t, cond, args...)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return Version(e.NowUTC(), newest), nil
+	return Version(e.NowUTC(), newest), newest, nil
 }
 
 func (e *Env) newestVersion(ctx context.Context, t chschema.Table, cond string, args ...any) (uint64, error) {

@@ -240,7 +240,7 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	from, to := hours[0], hours[len(hours)-1].Add(time.Hour)
 	hourSet := hourGroupSet(hours)
 	// Above every row this window replaces, whatever the clock says.
-	v, err := env.NextVersion(ctx, chschema.Rollups, "granularity IN (300, 3600) AND bucket >= toDateTime(?) AND bucket < toDateTime(?)"+
+	v, prior, err := env.NextVersionOver(ctx, chschema.Rollups, "granularity IN (300, 3600) AND bucket >= toDateTime(?) AND bucket < toDateTime(?)"+
 		" AND toUInt32(toStartOfHour(bucket)) IN ?", from.Unix(), to.Unix(), hourSet)
 	if err != nil {
 		return 0, fmt.Errorf("rollup: %w", err)
@@ -252,10 +252,15 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	if err := j.readTransactions(ctx, env, v, hours); err != nil {
 		return 0, err
 	}
-	// 2. Vanished 5-minute and coarse hour keys.
-	if err := tombstone(ctx, env, "granularity = 300 OR (granularity = 3600 AND dimension IN "+coarseSQL()+")",
-		from, to, hourSet, v); err != nil {
-		return 0, err
+	// 2. Vanished 5-minute and coarse hour keys. A window never rolled up
+	// before (a backfill, a new hour) has none: steps 2 and 4 read the
+	// rollups with FINAL, 10-20 % of a first run (docs/benchmarks.md).
+	vanished := prior > 0
+	if vanished {
+		if err := tombstone(ctx, env, "granularity = 300 OR (granularity = 3600 AND dimension IN "+coarseSQL()+")",
+			from, to, hourSet, v); err != nil {
+			return 0, err
+		}
 	}
 	if j.BeforeHourRows != nil {
 		j.BeforeHourRows()
@@ -269,8 +274,10 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		return 0, err
 	}
 	// 4. Vanished hour keys of the total and the fine dimensions.
-	if err := tombstone(ctx, env, "granularity = 3600", from, to, hourSet, v); err != nil {
-		return 0, err
+	if vanished {
+		if err := tombstone(ctx, env, "granularity = 3600", from, to, hourSet, v); err != nil {
+			return 0, err
+		}
 	}
 	written, err := count(ctx, env, "bucket >= toDateTime(?) AND bucket < toDateTime(?) AND granularity IN (300, 3600)", v, from.Unix(), to.Unix())
 	if err != nil {
@@ -446,7 +453,7 @@ func dayFresh(ctx context.Context, env *jobs.Env, day time.Time, refresh time.Du
 
 // rollDay derives the day rows of day from its hour rows.
 func rollDay(ctx context.Context, env *jobs.Env, day time.Time) (int, error) {
-	v, err := env.NextVersion(ctx, chschema.Rollups, "granularity = 86400 AND bucket = toDateTime(?)", day.Unix())
+	v, prior, err := env.NextVersionOver(ctx, chschema.Rollups, "granularity = 86400 AND bucket = toDateTime(?)", day.Unix())
 	if err != nil {
 		return 0, fmt.Errorf("rollup: day %s: %w", day.Format(time.DateOnly), err)
 	}
@@ -461,8 +468,10 @@ func rollDay(ctx context.Context, env *jobs.Env, day time.Time) (int, error) {
 	z := chschema.Rollups.InsertSQL(env.DB) + " SELECT granularity, dimension, bucket, value, outcome, cause, currency, toUInt64(0), toInt64(0), toUInt64(0), " +
 		zeroHist() + ", toUInt64(?), now() FROM " + env.Table(chschema.Rollups.Name) +
 		" FINAL WHERE granularity = 86400 AND bucket = toDateTime(?) AND transactions > 0 AND version < ?"
-	if err := exec(ctx, env, "zero vanished day keys", z, v, day.Unix(), v); err != nil {
-		return 0, err
+	if prior > 0 { // the day's rows derived before, some of whose keys may be gone
+		if err := exec(ctx, env, "zero vanished day keys", z, v, day.Unix(), v); err != nil {
+			return 0, err
+		}
 	}
 	return count(ctx, env, "granularity = 86400 AND bucket = toDateTime(?)", v, day.Unix())
 }

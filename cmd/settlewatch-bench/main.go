@@ -98,6 +98,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// VmHWM is one peak of both kinds of resident pages; the persistent
+	// queue's memory-mapped file is page cache, the rest the Go heap and
+	// runtime, so each kind's peak is sampled apart.
+	mem := sampleRSS(proc.Process.Pid, 200*time.Millisecond)
 	start := time.Now()
 	if err := loadgen.Send(grpcAddr, reqs, *workers); err != nil {
 		return err
@@ -125,10 +129,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	peakRSS, err := peakRSSMiB(proc.Process.Pid)
+	peakRSS, err := statusMiB(proc.Process.Pid, "VmHWM")
 	if err != nil {
 		return err
 	}
+	anonPeak, filePeak := mem()
 
 	// The same span rows through the bare driver, into a copy of the table.
 	cols, rows := clickhouseexporter.SpanColumns(mergeAll(reqs))
@@ -153,7 +158,7 @@ func run() error {
 	fmt.Printf("end to end (all stored):    %s → %.0f spans/s\n", e2e.Round(time.Millisecond), e2eRate)
 	fmt.Printf("all assembled:              %s → %.0f spans/s (%d transactions with all their spans)\n", assembled.Round(time.Millisecond), float64(total)/assembled.Seconds(), txns)
 	fmt.Printf("collector CPU:              %.2f s → %.2f CPU-s per million spans (%.2f µs/span)\n", cpu1-cpu0, (cpu1-cpu0)/float64(total)*1e6, (cpu1-cpu0)/float64(total)*1e6)
-	fmt.Printf("collector peak RSS:         %.0f MiB\n", peakRSS)
+	fmt.Printf("collector peak RSS:         %.0f MiB (sampled peaks: anonymous %.0f MiB, file-backed %.0f MiB)\n", peakRSS, anonPeak, filePeak)
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
 	return nil
@@ -288,20 +293,52 @@ func cpuSeconds(pid int) (float64, error) {
 	return (utime + stime) / 100, nil
 }
 
-// peakRSSMiB reads the peak resident set size (VmHWM) of pid from /proc.
-func peakRSSMiB(pid int) (float64, error) {
+// statusMiB reads a memory field (VmHWM, RssAnon, RssFile) of pid from
+// /proc/pid/status.
+func statusMiB(pid int, field string) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			if err != nil {
-				return 0, fmt.Errorf("peak RSS of %d: %q: %w", pid, line, err)
+				return 0, fmt.Errorf("%s of %d: %q: %w", field, pid, line, err)
 			}
 			return kb / 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("peak RSS of %d: no VmHWM in /proc/%d/status", pid, pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// sampleRSS samples pid's anonymous and file-backed resident memory every
+// period until the returned function is called, which returns their peaks.
+func sampleRSS(pid int, period time.Duration) func() (anon, file float64) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	var anon, file float64
+	go func() {
+		defer close(done)
+		t := time.NewTicker(period)
+		defer t.Stop()
+		for {
+			if a, err := statusMiB(pid, "RssAnon"); err == nil {
+				anon = max(anon, a)
+			}
+			if f, err := statusMiB(pid, "RssFile"); err == nil {
+				file = max(file, f)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (float64, float64) {
+		close(stop)
+		<-done
+		return anon, file
+	}
 }
