@@ -1,12 +1,13 @@
 // Package chbatch sends rows to ClickHouse column by column: one PrepareBatch
 // per table with the table's explicit column list (without it clickhouse-go
-// can store zero rows on 18.16 and report success) and whole slices appended
-// per column, the driver's fast path.
+// can store zero rows on 18.16 and report success), slices appended per
+// column, a block of BlockRows rows at a time.
 package chbatch
 
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -18,11 +19,34 @@ import (
 // (or a slice of slices for arrays) with one element per row.
 type Columns map[string]any
 
-// Insert sends cols to table t in database db. Every column of the table must
-// be present, so a column added to the schema cannot be silently left empty.
+// BlockRows is how many rows go into one block of an INSERT. The driver's
+// column buffers cannot be sized up front and grow by copying (1.25× at a
+// time once large, so a 50k-row string column is copied about five times);
+// flushed a block at a time they are reused at one block's size, copy each
+// value once and stay small. The server squashes the blocks of one INSERT
+// (min_insert_block_size_rows), so the rows still make one part.
+const BlockRows = 8192
+
+var blockRows = BlockRows // benchmarks compare other sizes
+
+// Insert sends rows rows of cols into t with one INSERT, in blocks of
+// BlockRows. Every column of t must be in cols with exactly rows values.
 func Insert(ctx context.Context, conn driver.Conn, db string, t chschema.Table, cols Columns, rows int) error {
 	if rows == 0 {
 		return nil
+	}
+	names := t.Columns()
+	vals := make([]reflect.Value, len(names))
+	for i, name := range names {
+		v, ok := cols[name]
+		if !ok {
+			return fmt.Errorf("insert into %s: no values for column %s", t.Name, name)
+		}
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Slice || rv.Len() != rows {
+			return fmt.Errorf("insert into %s: column %s holds %s, expected a slice of %d rows", t.Name, name, describe(rv), rows)
+		}
+		vals[i] = rv
 	}
 	batch, err := conn.PrepareBatch(ctx, t.InsertSQL(db))
 	if err != nil {
@@ -34,23 +58,50 @@ func Insert(ctx context.Context, conn driver.Conn, db string, t chschema.Table, 
 			_ = batch.Abort()
 		}
 	}()
-	for i, name := range t.Columns() {
-		v, ok := cols[name]
-		if !ok {
-			return fmt.Errorf("insert into %s: no values for column %s", t.Name, name)
+	for off := 0; off < rows; off += blockRows {
+		end := min(off+blockRows, rows)
+		for i, name := range names {
+			if err := appendColumn(batch.Column(i), vals[i].Slice(off, end).Interface()); err != nil {
+				return fmt.Errorf("insert into %s: column %s: %w", t.Name, name, err)
+			}
 		}
-		if err := appendColumn(batch.Column(i), v); err != nil {
-			return fmt.Errorf("insert into %s: column %s: %w", t.Name, name, err)
+		if got := batch.Rows(); got != end-off {
+			return fmt.Errorf("insert into %s: block holds %d rows, expected %d", t.Name, got, end-off)
 		}
-	}
-	if got := batch.Rows(); got != rows {
-		return fmt.Errorf("insert into %s: batch holds %d rows, expected %d", t.Name, got, rows)
+		if end < rows {
+			if err := batch.Flush(); err != nil {
+				return fmt.Errorf("insert %d rows into %s: send rows %d-%d: %w", rows, t.Name, off, end, err)
+			}
+		}
 	}
 	sent = true
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("insert %d rows into %s: %w", rows, t.Name, err)
 	}
 	return nil
+}
+
+func describe(v reflect.Value) string {
+	if v.Kind() == reflect.Slice {
+		return fmt.Sprintf("%d rows", v.Len())
+	}
+	if !v.IsValid() {
+		return "nil"
+	}
+	return v.Type().String()
+}
+
+// Slice returns rows [from, to) of every column (views, not copies).
+func (c Columns) Slice(from, to int) (Columns, error) {
+	out := make(Columns, len(c))
+	for name, v := range c {
+		rv := reflect.ValueOf(v)
+		if rv.Kind() != reflect.Slice || rv.Len() < to || from > to || from < 0 {
+			return nil, fmt.Errorf("column %s holds %s: no rows %d-%d", name, describe(rv), from, to)
+		}
+		out[name] = rv.Slice(from, to).Interface()
+	}
+	return out, nil
 }
 
 // appendColumn appends one column's values. Given a slice of slices, the

@@ -2,6 +2,7 @@ package chbatch_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,11 +61,52 @@ func TestInsertArrayColumnsRowByRow(t *testing.T) {
 	// A column one row short is refused before anything is sent.
 	cols["counts"] = [][]uint64{{1}, {2}}
 	err := chbatch.Insert(context.Background(), db.Conn, db.Name, table, cols, 3)
-	if err == nil {
-		t.Fatal("a short array column was accepted")
+	if err == nil || !strings.Contains(err.Error(), "column counts holds 2 rows, expected a slice of 3 rows") {
+		t.Fatalf("a short array column: %v", err)
 	}
 	if n := db.Count(t, "SELECT count() FROM arrays"); n != 3 {
 		t.Errorf("%d rows after the refused insert, want 3", n)
+	}
+}
+
+// Rows beyond one block are sent in several blocks of one INSERT: every row
+// arrives once, in order, and the server writes them as one part, as it
+// would one block.
+func TestInsertInBlocksMakesOnePart(t *testing.T) {
+	db := chtest.New(t)
+	table := chschema.Table{Name: "blocks", ColumnDefs: []chschema.Column{
+		{Name: "id", Type: "UInt64"}, {Name: "name", Type: "String"}, {Name: "tags", Type: "Array(String)"},
+	}, OrderBy: "id"}
+	db.Exec(t, "CREATE TABLE blocks (id UInt64, name String, tags Array(String)) ENGINE = MergeTree ORDER BY id")
+	rows := 2*chbatch.BlockRows + 5
+	ids, names, tags := make([]uint64, rows), make([]string, rows), make([][]string, rows)
+	for i := range rows {
+		ids[i], names[i], tags[i] = uint64(i), "n"+strconv.Itoa(i), []string{strconv.Itoa(i % 7)}
+	}
+	if err := chbatch.Insert(context.Background(), db.Conn, db.Name, table, chbatch.Columns{"id": ids, "name": names, "tags": tags}, rows); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Count(t, "SELECT count() FROM blocks WHERE name = concat('n', toString(id)) AND tags[1] = toString(id % 7)"); n != uint64(rows) {
+		t.Errorf("%d rows stored whole, want %d", n, rows)
+	}
+	if n := db.Count(t, "SELECT uniqExact(id) FROM blocks"); n != uint64(rows) {
+		t.Errorf("%d distinct ids, want %d", n, rows)
+	}
+	// Parts merged away stay listed (inactive) for minutes: count every
+	// part the insert wrote, merged or not.
+	if n := db.Count(t, "SELECT count() FROM system.parts WHERE database = ? AND table = 'blocks' AND level = 0", db.Name); n != 1 {
+		t.Errorf("the insert wrote %d parts, want 1", n)
+	}
+}
+
+func TestColumnsSlice(t *testing.T) {
+	c := chbatch.Columns{"a": []uint64{1, 2, 3}, "b": [][]string{{"x"}, nil, {"y", "z"}}}
+	s, err := c.Slice(1, 3)
+	if err != nil || fmt.Sprint(s["a"], s["b"]) != "[2 3] [[] [y z]]" {
+		t.Errorf("slice: %v %v", s, err)
+	}
+	if _, err := c.Slice(2, 4); err == nil || !strings.Contains(err.Error(), "holds 3 rows: no rows 2-4") {
+		t.Errorf("past the end: %v", err)
 	}
 }
 

@@ -146,7 +146,11 @@ func run() error {
 	rawStart := time.Now()
 	for off := 0; off < rows; off += batchRows {
 		end := min(off+batchRows, rows)
-		if err := chbatch.Insert(ctx, conn, db, raw, slice(cols, off, end), end-off); err != nil {
+		part, err := cols.Slice(off, end)
+		if err != nil {
+			return err
+		}
+		if err := chbatch.Insert(ctx, conn, db, raw, part, end-off); err != nil {
 			return err
 		}
 	}
@@ -203,27 +207,6 @@ func mergeAll(reqs []ptrace.Traces) ptrace.Traces {
 }
 
 // slice cuts rows [from, to) out of every column.
-func slice(cols chbatch.Columns, from, to int) chbatch.Columns {
-	out := chbatch.Columns{}
-	for k, v := range cols {
-		switch x := v.(type) {
-		case []string:
-			out[k] = x[from:to]
-		case []uint64:
-			out[k] = x[from:to]
-		case []time.Time:
-			out[k] = x[from:to]
-		case [][]string:
-			out[k] = x[from:to]
-		case [][]uint64:
-			out[k] = x[from:to]
-		default:
-			panic(fmt.Sprintf("column %s: unexpected type %T", k, v))
-		}
-	}
-	return out
-}
-
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
