@@ -18,6 +18,7 @@ import (
 	"github.com/settlewatch/settlewatch/analytics/query"
 	"github.com/settlewatch/settlewatch/analytics/rollup"
 	"github.com/settlewatch/settlewatch/assembly"
+	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/collector/distribution"
@@ -77,6 +78,7 @@ func TestClusterMode(t *testing.T) {
 		checkEngines(t, r, d)
 	}
 	c1, c2 := r1.open(t, db), r2.open(t, db)
+	checkBlocksMakeOnePart(t, d, admin, c1, c2)
 
 	// 2. The collector writes a simulated day through the Distributed tables.
 	grpcAddr := startCollector(t, []string{r1.addr(), r2.addr()})
@@ -367,6 +369,45 @@ func count(conn driver.Conn, q string) (uint64, error) {
 }
 
 // waitCount polls q until it returns want, for at most landTimeout.
+// checkBlocksMakeOnePart inserts rows of several blocks (chbatch.BlockRows
+// each) with one chbatch.Insert through a Distributed table: with
+// insert_distributed_sync the Distributed table forwards block by block, and
+// the shard must still write one part, on each replica.
+func checkBlocksMakeOnePart(t *testing.T, d chschema.Dialect, admin, c1, c2 driver.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	tbl := chschema.Table{Name: "chbatch_blocks", Version: "v", OrderBy: "id", ShardKey: "id",
+		ColumnDefs: []chschema.Column{{Name: "id", Type: "UInt64"}, {Name: "v", Type: "UInt64"}}}
+	ddl, err := tbl.CreateSQL(db, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range ddl {
+		if err := admin.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	rows := 2*chbatch.BlockRows + 5
+	ids := make([]uint64, rows)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	if err := chbatch.Insert(ctx, c1, db, tbl, chbatch.Columns{"id": ids, "v": ids}, rows); err != nil {
+		t.Fatal(err)
+	}
+	local := tbl.LocalName(d)
+	for i, c := range []driver.Conn{c1, c2} {
+		waitCount(t, fmt.Sprintf("%s on replica %d", local, i+1), c, uint64(rows), "SELECT count() FROM "+local)
+		var parts uint64
+		if err := c.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND level = 0", db, local).Scan(&parts); err != nil {
+			t.Fatal(err)
+		}
+		if parts != 1 {
+			t.Errorf("replica %d: one insert of %d rows in blocks of %d wrote %d parts, want 1", i+1, rows, chbatch.BlockRows, parts)
+		}
+	}
+}
+
 func waitCount(t *testing.T, what string, conn driver.Conn, want uint64, q string) {
 	t.Helper()
 	deadline := time.Now().Add(landTimeout)
