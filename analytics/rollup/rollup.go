@@ -503,14 +503,18 @@ func (j *Job) readTransactions(ctx context.Context, env *jobs.Env, v uint64, hou
 
 // windowSQL is a subquery of the live transactions of some hours (arguments:
 // hoursArgs) with the columns of sourceColumns and lb, the latency bucket.
-func windowSQL(env *jobs.Env) string {
+func windowSQL(env *jobs.Env) string { return windowWhereSQL(env, hoursCond) }
+
+// windowWhereSQL is windowSQL over the rows matching cond, a condition on
+// the sort key (txn_hour, txn_id) only.
+func windowWhereSQL(env *jobs.Env, cond string) string {
 	return "(SELECT " + sourceColumns() + ", " + model.HistIndexSQL("lat_ms") + " AS lb FROM " +
-		// The time-ordered copy, FINAL filtered by its key (txn_hour) only and
+		// The time-ordered copy, FINAL filtered by its key only and
 		// tombstones dropped after collapsing: an older version of a
 		// transaction that sat in another hour (e.g. assembled from its
 		// settlement span alone) is hidden there by its newer version's
 		// tombstone (chschema.TransactionsByTime).
-		chschema.ByTimeSource(env.DB, hoursCond) + ")"
+		chschema.ByTimeSource(env.DB, cond) + ")"
 }
 
 const hoursCond = "txn_hour >= toDateTime(?) AND txn_hour < toDateTime(?) AND toUInt32(txn_hour) IN ?"
@@ -545,8 +549,11 @@ func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []t
 				return false, err
 			}
 		}
-		src, args := stageSQL(env, g)
-		err := execOn(ctx, env, sess, "stage the window", "CREATE TEMPORARY TABLE "+windowTable+" ENGINE = Memory AS "+src, args...)
+		src, args, err := stageSQL(ctx, env, g)
+		if err != nil {
+			return false, err
+		}
+		err = execOn(ctx, env, sess, "stage the window", "CREATE TEMPORARY TABLE "+windowTable+" ENGINE = Memory AS "+src, args...)
 		var ex *clickhouse.Exception
 		if err != nil && i == 0 && errors.As(err, &ex) && (ex.Code == codeDDLProhibited || ex.Code == codeAccessDenied || ex.Code == codeReadonly) {
 			j.warnStage.Do(func() {
@@ -565,20 +572,70 @@ func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []t
 	return true, nil
 }
 
-// stageSQL selects the window of sorted hours for staging. Two or more
-// hours are read as two runs of hours side by side (UNION ALL): each branch
-// merges its own hours (txn_hour leads the sort key, so FINAL stays
-// correct), and 18.16 runs the single-threaded FINAL merge and the copy into
-// memory of each on its own core. A day stages in 1.8-1.9 s instead of
+// stageSQL selects the window of sorted hours for staging, as two halves
+// side by side (UNION ALL), so that 18.16 runs the single-threaded FINAL
+// merge and the copy into memory of each on its own core: two or more hours
+// as two runs of hours, one hour as two ranges of transaction ids split at
+// their estimated median (medianID). A halving condition is on the sort key
+// (txn_hour, txn_id), so every version and tombstone of a key lands in the
+// same half and FINAL stays correct. A day stages in 1.8-1.9 s instead of
 // 2.8-3.2 s (docs/benchmarks.md).
-func stageSQL(env *jobs.Env, hours []time.Time) (string, []any) {
-	if len(hours) < 2 {
-		return "SELECT * FROM " + windowSQL(env), hoursArgs(hours)
+func stageSQL(ctx context.Context, env *jobs.Env, hours []time.Time) (string, []any, error) {
+	union := func(a, b string) string {
+		return "SELECT * FROM (SELECT * FROM " + a + " UNION ALL SELECT * FROM " + b + ")"
 	}
-	a, b := hours[:len(hours)/2], hours[len(hours)/2:]
-	return "SELECT * FROM (SELECT * FROM " + windowSQL(env) + " UNION ALL SELECT * FROM " + windowSQL(env) + ")",
-		append(hoursArgs(a), hoursArgs(b)...)
+	if len(hours) >= 2 {
+		a, b := hours[:len(hours)/2], hours[len(hours)/2:]
+		return union(windowSQL(env), windowSQL(env)), append(hoursArgs(a), hoursArgs(b)...), nil
+	}
+	split, ok, err := medianID(ctx, env, hours)
+	if err != nil {
+		return "", nil, err
+	}
+	if !ok {
+		return "SELECT * FROM " + windowSQL(env), hoursArgs(hours), nil
+	}
+	args := append(hoursArgs(hours), split)
+	return union(windowWhereSQL(env, hoursCond+" AND txn_id < ?"), windowWhereSQL(env, hoursCond+" AND txn_id >= ?")),
+		append(args, append(hoursArgs(hours), split)...), nil
 }
+
+// medianID estimates the median transaction id of hours from a sample of
+// about one id in idSample, chosen by hash so that it does not depend on
+// how the ids look (sequential, hex, prefixed) or on how the parts lie. It
+// reports false when the sample has fewer than two distinct ids (a small
+// window, not worth halving).
+func medianID(ctx context.Context, env *jobs.Env, hours []time.Time) (string, bool, error) {
+	qctx, cancel := env.Ctx(ctx)
+	defer cancel()
+	rows, err := env.Conn.Query(qctx, "SELECT txn_id FROM "+env.Table(chschema.TransactionsByTime.Name)+
+		" WHERE "+hoursCond+" AND cityHash64(txn_id) % ? = 0", append(hoursArgs(hours), uint64(idSample))...)
+	if err != nil {
+		return "", false, fmt.Errorf("rollup: sample the window's ids: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return "", false, fmt.Errorf("rollup: sample the window's ids: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return "", false, fmt.Errorf("rollup: sample the window's ids: %w", err)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) < 2 {
+		return "", false, nil
+	}
+	return ids[len(ids)/2], true, nil
+}
+
+// idSample: one id in this many is sampled for medianID (about 4 000 of an
+// hour of 1M transactions).
+const idSample = 256
 
 // stageGroups splits sorted hours into runs of consecutive ones holding at
 // most stageRows rows of transactions_by_time each (every version counted,
