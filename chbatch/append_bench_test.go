@@ -1,4 +1,4 @@
-package chbatch
+package chbatch_test
 
 import (
 	"context"
@@ -7,45 +7,67 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 )
 
-// BenchmarkAppendArrayColumn appends the attribute arrays of 20 000 spans
-// (8 attributes each) to a prepared batch, through the driver's Append of the whole
-// slice of rows (reflection) and row by row (appendColumn). Nothing is sent.
-func BenchmarkAppendArrayColumn(b *testing.B) {
-	db := chtest.New(b)
-	db.Exec(b, "CREATE TABLE a (k Array(String), v Array(String)) ENGINE = MergeTree ORDER BY tuple()")
-	const rows = 20000
+// spanLike makes a table of span-like rows (a number, six strings and eight
+// attributes) and rows of them.
+func spanLike(b *testing.B, db *chtest.DB, rows int) (chschema.Table, chbatch.Columns) {
+	table := create(b, db, chschema.Table{Name: "s", ColumnDefs: []chschema.Column{{Name: "id", Type: "UInt64"},
+		{Name: "a", Type: "String"}, {Name: "b", Type: "String"}, {Name: "c", Type: "String"},
+		{Name: "d", Type: "String"}, {Name: "e", Type: "String"}, {Name: "f", Type: "String"},
+		{Name: "attributes", Fields: []chschema.Column{{Name: "key", Type: "String"}, {Name: "value", Type: "String"}}}}})
+	ids := make([]uint64, rows)
+	cols := chbatch.Columns{"id": ids}
+	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
+		v := make([]string, rows)
+		for i := range v {
+			v[i] = fmt.Sprintf("%s-%016x-%d", n, i*7919, i)
+		}
+		cols[n] = v
+	}
 	keys, vals := make([][]string, rows), make([][]string, rows)
 	for i := range rows {
+		ids[i] = uint64(i)
 		for j := range 8 {
 			keys[i] = append(keys[i], fmt.Sprintf("pos.attribute_%d", j))
 			vals[i] = append(vals[i], fmt.Sprintf("value-%d-%d", i, j))
 		}
 	}
+	cols["attributes.key"], cols["attributes.value"] = keys, vals
+	return table, cols
+}
+
+// BenchmarkAppendArrayColumn appends 20 000 span-like rows to a prepared
+// batch, each column through the driver's Append of the whole column
+// (reflection for the attribute arrays) or through appendColumn (arrays row
+// by row). Nothing is sent.
+func BenchmarkAppendArrayColumn(b *testing.B) {
+	db := chtest.New(b)
+	const rows = 20000
+	table, cols := spanLike(b, db, rows)
 	for _, bc := range []struct {
 		name string
 		add  func(driver.BatchColumn, any) error
 	}{
 		{"driver_append_of_all_rows", func(c driver.BatchColumn, v any) error { return c.Append(v) }},
-		{"row_by_row", appendColumn},
+		{"row_by_row", chbatch.AppendColumn},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
 				b.StopTimer()
-				batch, err := db.Conn.PrepareBatch(context.Background(), "INSERT INTO `"+db.Name+"`.a (k, v)")
+				batch, err := db.Conn.PrepareBatch(context.Background(), table.InsertSQL(db.Name))
 				if err != nil {
 					b.Fatal(err)
 				}
 				b.StartTimer()
-				if err := bc.add(batch.Column(0), keys); err != nil {
-					b.Fatal(err)
-				}
-				if err := bc.add(batch.Column(1), vals); err != nil {
-					b.Fatal(err)
+				for i, name := range table.Columns() {
+					if err := bc.add(batch.Column(i), cols[name]); err != nil {
+						b.Fatal(err)
+					}
 				}
 				b.StopTimer()
 				if batch.Rows() != rows {
@@ -59,42 +81,18 @@ func BenchmarkAppendArrayColumn(b *testing.B) {
 	}
 }
 
-// BenchmarkInsert sends 50 000 span-like rows (six strings, a number and
-// eight attributes) with one Insert, in one block or in blocks of
-// BlockRows, to a real server.
+// BenchmarkInsert sends 50 000 span-like rows with one Insert, in one block
+// or in blocks of BlockRows, to a real server.
 func BenchmarkInsert(b *testing.B) {
 	db := chtest.New(b)
-	db.Exec(b, "CREATE TABLE s (id UInt64, a String, b String, c String, d String, e String, f String,"+
-		" attributes Nested(key String, value String)) ENGINE = MergeTree ORDER BY id")
-	table := chschema.Table{Name: "s", ColumnDefs: []chschema.Column{{Name: "id", Type: "UInt64"},
-		{Name: "a", Type: "String"}, {Name: "b", Type: "String"}, {Name: "c", Type: "String"},
-		{Name: "d", Type: "String"}, {Name: "e", Type: "String"}, {Name: "f", Type: "String"},
-		{Name: "attributes", Fields: []chschema.Column{{Name: "key", Type: "String"}, {Name: "value", Type: "String"}}}}}
 	const rows = 50000
-	cols := Columns{"id": make([]uint64, rows)}
-	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
-		v := make([]string, rows)
-		for i := range v {
-			v[i] = fmt.Sprintf("%s-%016x-%d", n, i*7919, i)
-		}
-		cols[n] = v
-	}
-	keys, vals := make([][]string, rows), make([][]string, rows)
-	for i := range rows {
-		cols["id"].([]uint64)[i] = uint64(i)
-		for j := range 8 {
-			keys[i] = append(keys[i], fmt.Sprintf("pos.attribute_%d", j))
-			vals[i] = append(vals[i], fmt.Sprintf("value-%d-%d", i, j))
-		}
-	}
-	cols["attributes.key"], cols["attributes.value"] = keys, vals
-	for _, size := range []int{rows, BlockRows} {
+	table, cols := spanLike(b, db, rows)
+	for _, size := range []int{rows, chbatch.BlockRows} {
 		b.Run(fmt.Sprintf("blocks_of_%d", size), func(b *testing.B) {
-			defer func(old int) { blockRows = old }(blockRows)
-			blockRows = size
+			defer chbatch.SetBlockRows(size)()
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := Insert(context.Background(), db.Conn, db.Name, table, cols, rows); err != nil {
+				if err := chbatch.Insert(context.Background(), db.Conn, db.Name, table, cols, rows); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -9,11 +9,31 @@ import (
 	"time"
 
 	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
+
+// create makes t in db from its definition, as migrations do (id is its
+// sort key and version: every row here has its own).
+func create(tb testing.TB, db *chtest.DB, t chschema.Table) chschema.Table {
+	tb.Helper()
+	t.OrderBy, t.Version = "id", "id"
+	v, err := chconn.ServerVersion(context.Background(), db.Conn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ddl, err := t.CreateSQL(db.Name, chschema.DialectFor(v, ""))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, q := range ddl {
+		db.Exec(tb, q)
+	}
+	return t
+}
 
 // Array columns, plain and Nested, given as slices of rows (appended row by
 // row, not through the driver's reflection): every row keeps its own
@@ -21,7 +41,7 @@ func TestMain(m *testing.M) { chtest.Main(m) }
 // checked against what the caller expects.
 func TestInsertArrayColumnsRowByRow(t *testing.T) {
 	db := chtest.New(t)
-	table := chschema.Table{
+	table := create(t, db, chschema.Table{
 		Name: "arrays",
 		ColumnDefs: []chschema.Column{
 			{Name: "id", Type: "UInt64"},
@@ -30,10 +50,7 @@ func TestInsertArrayColumnsRowByRow(t *testing.T) {
 			{Name: "hours", Type: "Array(DateTime('UTC'))"},
 			{Name: "attributes", Fields: []chschema.Column{{Name: "key", Type: "String"}, {Name: "value", Type: "String"}}},
 		},
-		OrderBy: "id",
-	}
-	db.Exec(t, "CREATE TABLE arrays (id UInt64, words Array(String), counts Array(UInt64), hours Array(DateTime('UTC')),"+
-		" attributes Nested(key String, value String)) ENGINE = MergeTree ORDER BY id")
+	})
 	h := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 	cols := chbatch.Columns{
 		"id":               []uint64{1, 2, 3},
@@ -74,10 +91,9 @@ func TestInsertArrayColumnsRowByRow(t *testing.T) {
 // would one block.
 func TestInsertInBlocksMakesOnePart(t *testing.T) {
 	db := chtest.New(t)
-	table := chschema.Table{Name: "blocks", ColumnDefs: []chschema.Column{
+	table := create(t, db, chschema.Table{Name: "blocks", ColumnDefs: []chschema.Column{
 		{Name: "id", Type: "UInt64"}, {Name: "name", Type: "String"}, {Name: "tags", Type: "Array(String)"},
-	}, OrderBy: "id"}
-	db.Exec(t, "CREATE TABLE blocks (id UInt64, name String, tags Array(String)) ENGINE = MergeTree ORDER BY id")
+	}})
 	rows := 2*chbatch.BlockRows + 5
 	ids, names, tags := make([]uint64, rows), make([]string, rows), make([][]string, rows)
 	for i := range rows {
