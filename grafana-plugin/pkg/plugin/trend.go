@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -67,126 +66,191 @@ func (d *Datasource) trend(ctx context.Context, r *request, st Store) (data.Fram
 	return d.valueSeries(r, g, dim, metric, res), nil
 }
 
-type seriesAcc struct {
-	times []time.Time
-	ints  []int64
-	flts  []float64
-}
+// Frames of a trend are Grafana's time-series-wide: one frame, a time field,
+// then one value field per series with its labels (cause=… or
+// <dimension>=…), all over the same buckets. Time series panels draw it and
+// alert rules evaluate each field as a series. One frame rather than one per
+// series: Arrow encodes, and Grafana decodes, one time column and one record
+// instead of one per series, most of the plugin's cost of a month's hourly
+// trend (docs/benchmarks.md, "Plugin").
 
+// causeSeries is one field per cause, in the order the causes first appear.
+// Points come by bucket, then cause (query.Trend); a bucket missing a cause,
+// as the row cap can leave the last one, is left out whole.
 func (d *Datasource) causeSeries(metric string, res query.TrendResult) data.Frames {
-	order := []string{}
-	acc := map[string]*seriesAcc{}
-	for _, p := range res.Points {
-		a, ok := acc[p.Cause]
-		if !ok {
-			a = &seriesAcc{}
-			acc[p.Cause] = a
-			order = append(order, p.Cause)
+	points := res.Points
+	if !slices.IsSortedFunc(points, func(a, b query.TrendPoint) int { return a.Bucket.Compare(b.Bucket) }) {
+		points = slices.Clone(points)
+		query.SortPoints(points)
+	}
+	var times []time.Time
+	var causes []string
+	col := map[string]int{}
+	for _, p := range points {
+		if _, ok := col[p.Cause]; !ok {
+			col[p.Cause] = len(causes)
+			causes = append(causes, p.Cause)
 		}
-		a.times = append(a.times, p.Bucket)
+		if n := len(times); n == 0 || !times[n-1].Equal(p.Bucket) {
+			times = append(times, p.Bucket)
+		}
+	}
+	counts := isCountMetric(metric)
+	ints := make([][]int64, len(causes))
+	flts := make([][]float64, len(causes))
+	for c := range causes {
+		if counts {
+			ints[c] = make([]int64, len(times))
+		} else {
+			flts[c] = make([]float64, len(times))
+		}
+	}
+	have := make([]int, len(times)) // causes present per bucket
+	b := -1
+	for i, p := range points {
+		if i == 0 || !p.Bucket.Equal(points[i-1].Bucket) {
+			b++
+		}
+		have[b]++
+		c := col[p.Cause]
 		switch metric {
 		case MetricFailures:
-			a.ints = append(a.ints, int64(p.Failures))
+			ints[c][b] = int64(p.Failures)
 		case MetricFailureRate:
-			a.flts = append(a.flts, p.Rate)
+			flts[c][b] = p.Rate
 		case MetricBaseline:
-			a.flts = append(a.flts, p.Baseline)
+			flts[c][b] = p.Baseline
 		case MetricChange:
-			a.flts = append(a.flts, p.Change)
+			flts[c][b] = p.Change
 		}
 	}
-	var frames data.Frames
-	for _, c := range order {
-		frames = append(frames, seriesFrame(metric, data.Labels{"cause": c}, c, acc[c]))
+	keep := func(i int) bool { return have[i] == len(causes) }
+	times = compact(times, keep)
+	fields := make([]*data.Field, len(causes))
+	for c, name := range causes {
+		var vals any
+		if counts {
+			vals = compact(ints[c], keep)
+		} else {
+			vals = compact(flts[c], keep)
+		}
+		fields[c] = valueField(metric, data.Labels{"cause": name}, name, vals)
 	}
-	if len(frames) == 0 {
-		frames = data.Frames{emptySeries(metric)}
-	}
-	what := fmt.Sprintf("%s per cause every %s", metric, res.Interval)
-	for _, f := range frames {
-		describe(f, what, res.Meta, d.settings.MaxRows)
-	}
-	return frames
+	f := trendFrame(metric, times, fields)
+	describe(f, fmt.Sprintf("%s per cause every %s", metric, res.Interval), res.Meta, d.settings.MaxRows)
+	return data.Frames{f}
 }
 
+// compact keeps the elements of s whose index keep accepts, in place.
+func compact[T any](s []T, keep func(int) bool) []T {
+	out := s[:0]
+	for i, v := range s {
+		if keep(i) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// valueSeries is one field per value of the dimension, sorted, over every
+// bucket of the range: counts are 0 where there were no transactions, and a
+// rate or latency is null there (undefined, not 0).
 func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric string, res query.SeriesResult) data.Frames {
-	counts := metric == MetricFailures || metric == MetricTransactions
-	byValue := map[string]map[time.Time]query.SeriesPoint{}
-	for _, p := range res.Points {
-		m, ok := byValue[p.Value]
-		if !ok {
-			m = map[time.Time]query.SeriesPoint{}
-			byValue[p.Value] = m
-		}
-		m[p.Bucket] = p
-	}
-	values := make([]string, 0, len(byValue))
-	for v := range byValue {
-		values = append(values, v)
-	}
-	sort.Strings(values)
 	from, to := g.Truncate(r.Range.From), g.Ceil(r.Range.To)
-	var frames data.Frames
-	for _, v := range values {
-		a := &seriesAcc{}
-		for t := from; t.Before(to); t = t.Add(g.Duration()) {
-			p, ok := byValue[v][t]
-			if !ok && !counts {
-				continue // no transactions: a rate or latency is undefined, not 0
-			}
-			a.times = append(a.times, t)
-			switch metric {
-			case MetricFailures:
-				a.ints = append(a.ints, int64(p.Failures))
-			case MetricTransactions:
-				a.ints = append(a.ints, int64(p.Transactions))
-			case MetricFailureRate:
-				a.flts = append(a.flts, p.FailureRate)
-			case MetricP50:
-				a.flts = append(a.flts, p.P50Ms)
-			case MetricP90:
-				a.flts = append(a.flts, p.P90Ms)
-			case MetricP99:
-				a.flts = append(a.flts, p.P99Ms)
+	var times []time.Time
+	for t := from; t.Before(to); t = t.Add(g.Duration()) {
+		times = append(times, t)
+	}
+	bucket := func(t time.Time) (int, bool) {
+		i := int(t.Sub(from) / g.Duration())
+		return i, !t.Before(from) && i < len(times) && times[i].Equal(t)
+	}
+	counts := isCountMetric(metric)
+	col := map[string]int{}
+	var values []string
+	var ints [][]int64
+	var flts [][]*float64
+	for _, p := range res.Points {
+		c, ok := col[p.Value]
+		if !ok {
+			c = len(values)
+			col[p.Value] = c
+			values = append(values, p.Value)
+			if counts {
+				ints = append(ints, make([]int64, len(times)))
+			} else {
+				flts = append(flts, make([]*float64, len(times)))
 			}
 		}
-		name := v
+		i, ok := bucket(p.Bucket)
+		if !ok {
+			continue // not a bucket of the range (the query layer returns none)
+		}
+		switch metric {
+		case MetricFailures:
+			ints[c][i] = int64(p.Failures)
+		case MetricTransactions:
+			ints[c][i] = int64(p.Transactions)
+		case MetricFailureRate:
+			flts[c][i] = &p.FailureRate
+		case MetricP50:
+			flts[c][i] = &p.P50Ms
+		case MetricP90:
+			flts[c][i] = &p.P90Ms
+		case MetricP99:
+			flts[c][i] = &p.P99Ms
+		}
+	}
+	fields := make([]*data.Field, len(values))
+	for v, value := range values {
+		name := value
 		if name == "" {
 			name = "(not reported)"
 		}
-		frames = append(frames, seriesFrame(metric, data.Labels{dim: v}, name, a))
+		var vals any
+		if counts {
+			vals = ints[v]
+		} else {
+			vals = flts[v]
+		}
+		fields[v] = valueField(metric, data.Labels{dim: value}, name, vals)
 	}
-	if len(frames) == 0 {
-		frames = data.Frames{emptySeries(metric)}
-	}
-	what := fmt.Sprintf("%s per %s every %s", metric, dim, res.Interval)
-	for _, f := range frames {
-		describe(f, what, res.Meta, d.settings.MaxRows)
-	}
-	return frames
+	// Sorted by value, as the legend lists them.
+	slices.SortStableFunc(fields, func(a, b *data.Field) int { return strings.Compare(a.Labels[dim], b.Labels[dim]) })
+	f := trendFrame(metric, times, fields)
+	describe(f, fmt.Sprintf("%s per %s every %s", metric, dim, res.Interval), res.Meta, d.settings.MaxRows)
+	return data.Frames{f}
 }
 
-func seriesFrame(metric string, labels data.Labels, display string, a *seriesAcc) *data.Frame {
-	tf := data.NewField("time", nil, a.times)
-	var vf *data.Field
+// trendFrame is the wide frame of series over times; with no series, a
+// frame with one empty value field, so that panels show "no data" with the
+// right unit.
+func trendFrame(metric string, times []time.Time, series []*data.Field) *data.Frame {
+	if len(series) == 0 {
+		times = []time.Time{}
+		var vals any = []float64{}
+		if isCountMetric(metric) {
+			vals = []int64{}
+		}
+		series = []*data.Field{valueField(metric, nil, metric, vals)}
+	}
+	if times == nil {
+		times = []time.Time{}
+	}
+	f := data.NewFrame(metric, append([]*data.Field{data.NewField("time", nil, times)}, series...)...)
+	f.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesWide, TypeVersion: data.FrameTypeVersion{0, 1}}
+	return f
+}
+
+// valueField is one series: its values (a slice of a type data.NewField
+// takes), labels and display name.
+func valueField(metric string, labels data.Labels, display string, vals any) *data.Field {
+	f := data.NewField(metric, labels, vals)
 	if isCountMetric(metric) {
-		if a.ints == nil {
-			a.ints = []int64{}
-		}
-		vf = data.NewField(metric, labels, a.ints)
-		vf.Config = countConfig(display)
+		f.Config = countConfig(display)
 	} else {
-		if a.flts == nil {
-			a.flts = []float64{}
-		}
-		vf = data.NewField(metric, labels, a.flts)
-		vf.Config = metricConfig(metric, display)
+		f.Config = metricConfig(metric, display)
 	}
-	if a.times == nil {
-		tf = data.NewField("time", nil, []time.Time{})
-	}
-	f := data.NewFrame(display, tf, vf)
-	f.Meta = &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
 	return f
 }
 
@@ -202,6 +266,4 @@ func metricConfig(metric, display string) *data.FieldConfig {
 	return &data.FieldConfig{DisplayNameFromDS: display, Unit: "ms"}
 }
 
-func emptySeries(metric string) *data.Frame {
-	return seriesFrame(metric, nil, metric, &seriesAcc{})
-}
+func emptySeries(metric string) *data.Frame { return trendFrame(metric, nil, nil) }
