@@ -189,28 +189,32 @@ func TestPluginAnswersEqualGroundTruth(t *testing.T) {
 		}, failed)
 		// Grafana's interval of 30m over a day with 100 points at most: 1h buckets.
 		resp := g.query(t, q{RefID: "T", Type: "trend", Model: map[string]any{}, From: from, To: to, Interval: 30 * time.Minute, MaxDataPoints: 100})
-		frames := one(t, resp, "T").Frames
+		f := frameOf(t, resp, "T")
 		causes := map[string]bool{}
 		for _, tr := range d.truth {
 			if failed(tr) {
 				causes[string(tr.Cause)] = true
 			}
 		}
-		if len(frames) != len(causes) {
-			t.Errorf("%d series, want one per cause with failures (%d)", len(frames), len(causes))
+		// One wide frame: the time, then one field per cause with failures.
+		if f.Meta.Type != data.FrameTypeTimeSeriesWide || len(f.Fields) != 1+len(causes) {
+			t.Fatalf("frame %s: type %s with %d fields, want timeseries-wide with the time and one per cause with failures (%d)", f.Name, f.Meta.Type, len(f.Fields), len(causes))
+		}
+		if f.Rows() != 24 {
+			t.Errorf("%d points, want 24 hourly", f.Rows())
 		}
 		var sum int64
-		for _, f := range frames {
-			if f.Meta.Type != data.FrameTypeTimeSeriesMulti || len(f.Fields) != 2 {
-				t.Fatalf("frame %s: type %s with %d fields", f.Name, f.Meta.Type, len(f.Fields))
-			}
-			cause := f.Fields[1].Labels["cause"]
-			if f.Rows() != 24 {
-				t.Errorf("%s: %d points, want 24 hourly", cause, f.Rows())
+		for _, fl := range f.Fields[1:] {
+			cause := fl.Labels["cause"]
+			if !causes[cause] || fl.Name != "failures" {
+				t.Errorf("field %s %v: not a cause with failures", fl.Name, fl.Labels)
 			}
 			for i := range f.Rows() {
 				at := tm(t, f, "time", i)
-				n := i64(t, f, "failures", i)
+				n, ok := fl.At(i).(int64)
+				if !ok {
+					t.Fatalf("%s: %T, want int64", cause, fl.At(i))
+				}
 				sum += n
 				var w int64
 				if c := want[cause+"@"+at.UTC().Format(time.RFC3339)]; c != nil {
@@ -234,25 +238,34 @@ func TestPluginAnswersEqualGroundTruth(t *testing.T) {
 			return tr.GatewayID + "@" + tr.TxnTime.UTC().Truncate(time.Hour).Format(time.RFC3339)
 		}, failed)
 		resp := g.query(t, q{RefID: "R", Type: "trend", Model: map[string]any{"by": "gateway", "metric": "failure_rate", "interval": "1h"}, From: from, To: to})
-		frames := one(t, resp, "R").Frames
+		f := frameOf(t, resp, "R")
+		if f.Meta.Type != data.FrameTypeTimeSeriesWide {
+			t.Errorf("type %s, want timeseries-wide", f.Meta.Type)
+		}
 		checked := 0
-		for _, f := range frames {
-			gw := f.Fields[1].Labels["gateway"]
-			if f.Fields[1].Config.Unit != "percentunit" {
-				t.Errorf("unit %q", f.Fields[1].Config.Unit)
+		for _, fl := range f.Fields[1:] {
+			gw := fl.Labels["gateway"]
+			if fl.Config.Unit != "percentunit" {
+				t.Errorf("unit %q", fl.Config.Unit)
 			}
 			for i := range f.Rows() {
 				k := gw + "@" + tm(t, f, "time", i).UTC().Format(time.RFC3339)
+				rate, ok := fl.At(i).(*float64)
+				if !ok {
+					t.Fatalf("%s: %T, want a nullable float64", k, fl.At(i))
+				}
+				if all[k] == nil {
+					if rate != nil {
+						t.Errorf("%s: a rate (%v) where there was no transaction", k, *rate)
+					}
+					continue
+				}
 				var nf int64
 				if c := fails[k]; c != nil {
 					nf = c.n
 				}
-				if all[k] == nil {
-					t.Errorf("%s: a rate where there was no transaction", k)
-					continue
-				}
-				if w := float64(nf) / float64(all[k].n); !near(f64(t, f, "failure_rate", i), w) {
-					t.Errorf("%s: rate %v, want %v", k, f64(t, f, "failure_rate", i), w)
+				if w := float64(nf) / float64(all[k].n); rate == nil || !near(*rate, w) {
+					t.Errorf("%s: rate %v, want %v", k, rate, w)
 				}
 				checked++
 			}
@@ -447,7 +460,7 @@ func TestPluginAnswersEqualGroundTruth(t *testing.T) {
 		if sum == 0 {
 			t.Error("no gw-2 failures")
 		}
-		for ref, typ := range map[string]data.FrameType{"A": data.FrameTypeNumericLong, "B": data.FrameTypeTimeSeriesMulti, "C": data.FrameTypeNumericWide, "D": data.FrameTypeNumericLong} {
+		for ref, typ := range map[string]data.FrameType{"A": data.FrameTypeNumericLong, "B": data.FrameTypeTimeSeriesWide, "C": data.FrameTypeNumericWide, "D": data.FrameTypeNumericLong} {
 			for _, fr := range one(t, resp, ref).Frames {
 				if fr.Meta == nil || fr.Meta.Type != typ {
 					t.Errorf("%s: frame type %v, want %s (alerting reads the data plane types)", ref, fr.Meta, typ)

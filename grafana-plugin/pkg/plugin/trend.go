@@ -14,9 +14,7 @@ import (
 )
 
 // trend answers time series: one per cause (By "" or "cause"), or one per
-// value of a dimension. Frames are the data plane's time-series-multi: one
-// frame per series, a time field and one number field with labels, which
-// time-series panels draw and alert rules evaluate per series.
+// value of a dimension, in one time-series-wide frame (trendFrame).
 func (d *Datasource) trend(ctx context.Context, r *request, st Store) (data.Frames, error) {
 	g, err := r.granularity()
 	if err != nil {
@@ -83,17 +81,29 @@ func (d *Datasource) causeSeries(metric string, res query.TrendResult) data.Fram
 		points = slices.Clone(points)
 		query.SortPoints(points)
 	}
+	// Each point's bucket (row) and cause (field). The causes come in the
+	// same order in every bucket, so the next point's cause is almost always
+	// the one after the previous point's: the map is the slow path.
 	var times []time.Time
 	var causes []string
 	col := map[string]int{}
-	for _, p := range points {
-		if _, ok := col[p.Cause]; !ok {
-			col[p.Cause] = len(causes)
-			causes = append(causes, p.Cause)
-		}
+	rows := make([]int32, len(points))
+	fields := make([]int32, len(points))
+	c := -1
+	for i, p := range points {
 		if n := len(times); n == 0 || !times[n-1].Equal(p.Bucket) {
 			times = append(times, p.Bucket)
 		}
+		if c++; c >= len(causes) || causes[c] != p.Cause {
+			k, ok := col[p.Cause]
+			if !ok {
+				k = len(causes)
+				col[p.Cause] = k
+				causes = append(causes, p.Cause)
+			}
+			c = k
+		}
+		rows[i], fields[i] = int32(len(times)-1), int32(c)
 	}
 	counts := isCountMetric(metric)
 	ints := make([][]int64, len(causes))
@@ -106,13 +116,9 @@ func (d *Datasource) causeSeries(metric string, res query.TrendResult) data.Fram
 		}
 	}
 	have := make([]int, len(times)) // causes present per bucket
-	b := -1
 	for i, p := range points {
-		if i == 0 || !p.Bucket.Equal(points[i-1].Bucket) {
-			b++
-		}
+		b, c := rows[i], fields[i]
 		have[b]++
-		c := col[p.Cause]
 		switch metric {
 		case MetricFailures:
 			ints[c][b] = int64(p.Failures)
@@ -126,7 +132,7 @@ func (d *Datasource) causeSeries(metric string, res query.TrendResult) data.Fram
 	}
 	keep := func(i int) bool { return have[i] == len(causes) }
 	times = compact(times, keep)
-	fields := make([]*data.Field, len(causes))
+	series := make([]*data.Field, len(causes))
 	for c, name := range causes {
 		var vals any
 		if counts {
@@ -134,9 +140,9 @@ func (d *Datasource) causeSeries(metric string, res query.TrendResult) data.Fram
 		} else {
 			vals = compact(flts[c], keep)
 		}
-		fields[c] = valueField(metric, data.Labels{"cause": name}, name, vals)
+		series[c] = valueField(metric, data.Labels{"cause": name}, name, vals)
 	}
-	f := trendFrame(metric, times, fields)
+	f := trendFrame(metric, times, series)
 	describe(f, fmt.Sprintf("%s per cause every %s", metric, res.Interval), res.Meta, d.settings.MaxRows)
 	return data.Frames{f}
 }
