@@ -185,11 +185,15 @@ func HistIndexSQL(col string) string {
 
 // HistFromBucketsSQL is the histogram of arr, an array of bucket indexes
 // (HistIndexSQL values, e.g. groupArray of them): how many equal each index.
-// A lambda of 18.16 cannot capture a column, so arr reaches it as an
-// argument, repeated once per bucket.
+// One countEqual per bucket with the index a literal: a lambda of 18.16
+// cannot capture arr, and passing it in as a lambda argument copied it once
+// per bucket, which cost twice as much (docs/benchmarks.md).
 func HistFromBucketsSQL(arr string) string {
-	n := len(LatencyBoundsMs) + 1
-	return fmt.Sprintf("arrayMap((i, a) -> toUInt64(countEqual(a, i)), range(%d), arrayResize([%s], %d, %s))", n, arr, n, arr)
+	parts := make([]string, len(LatencyBoundsMs)+1)
+	for i := range parts {
+		parts[i] = fmt.Sprintf("countEqual(%s, %d)", arr, i)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // AddHist adds b into a (growing a if needed).
