@@ -61,7 +61,7 @@ func (d *Datasource) trend(ctx context.Context, r *request, st Store) (data.Fram
 	if err != nil {
 		return nil, err
 	}
-	return d.valueSeries(r, g, dim, metric, res), nil
+	return d.valueSeries(r, g, dim, metric, res)
 }
 
 // Frames of a trend are Grafana's time-series-wide: one frame, a time field,
@@ -158,14 +158,37 @@ func compact[T any](s []T, keep func(int) bool) []T {
 	return out
 }
 
+// maxTrendCells bounds the values × buckets of a trend per value: the wide
+// frame holds every cell, so a dimension of thousands of values over
+// thousands of buckets is refused with advice rather than built.
+const maxTrendCells = 2_000_000
+
 // valueSeries is one field per value of the dimension, sorted, over every
 // bucket of the range: counts are 0 where there were no transactions, and a
-// rate or latency is null there (undefined, not 0).
-func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric string, res query.SeriesResult) data.Frames {
+// rate or latency is null there (undefined, not 0). When the row cap cut
+// the points, the buckets from the last point's on are unknown, not empty,
+// and are left out.
+func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric string, res query.SeriesResult) (data.Frames, error) {
 	from, to := g.Truncate(r.Range.From), g.Ceil(r.Range.To)
+	if res.Meta.Truncated {
+		to = from
+		for _, p := range res.Points {
+			if p.Bucket.After(to) {
+				to = p.Bucket
+			}
+		}
+	}
 	var times []time.Time
 	for t := from; t.Before(to); t = t.Add(g.Duration()) {
 		times = append(times, t)
+	}
+	values := map[string]bool{}
+	for _, p := range res.Points {
+		values[p.Value] = true
+	}
+	if cells := len(values) * len(times); cells > maxTrendCells {
+		return nil, bad("trend per %s: %d values × %d buckets is more than %d points: filter the values, narrow the time range or use a coarser interval",
+			dim, len(values), len(times), maxTrendCells)
 	}
 	bucket := func(t time.Time) (int, bool) {
 		i := int(t.Sub(from) / g.Duration())
@@ -173,15 +196,15 @@ func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric st
 	}
 	counts := isCountMetric(metric)
 	col := map[string]int{}
-	var values []string
+	var names []string
 	var ints [][]int64
 	var flts [][]*float64
 	for _, p := range res.Points {
 		c, ok := col[p.Value]
 		if !ok {
-			c = len(values)
+			c = len(names)
 			col[p.Value] = c
-			values = append(values, p.Value)
+			names = append(names, p.Value)
 			if counts {
 				ints = append(ints, make([]int64, len(times)))
 			} else {
@@ -207,8 +230,8 @@ func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric st
 			flts[c][i] = &p.P99Ms
 		}
 	}
-	fields := make([]*data.Field, len(values))
-	for v, value := range values {
+	fields := make([]*data.Field, len(names))
+	for v, value := range names {
 		name := value
 		if name == "" {
 			name = "(not reported)"
@@ -225,7 +248,7 @@ func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric st
 	slices.SortStableFunc(fields, func(a, b *data.Field) int { return strings.Compare(a.Labels[dim], b.Labels[dim]) })
 	f := trendFrame(metric, times, fields)
 	describe(f, fmt.Sprintf("%s per %s every %s", metric, dim, res.Interval), res.Meta, d.settings.MaxRows)
-	return data.Frames{f}
+	return data.Frames{f}, nil
 }
 
 // trendFrame is the wide frame of series over times; with no series, a
