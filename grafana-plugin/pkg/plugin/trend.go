@@ -182,39 +182,34 @@ func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric st
 	for t := from; t.Before(to); t = t.Add(g.Duration()) {
 		times = append(times, t)
 	}
-	values := map[string]bool{}
+	col := map[string]int{} // value → its series
+	var names []string
 	for _, p := range res.Points {
-		values[p.Value] = true
+		if _, ok := col[p.Value]; !ok {
+			col[p.Value] = len(names)
+			names = append(names, p.Value)
+		}
 	}
-	if cells := len(values) * len(times); cells > maxTrendCells {
+	if cells := len(names) * len(times); cells > maxTrendCells {
 		return nil, bad("trend per %s: %d values × %d buckets is more than %d points: filter the values, narrow the time range or use a coarser interval",
-			dim, len(values), len(times), maxTrendCells)
-	}
-	bucket := func(t time.Time) (int, bool) {
-		i := int(t.Sub(from) / g.Duration())
-		return i, !t.Before(from) && i < len(times) && times[i].Equal(t)
+			dim, len(names), len(times), maxTrendCells)
 	}
 	counts := isCountMetric(metric)
-	col := map[string]int{}
-	var names []string
-	var ints [][]int64
-	var flts [][]*float64
-	for _, p := range res.Points {
-		c, ok := col[p.Value]
-		if !ok {
-			c = len(names)
-			col[p.Value] = c
-			names = append(names, p.Value)
-			if counts {
-				ints = append(ints, make([]int64, len(times)))
-			} else {
-				flts = append(flts, make([]*float64, len(times)))
-			}
+	ints := make([][]int64, len(names))
+	flts := make([][]*float64, len(names))
+	for c := range names {
+		if counts {
+			ints[c] = make([]int64, len(times))
+		} else {
+			flts[c] = make([]*float64, len(times))
 		}
-		i, ok := bucket(p.Bucket)
-		if !ok {
+	}
+	for _, p := range res.Points {
+		i := int(p.Bucket.Sub(from) / g.Duration())
+		if p.Bucket.Before(from) || i >= len(times) || !times[i].Equal(p.Bucket) {
 			continue // not a bucket of the range (the query layer returns none)
 		}
+		c := col[p.Value]
 		switch metric {
 		case MetricFailures:
 			ints[c][i] = int64(p.Failures)
