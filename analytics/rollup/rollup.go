@@ -533,7 +533,7 @@ func (j *Job) stageRows() uint64 { return uint64(orInt(j.StageRows, 5_000_000)) 
 // table for want of privileges: the caller then reads without it (logged
 // once per Job).
 func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []time.Time) (bool, error) {
-	groups, err := j.stageGroups(ctx, env, hours)
+	groups, perHour, err := j.stageGroups(ctx, env, hours)
 	if err != nil {
 		return false, err
 	}
@@ -549,7 +549,7 @@ func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []t
 				return false, err
 			}
 		}
-		src, args, err := stageSQL(ctx, env, g)
+		src, args, err := stageSQL(ctx, env, g, perHour)
 		if err != nil {
 			return false, err
 		}
@@ -574,30 +574,62 @@ func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []t
 
 // stageSQL selects the window of sorted hours for staging, as two halves
 // side by side (UNION ALL), so that 18.16 runs the single-threaded FINAL
-// merge and the copy into memory of each on its own core: two or more hours
-// as two runs of hours, one hour as two ranges of transaction ids split at
-// their estimated median (medianID). A halving condition is on the sort key
-// (txn_hour, txn_id), so every version and tombstone of a key lands in the
-// same half and FINAL stays correct. A day stages in 1.8-1.9 s instead of
-// 2.8-3.2 s (docs/benchmarks.md).
-func stageSQL(ctx context.Context, env *jobs.Env, hours []time.Time) (string, []any, error) {
+// merge and the copy into memory of each on its own core: two runs of hours
+// of about half the rows each, or, when one hour holds more than half of
+// them (a one-hour window; the scheduled window of a full hour and the
+// running one), that hour halved by transaction id at its estimated median
+// (medianID), the other hours going with its lower half. A halving
+// condition is on the sort key (txn_hour, txn_id), so every version and
+// tombstone of a key lands in the same half and FINAL stays correct. A day
+// stages in 1.8-1.9 s instead of 2.8-3.2 s (docs/benchmarks.md).
+func stageSQL(ctx context.Context, env *jobs.Env, hours []time.Time, perHour map[int64]uint64) (string, []any, error) {
 	union := func(a, b string) string {
 		return "SELECT * FROM (SELECT * FROM " + a + " UNION ALL SELECT * FROM " + b + ")"
 	}
-	if len(hours) >= 2 {
-		a, b := hours[:len(hours)/2], hours[len(hours)/2:]
+	a, b, big := halve(hours, perHour)
+	if big < 0 {
 		return union(windowSQL(env), windowSQL(env)), append(hoursArgs(a), hoursArgs(b)...), nil
 	}
-	split, ok, err := medianID(ctx, env, hours)
+	h := hours[big]
+	split, ok, err := medianID(ctx, env, []time.Time{h})
 	if err != nil {
 		return "", nil, err
 	}
 	if !ok {
 		return "SELECT * FROM " + windowSQL(env), hoursArgs(hours), nil
 	}
-	args := append(hoursArgs(hours), split)
-	return union(windowWhereSQL(env, hoursCond+" AND txn_id < ?"), windowWhereSQL(env, hoursCond+" AND txn_id >= ?")),
-		append(args, append(hoursArgs(hours), split)...), nil
+	lower := windowWhereSQL(env, hoursCond+" AND (txn_hour != toDateTime(?) OR txn_id < ?)")
+	upper := windowWhereSQL(env, "txn_hour = toDateTime(?) AND txn_id >= ?")
+	return union(lower, upper), append(hoursArgs(hours), h.Unix(), split, h.Unix(), split), nil
+}
+
+// halve splits sorted hours into two runs holding about half the rows each
+// (perHour: rows by hour, Unix seconds), or reports the index of the hour
+// that holds more than half of them (big >= 0; a lone hour always does).
+func halve(hours []time.Time, perHour map[int64]uint64) (a, b []time.Time, big int) {
+	var total uint64
+	big = 0
+	for i, h := range hours {
+		n := perHour[h.Unix()]
+		total += n
+		if n > perHour[hours[big].Unix()] {
+			big = i
+		}
+	}
+	if len(hours) < 2 || 2*perHour[hours[big].Unix()] > total {
+		return nil, nil, big
+	}
+	// The first run grows while it stays within half the rows, then takes
+	// the next hour too if that leaves the runs closer to even.
+	k, acc := 1, perHour[hours[0].Unix()]
+	for k < len(hours)-1 && 2*(acc+perHour[hours[k].Unix()]) <= total {
+		acc += perHour[hours[k].Unix()]
+		k++
+	}
+	if next := acc + perHour[hours[k].Unix()]; k < len(hours)-1 && 2*next-total < total-2*acc {
+		k++
+	}
+	return hours[:k], hours[k:], -1
 }
 
 // medianID estimates the median transaction id of hours from a sample of
@@ -639,14 +671,15 @@ const idSample = 256
 
 // stageGroups splits sorted hours into runs of consecutive ones holding at
 // most stageRows rows of transactions_by_time each (every version counted,
-// so an overestimate); an hour holding more is a group of its own.
-func (j *Job) stageGroups(ctx context.Context, env *jobs.Env, hours []time.Time) ([][]time.Time, error) {
+// so an overestimate); an hour holding more is a group of its own. It also
+// returns those counts by hour (Unix seconds).
+func (j *Job) stageGroups(ctx context.Context, env *jobs.Env, hours []time.Time) ([][]time.Time, map[int64]uint64, error) {
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
 	rows, err := env.Conn.Query(qctx, "SELECT toUInt32(txn_hour), count() FROM "+env.Table(chschema.TransactionsByTime.Name)+
 		" WHERE "+hoursCond+" GROUP BY txn_hour", hoursArgs(hours)...)
 	if err != nil {
-		return nil, fmt.Errorf("rollup: count the window's rows: %w", err)
+		return nil, nil, fmt.Errorf("rollup: count the window's rows: %w", err)
 	}
 	defer rows.Close()
 	perHour := map[int64]uint64{}
@@ -654,12 +687,12 @@ func (j *Job) stageGroups(ctx context.Context, env *jobs.Env, hours []time.Time)
 		var h uint32
 		var n uint64
 		if err := rows.Scan(&h, &n); err != nil {
-			return nil, fmt.Errorf("rollup: count the window's rows: %w", err)
+			return nil, nil, fmt.Errorf("rollup: count the window's rows: %w", err)
 		}
 		perHour[int64(h)] = n
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("rollup: count the window's rows: %w", err)
+		return nil, nil, fmt.Errorf("rollup: count the window's rows: %w", err)
 	}
 	limit := j.stageRows()
 	var groups [][]time.Time
@@ -674,7 +707,7 @@ func (j *Job) stageGroups(ctx context.Context, env *jobs.Env, hours []time.Time)
 		cur = append(cur, h)
 		n += c
 	}
-	return append(groups, cur), nil
+	return append(groups, cur), perHour, nil
 }
 
 // branchArgs are the arguments of dimensionsSQL: the version, then the

@@ -303,6 +303,9 @@ func TestPlanWindowsAndSplit(t *testing.T) {
 func TestWindowTableOrNotTheSameRows(t *testing.T) {
 	db := chtest.Migrated(t)
 	load(t, db, synth.Config{Seed: 11, From: day0.Add(8 * time.Hour), To: day0.Add(11 * time.Hour), PerHour: 3000, USDShare: 0.2})
+	// A quiet hour after them: staged with the hour before it, which holds
+	// most of the rows and is halved by transaction id.
+	load(t, db, synth.Config{Seed: 12, From: day0.Add(11 * time.Hour), To: day0.Add(12 * time.Hour), PerHour: 300, USDShare: 0.2})
 	refused := 0
 	sessions := map[string]func(context.Context) (driver.Conn, error){
 		"staged":     db.Session,
@@ -317,13 +320,17 @@ func TestWindowTableOrNotTheSameRows(t *testing.T) {
 		},
 	}
 	var first map[string]string
-	for _, name := range []string{"staged", "no session", "refused", "staged in groups of hours", "staged"} {
+	for _, name := range []string{"staged", "no session", "refused", "staged in groups of hours", "staged with a dominant hour", "staged"} {
 		e := env(t, db)
 		e.Session = sessions[name]
 		job := &rollup.Job{}
-		if name == "staged in groups of hours" {
+		switch name {
+		case "staged in groups of hours":
 			// 3000 transactions per hour: every hour is staged on its own.
 			e.Session, job.StageRows = db.Session, 2000
+		case "staged with a dominant hour":
+			// Groups [8h], [9h], [10h, 11h]: 10h holds most of the last.
+			e.Session, job.StageRows = db.Session, 3500
 		}
 		r := &jobs.Runner{Env: *e}
 		if _, err := r.Backfill(t.Context(), job, day0, day0.Add(24*time.Hour), nil); err != nil {
