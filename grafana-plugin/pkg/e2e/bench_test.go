@@ -124,3 +124,30 @@ func viaGRPC(ctx context.Context, g *grafana, x q) error {
 	}
 	return resp.Responses[x.RefID].Error
 }
+
+// The plugin's fixed price of a request: QueryData over gRPC for a trend
+// whose filters exclude each other, which the plugin answers with an empty
+// frame without asking ClickHouse (request conversion both ways, the SDK's
+// middleware, parsing, one frame encoded and decoded). docs/benchmarks.md
+// ("Plugin") has the figures.
+//
+//	go test -run '^$' -bench PluginRoundTrip ./grafana-plugin/pkg/e2e/
+func BenchmarkPluginRoundTrip(b *testing.B) {
+	db := chtest.Migrated(b)
+	g := launch(b, settingsFor(b, db), "")
+	ctx := context.Background()
+	to := time.Now().UTC()
+	x := q{RefID: "A", Type: "trend", From: to.Add(-time.Hour), To: to, Model: map[string]any{
+		"filters":      map[string]any{"gateway": []string{"gw-1"}},
+		"adhocFilters": []map[string]any{{"key": "gateway", "operator": "=", "value": "gw-2"}},
+	}}
+	resp := g.query(b, x)
+	if dr := resp.Responses["A"]; dr.Error != nil || len(dr.Frames) != 1 || dr.Frames[0].Rows() != 0 || len(dr.Frames[0].Meta.Notices) != 1 {
+		b.Fatalf("want one empty frame with the notice that the filters exclude each other: %+v", dr)
+	}
+	for b.Loop() {
+		if err := viaGRPC(ctx, g, x); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
