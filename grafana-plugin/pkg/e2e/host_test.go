@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +59,25 @@ func buildPlugin() (string, error) {
 	return out, os.Rename(tmp, out)
 }
 
+// trackSources reads the plugin's Go sources once, from a test: go test
+// caches a result by the files its tests open, and the plugin's package is
+// built into the binary TestMain launches, not into this test's, so without
+// this a change to it would be answered with a stale cached pass.
+var trackSources sync.Once
+
+func readSources(t testing.TB, dir string) {
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		_, err = os.ReadFile(path)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read the plugin's sources: %v", err)
+	}
+}
+
 // grafana plays Grafana's part: it launches the plugin binary through
 // hashicorp/go-plugin with Grafana's handshake and plugin set, and sends it
 // requests converted with backend.ToProto, as Grafana's plugin client does.
@@ -73,6 +93,7 @@ type grafana struct {
 // password; it is killed when the test ends.
 func launch(t testing.TB, jsonData map[string]any, password string) *grafana {
 	t.Helper()
+	trackSources.Do(func() { readSources(t, "..") })
 	raw, err := json.Marshal(jsonData)
 	if err != nil {
 		t.Fatal(err)
