@@ -142,7 +142,7 @@ func BenchmarkMonth(b *testing.B) {
 		b.Logf("%d transactions in the month", n)
 	})
 	b.Logf("database %s: %d transactions", name, db.Count(b, "SELECT count() FROM `"+name+"`.transactions"))
-	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: name, QueryTimeout: 30 * time.Minute}}
+	r := &jobs.Runner{Env: jobs.Env{Conn: db.Conn, Session: db.Session, DB: name, QueryTimeout: 30 * time.Minute}, Parallel: backfillParallel()}
 	q := &query.Querier{Conn: db.Conn, DB: name, Timeout: 10 * time.Minute, MaxRows: 100000}
 	ctx := context.Background()
 	b.Run("backfill_30d", func(b *testing.B) {

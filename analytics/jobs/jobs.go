@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -114,6 +115,13 @@ type Job interface {
 	Split(from, to time.Time) []Window
 }
 
+// Concurrent is implemented by a job whose backfill windows are
+// independent (none reads what another writes, e.g. rows of a day two
+// windows share), so that Backfill may run several at once.
+type Concurrent interface {
+	ConcurrentWindows() bool
+}
+
 // Status of a run.
 const (
 	StatusRunning  = "running"
@@ -140,6 +148,11 @@ type Runner struct {
 	// Host names this process in job_runs (default hostname/pid).
 	Host     string
 	Observer Observer
+	// Parallel is how many backfill windows run at once, each on its own
+	// session, for a job whose windows are independent (Concurrent); 0 or 1
+	// runs them one after another. The server then holds as many staged
+	// windows in memory.
+	Parallel int
 	// pause, if set, is called after each window with the count so far (tests).
 	AfterWindow func(job string, n int)
 }
@@ -188,8 +201,10 @@ func (r *Runner) RunScheduled(ctx context.Context, job Job) (rows int, err error
 	return rows, nil
 }
 
-// Backfill runs job over [from, to) window by window; progress is told after
-// each window.
+// Backfill runs job over [from, to) window by window, Parallel at once when
+// the job's windows are independent; progress is told after each window
+// that ends ok (one call at a time, done counting up). The first window to
+// fail cancels the others and is the error returned.
 func (r *Runner) Backfill(ctx context.Context, job Job, from, to time.Time, progress func(done, total int, w Window, rows int)) (int, error) {
 	if !from.Before(to) {
 		return 0, fmt.Errorf("backfill %s: from %s is not before to %s", job.Name(), from.Format(time.RFC3339), to.Format(time.RFC3339))
@@ -198,20 +213,62 @@ func (r *Runner) Backfill(ctx context.Context, job Job, from, to time.Time, prog
 	if windows == nil {
 		return 0, fmt.Errorf("job %s has no backfill (it works on the current state only)", job.Name())
 	}
+	workers := 1
+	if c, ok := job.(Concurrent); ok && c.ConcurrentWindows() {
+		workers = min(max(r.Parallel, 1), len(windows))
+	}
 	log := r.Logger().With("job", job.Name(), "trigger", TriggerBackfill)
+	if workers > 1 {
+		log.Info("backfill", "windows", len(windows), "at_once", workers)
+	}
 	runID := newRunID(job.Name(), r.NowUTC())
-	total := 0
-	for i, w := range windows {
-		n, err := r.runWindow(ctx, job, runID, TriggerBackfill, w, time.Time{}, log)
-		total += n
-		if err != nil {
-			return total, err
-		}
-		if progress != nil {
-			progress(i+1, len(windows), w, n)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan Window)
+	var (
+		mu          sync.Mutex
+		total, done int
+		first       error
+		wg          sync.WaitGroup
+	)
+	for range workers {
+		wg.Go(func() {
+			for w := range next {
+				if ctx.Err() != nil {
+					continue // a window failed: start no more
+				}
+				n, err := r.runWindow(ctx, job, runID, TriggerBackfill, w, time.Time{}, log)
+				mu.Lock()
+				total += n
+				switch {
+				case err != nil && first == nil:
+					first = err
+					cancel()
+				case err == nil:
+					done++
+					if progress != nil {
+						progress(done, len(windows), w, n)
+					}
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for _, w := range windows {
+		select {
+		case next <- w:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	return total, nil
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err() // canceled by the caller between windows
+	}
+	return total, first
 }
 
 // runWindow runs one window with panic recovery and records it.

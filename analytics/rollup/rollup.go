@@ -183,19 +183,40 @@ func PlanWindows(hours []time.Time, max int) []jobs.Window {
 	return out
 }
 
-// Split cuts [from, to) into whole-hour windows of BackfillWindow.
+// Split cuts [from, to) into whole-hour windows of BackfillWindow. Windows
+// of a day or more are whole days (BackfillWindow rounded down to days),
+// cut at midnight UTC, the first and last possibly shorter: no two windows
+// share a day, so each derives the day rows of its own days alone and
+// several may run at once (ConcurrentWindows).
 func (j *Job) Split(from, to time.Time) []jobs.Window {
 	from, to = model.Hour.Truncate(from), model.Hour.Ceil(to)
-	step := orDur(j.BackfillWindow, 24*time.Hour).Truncate(time.Hour)
-	if step < time.Hour {
-		step = time.Hour
-	}
+	step := j.backfillStep()
 	var out []jobs.Window
-	for t := from; t.Before(to); t = t.Add(step) {
-		out = append(out, jobs.Window{From: t, To: minTime(t.Add(step), to)})
+	for t := from; t.Before(to); {
+		end := t.Add(step)
+		if step >= 24*time.Hour {
+			end = model.Day.Truncate(t).Add(step)
+		}
+		end = minTime(end, to)
+		out = append(out, jobs.Window{From: t, To: end})
+		t = end
 	}
 	return out
 }
+
+func (j *Job) backfillStep() time.Duration {
+	step := orDur(j.BackfillWindow, 24*time.Hour).Truncate(time.Hour)
+	if step >= 24*time.Hour {
+		return step.Truncate(24 * time.Hour)
+	}
+	return max(step, time.Hour)
+}
+
+// ConcurrentWindows implements jobs.Concurrent: backfill windows of whole
+// days touch disjoint hours and days, so running them at once writes what
+// running them in turn writes. Shorter windows share days (each derives the
+// day's rows again) and run in turn.
+func (j *Job) ConcurrentWindows() bool { return j.backfillStep() >= 24*time.Hour }
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {

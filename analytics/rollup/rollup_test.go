@@ -297,6 +297,72 @@ func TestPlanWindowsAndSplit(t *testing.T) {
 	}
 }
 
+// Backfill windows of a day or more are whole days cut at midnight, so no
+// two share a day (and may run at once); shorter windows are not cut there.
+func TestSplitIntoWholeDays(t *testing.T) {
+	from, to := day0.Add(6*time.Hour+30*time.Minute), day0.Add(3*24*time.Hour+4*time.Hour+10*time.Minute)
+	for _, tc := range []struct {
+		window     time.Duration
+		want       []time.Duration // window starts, from day0
+		concurrent bool
+	}{
+		{0, []time.Duration{6 * time.Hour, 24 * time.Hour, 48 * time.Hour, 72 * time.Hour}, true},
+		{36 * time.Hour, []time.Duration{6 * time.Hour, 24 * time.Hour, 48 * time.Hour, 72 * time.Hour}, true},
+		{48 * time.Hour, []time.Duration{6 * time.Hour, 48 * time.Hour}, true},
+		{20 * time.Hour, []time.Duration{6 * time.Hour, 26 * time.Hour, 46 * time.Hour, 66 * time.Hour}, false},
+	} {
+		j := &rollup.Job{BackfillWindow: tc.window}
+		ws := j.Split(from, to)
+		var got []time.Duration
+		for i, w := range ws {
+			got = append(got, w.From.Sub(day0))
+			if i > 0 && !w.From.Equal(ws[i-1].To) {
+				t.Errorf("window %s: gap or overlap after %s", w, ws[i-1])
+			}
+		}
+		if !slices.Equal(got, tc.want) || !ws[len(ws)-1].To.Equal(day0.Add(77*time.Hour)) {
+			t.Errorf("BackfillWindow %s: windows %v", tc.window, ws)
+		}
+		if j.ConcurrentWindows() != tc.concurrent {
+			t.Errorf("BackfillWindow %s: concurrent %v", tc.window, !tc.concurrent)
+		}
+	}
+}
+
+// Days backfilled several at once, from and to mid-day, give the ground
+// truth in every granularity, the day rows of the partial days included.
+func TestConcurrentBackfillEqualsGroundTruth(t *testing.T) {
+	db := chtest.Migrated(t)
+	from, to := day0.Add(6*time.Hour), day0.Add(3*24*time.Hour+5*time.Hour)
+	txns := load(t, db, synth.Config{Seed: 31, From: from, To: to, PerHour: 150, USDShare: 0.2})
+	r := &jobs.Runner{Env: *env(t, db), Parallel: 3}
+	var mu sync.Mutex
+	running, most := 0, 0
+	job := &rollup.Job{BeforeHourRows: func() {
+		// Counted between a window's 5-minute and hour rows: windows
+		// overlapping there ran at once.
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(300 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+	}}
+	if _, err := r.Backfill(t.Context(), job, from, to, nil); err != nil {
+		t.Fatal(err)
+	}
+	if most < 2 {
+		t.Errorf("at most %d windows ran at once with Parallel 3", most)
+	}
+	all := day0.Add(4 * 24 * time.Hour)
+	diff(t, "cause × 5 min", cells(t, db, model.FiveMinutes, model.All), synth.Truth(txns, "", 5*time.Minute, day0, all))
+	diff(t, "cause × terminal × hour", cells(t, db, model.Hour, "terminal"), synth.Truth(txns, "terminal", time.Hour, day0, all))
+	diff(t, "cause × gateway × day", cells(t, db, model.Day, "gateway"), synth.Truth(txns, "gateway", 24*time.Hour, day0, all))
+	diff(t, "cause × merchant × day", cells(t, db, model.Day, "merchant"), synth.Truth(txns, "merchant", 24*time.Hour, day0, all))
+}
+
 // The window staged in a session's temporary table (at once, or in groups
 // of hours), read per dimension without one, and a session that refuses the
 // temporary table (a user without DDL on 18.16) write the same rows.

@@ -26,8 +26,12 @@ func runBackfill(ctx context.Context, args []string, stdout io.Writer) error {
 	toS := fs.String("to", "", "end of the range, exclusive")
 	configPath := fs.String("config", os.Getenv("SETTLEWATCH_ANALYTICS_CONFIG"), "the daemon's config file, for job settings (defaults when empty)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	parallel := fs.Int("parallel", 2, "rollup windows (days) run at once, each on its own ClickHouse session holding its day in memory; 1 leaves the server more room")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *parallel < 1 || *parallel > 8 {
+		return usageErr("-parallel %d: want 1 to 8", *parallel)
 	}
 	if *fromS == "" || *toS == "" {
 		return usageErr("backfill needs -from and -to")
@@ -76,7 +80,7 @@ func runBackfill(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	runner := &jobs.Runner{Env: jobs.Env{Conn: conn, Session: chconn.Sessions(*s), DB: s.Database, QueryTimeout: max(s.QueryTimeout, 5*time.Minute), Log: slog.Default()}}
+	runner := &jobs.Runner{Env: jobs.Env{Conn: conn, Session: chconn.Sessions(*s), DB: s.Database, QueryTimeout: max(s.QueryTimeout, 5*time.Minute), Log: slog.Default()}, Parallel: *parallel}
 	for _, n := range names {
 		start := time.Now()
 		bar := newProgress(os.Stderr, n, *quiet)
@@ -117,7 +121,7 @@ func (p *progress) update(done, total int, w jobs.Window, rows int) {
 	if done > 0 {
 		eta = elapsed * time.Duration(total-done) / time.Duration(done)
 	}
-	fmt.Fprintf(p.w, "\r%-9s [%s%s] %d/%d windows, %d rows, up to %s, ETA %s   ", p.job,
+	fmt.Fprintf(p.w, "\r%-9s [%s%s] %d/%d windows, %d rows, last ended %s, ETA %s   ", p.job,
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, p.rows,
 		w.To.UTC().Format("2006-01-02 15:04"), eta.Round(time.Second))
 	p.drawn = true

@@ -80,6 +80,7 @@ func TestBadInputExitsTwoBeforeSQL(t *testing.T) {
 		{[]string{"backfill", "-job", "rollup", "-from", "2026-09-22", "-to", "2026-09-21"}, "not before"},
 		{[]string{"backfill", "-job", "sweep", "-from", "2026-09-21", "-to", "2026-09-22"}, "current state only"},
 		{[]string{"backfill", "-from", "2026-09-21"}, "needs -from and -to"},
+		{[]string{"backfill", "-parallel", "0", "-from", "2026-09-21", "-to", "2026-09-22"}, "want 1 to 8"},
 		{[]string{"jobs", "-job", "x;y"}, "job name"},
 		{[]string{"prune", "-cluster", "c1; DROP DATABASE x"}, "cluster name"},
 		{[]string{"sweep", "-late-since", "-1h"}, "late-since"},
