@@ -629,7 +629,6 @@ func stageSQL(ctx context.Context, env *jobs.Env, hours []time.Time, perHour map
 // that holds more than half of them (big >= 0; a lone hour always does).
 func halve(hours []time.Time, perHour map[int64]uint64) (a, b []time.Time, big int) {
 	var total uint64
-	big = 0
 	for i, h := range hours {
 		n := perHour[h.Unix()]
 		total += n

@@ -393,10 +393,11 @@ func statusMiB(pid int, fields ...string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	lines := strings.Split(string(b), "\n")
 	out := make([]float64, len(fields))
 	for i, field := range fields {
 		found := false
-		for _, line := range strings.Split(string(b), "\n") {
+		for _, line := range lines {
 			if rest, ok := strings.CutPrefix(line, field+":"); ok {
 				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 				if err != nil {

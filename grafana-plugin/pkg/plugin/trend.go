@@ -204,7 +204,8 @@ func (d *Datasource) valueSeries(r *request, g model.Granularity, dim, metric st
 			flts[c] = make([]*float64, len(times))
 		}
 	}
-	for _, p := range res.Points {
+	for j := range res.Points {
+		p := &res.Points[j] // the nullable values point into the points, not into a copy each
 		i := int(p.Bucket.Sub(from) / g.Duration())
 		if p.Bucket.Before(from) || i >= len(times) || !times[i].Equal(p.Bucket) {
 			continue // not a bucket of the range (the query layer returns none)
