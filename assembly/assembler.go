@@ -217,7 +217,9 @@ func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known kn
 	txns := make([]domain.Transaction, 0, len(byTxn))
 	inputs := make([]domain.Input, 0, len(byTxn))
 	for _, facts := range byTxn {
-		in := domain.Input{Facts: facts, AsOf: asOf, Window: a.window()}
+		// The facts are this chunk's own copies: sorted here, in place,
+		// Classify reads them without copying them again.
+		in := domain.Input{Facts: domain.SortFacts(facts), AsOf: asOf, Window: a.window()}
 		inputs = append(inputs, in)
 		txns = append(txns, a.Rules.Classify(in))
 	}

@@ -20,26 +20,37 @@ type factRow struct {
 	ingested    uint64
 }
 
-// knownFacts are facts by transaction and row: the caller's, or those read.
-type knownFacts map[string]map[factRow]domain.Fact
+// knownFacts are facts by transaction: pointers into the caller's Known, or
+// into those read back. A fact is large and a transaction has a handful, so
+// a short list per transaction is searched instead of copying each fact into
+// a map of its own (those maps were a sixth of assembly's allocations under
+// load, docs/benchmarks.md).
+type knownFacts map[string][]*Known
 
 func newKnownFacts(ks []Known) knownFacts {
 	if len(ks) == 0 {
 		return nil
 	}
 	out := knownFacts{}
-	for _, k := range ks {
-		m := out[k.Fact.TxnID]
-		if m == nil {
-			m = map[factRow]domain.Fact{}
-			out[k.Fact.TxnID] = m
-		}
-		m[factRow{k.Fact.TraceID, k.Fact.SpanID, k.IngestedNs}] = k.Fact
+	for i := range ks {
+		k := &ks[i]
+		out[k.Fact.TxnID] = append(out[k.Fact.TxnID], k)
 	}
 	return out
 }
 
-// readFacts returns every stored fact of txnIDs, as reading them back does.
+// find returns the fact stored as row r among ks.
+func find(ks []*Known, r factRow) (*domain.Fact, bool) {
+	for _, k := range ks {
+		if k.IngestedNs == r.ingested && k.Fact.SpanID == r.span && k.Fact.TraceID == r.trace {
+			return &k.Fact, true
+		}
+	}
+	return nil, false
+}
+
+// readFacts returns every stored fact of txnIDs by transaction, as reading
+// them back does.
 // The rows of the transactions the caller knows facts of are first listed by
 // key and version only (four narrow columns instead of thirty: reading a few
 // thousand scattered transactions whole reads most of the table,
@@ -52,7 +63,7 @@ func newKnownFacts(ks []Known) knownFacts {
 // ranged read did not return (merged away meanwhile), are read whole. Either
 // way the facts are the rows stored. It also reports how many transactions
 // took only known facts.
-func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) ([]domain.Fact, int, error) {
+func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]domain.Fact, int, error) {
 	var candidates, rest []string
 	for _, id := range txnIDs {
 		if known[id] != nil {
@@ -61,26 +72,19 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			rest = append(rest, id)
 		}
 	}
-	var out []domain.Fact
+	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
 	if len(candidates) > 0 {
 		listed, err := a.factRows(ctx, candidates, src)
 		if err != nil {
 			return nil, 0, err
 		}
-		n := 0
-		for _, rows := range listed {
-			n += len(rows)
-		}
-		// Facts are large: growing the slice as it fills copied them over
-		// and over (half of readFacts' CPU in a profile under load).
-		out = make([]domain.Fact, 0, n)
 		var partial []foreignRange
 		for _, id := range candidates {
 			mine := known[id]
 			fr := foreignRange{id: id}
 			for _, r := range listed[id] {
-				if _, ok := mine[r]; !ok {
+				if _, ok := find(mine, r); !ok {
 					fr.lo, fr.hi = minNonZero(fr.lo, r.ingested), max(fr.hi, r.ingested)
 					fr.any = true
 				}
@@ -89,9 +93,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			case fr.any:
 				partial = append(partial, fr)
 			case len(listed[id]) > 0:
-				for _, r := range listed[id] {
-					out = append(out, mine[r])
-				}
+				byTxn[id], _ = known.join(id, listed[id], nil)
 				fromMemory++
 			}
 		}
@@ -115,7 +117,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 					rest = append(rest, id)
 					continue
 				}
-				out = append(out, facts...)
+				byTxn[id] = facts
 			}
 		}
 	}
@@ -124,26 +126,36 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		if err != nil {
 			return nil, 0, err
 		}
-		for _, k := range more {
-			out = append(out, k.Fact)
+		// Each transaction's slice sized first: growing it copied the
+		// (large) facts again and again.
+		counts := make(map[string]int, len(rest))
+		for i := range more {
+			counts[more[i].Fact.TxnID]++
+		}
+		for i := range more {
+			f := &more[i].Fact
+			if byTxn[f.TxnID] == nil {
+				byTxn[f.TxnID] = make([]domain.Fact, 0, counts[f.TxnID])
+			}
+			byTxn[f.TxnID] = append(byTxn[f.TxnID], *f)
 		}
 	}
-	return out, fromMemory, nil
+	return byTxn, fromMemory, nil
 }
 
 // join returns the fact of every listed row of txnID, known or read, or
 // false if a row is neither.
-func (k knownFacts) join(txnID string, rows []factRow, read map[factRow]domain.Fact) ([]domain.Fact, bool) {
+func (k knownFacts) join(txnID string, rows []factRow, read []*Known) ([]domain.Fact, bool) {
 	mine := k[txnID]
 	out := make([]domain.Fact, 0, len(rows))
 	for _, r := range rows {
-		f, ok := mine[r]
+		f, ok := find(mine, r)
 		if !ok {
-			if f, ok = read[r]; !ok {
+			if f, ok = find(read, r); !ok {
 				return nil, false
 			}
 		}
-		out = append(out, f)
+		out = append(out, *f)
 	}
 	return out, true
 }

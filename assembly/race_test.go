@@ -211,7 +211,7 @@ func nextIngest() uint64 { ingested++; return ingested }
 
 // insertFacts stores facts and returns them as the exporter would hand them
 // to assembly (Keys.Stored).
-func insertFacts(t *testing.T, db *chtest.DB, facts ...domain.Fact) []Known {
+func insertFacts(t testing.TB, db *chtest.DB, facts ...domain.Fact) []Known {
 	t.Helper()
 	var known []Known
 	var c struct {
@@ -267,7 +267,7 @@ func insertClose(t *testing.T, db *chtest.DB, b domain.BatchClose) {
 	}, 1)
 }
 
-func insert(t *testing.T, db *chtest.DB, tbl chschema.Table, cols chbatch.Columns, n int) {
+func insert(t testing.TB, db *chtest.DB, tbl chschema.Table, cols chbatch.Columns, n int) {
 	t.Helper()
 	ctx, cancel := chconn.WithQuerySettings(context.Background(), time.Minute)
 	defer cancel()

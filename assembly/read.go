@@ -97,25 +97,19 @@ func fixed(s string, n int) string {
 // loadFacts reads the facts of txnIDs, grouped by transaction, and notes
 // which transaction owns each of their traces.
 func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]domain.Fact, map[string]string, int, error) {
-	facts, fromMemory, err := a.readFacts(ctx, txnIDs, known, src)
+	byTxn, fromMemory, err := a.readFacts(ctx, txnIDs, known, src)
 	if err != nil {
 		return nil, nil, 0, err
 	}
-	// Each transaction's slice is sized first: facts are large, and growing
-	// the slices copied them again and again.
-	counts := make(map[string]int, len(txnIDs))
-	for i := range facts {
-		counts[facts[i].TxnID]++
-	}
-	byTxn := make(map[string][]domain.Fact, len(counts))
-	for id, n := range counts {
-		byTxn[id] = make([]domain.Fact, 0, n)
-	}
+	// In the order asked, so that a trace several transactions share goes
+	// to the same one every time when none has its root span here.
 	owner := map[string]string{}
-	for _, f := range facts {
-		byTxn[f.TxnID] = append(byTxn[f.TxnID], f)
-		if f.Name == domain.SpanTransaction || owner[f.TraceID] == "" {
-			owner[f.TraceID] = f.TxnID
+	for _, id := range txnIDs {
+		for i := range byTxn[id] {
+			f := &byTxn[id][i]
+			if f.Name == domain.SpanTransaction || owner[f.TraceID] == "" {
+				owner[f.TraceID] = f.TxnID
+			}
 		}
 	}
 	return byTxn, owner, fromMemory, nil

@@ -31,19 +31,33 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 		return nil
 	}
 	now := a.now().UTC().Truncate(time.Second)
+	// Every column sized for n rows up front: appending to empty slices
+	// regrew forty of them on every batch.
+	type strs = []string
 	c := struct {
-		txnID, traceID, txnType, outcome, cause, class, causeSource, causeCode []string
-		responseCode, responseSource, errorType, currency                      []string
-		terminalID, terminalModel, merchantID, region, gatewayID, acquirerID   []string
-		issuerID, cardScheme, cardFunding, entryMode, cardBIN, batchNumber     []string
-		settlementStatus, settlementDate, settlementCode                       []string
+		txnID, traceID, txnType, outcome, cause, class, causeSource, causeCode strs
+		responseCode, responseSource, errorType, currency                      strs
+		terminalID, terminalModel, merchantID, region, gatewayID, acquirerID   strs
+		issuerID, cardScheme, cardFunding, entryMode, cardBIN, batchNumber     strs
+		settlementStatus, settlementDate, settlementCode                       strs
 		version, txnNs, settledNs, latencyNs                                   []uint64
 		txnTime, assembledAt                                                   []time.Time
 		amount                                                                 []int64
 		spanCount, rulesRevision                                               []uint32
 		issues                                                                 [][]string
 		factHours                                                              [][]time.Time
-	}{}
+	}{
+		txnID: sized[string](n), traceID: sized[string](n), txnType: sized[string](n), outcome: sized[string](n),
+		cause: sized[string](n), class: sized[string](n), causeSource: sized[string](n), causeCode: sized[string](n),
+		responseCode: sized[string](n), responseSource: sized[string](n), errorType: sized[string](n), currency: sized[string](n),
+		terminalID: sized[string](n), terminalModel: sized[string](n), merchantID: sized[string](n), region: sized[string](n),
+		gatewayID: sized[string](n), acquirerID: sized[string](n), issuerID: sized[string](n), cardScheme: sized[string](n),
+		cardFunding: sized[string](n), entryMode: sized[string](n), cardBIN: sized[string](n), batchNumber: sized[string](n),
+		settlementStatus: sized[string](n), settlementDate: sized[string](n), settlementCode: sized[string](n),
+		version: sized[uint64](n), txnNs: sized[uint64](n), settledNs: sized[uint64](n), latencyNs: sized[uint64](n),
+		txnTime: sized[time.Time](n), assembledAt: sized[time.Time](n), amount: sized[int64](n),
+		spanCount: sized[uint32](n), rulesRevision: sized[uint32](n), issues: sized[[]string](n), factHours: sized[[]time.Time](n),
+	}
 	for i, t := range txns {
 		c.txnID = append(c.txnID, t.TxnID)
 		c.version = append(c.version, Version(a.Rules.Revision, inputs[i], t))
@@ -108,6 +122,8 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 	}
 	return nil
 }
+
+func sized[T any](n int) []T { return make([]T, 0, n) }
 
 // factHours lists the distinct hours of the facts' times, in order: every
 // hour an earlier version of the row can have had

@@ -40,6 +40,12 @@ var configXML = template.Must(template.New("config.xml").Funcs(template.FuncMap{
         <table>query_log</table>
         <flush_interval_milliseconds>1000</flush_interval_milliseconds>
     </query_log>
+    <!-- Parts written and merged, so benchmarks can tell inserts from merges. -->
+    <part_log>
+        <database>system</database>
+        <table>part_log</table>
+        <flush_interval_milliseconds>1000</flush_interval_milliseconds>
+    </part_log>
     <macros>
         <settlewatch_server_id>{{x .ID}}</settlewatch_server_id>
     </macros>

@@ -208,27 +208,54 @@ func (r *Rules) setCause(t *Transaction, c Cause, source, code string) {
 
 // sortedFacts orders facts by start time then span id so every choice below is
 // deterministic whatever order the spans arrived in; duplicates (same span id,
-// re-sent) are dropped.
+// re-sent) are dropped. Facts already in that order (SortFacts) are read as
+// they are, without a copy: Classify never writes to them.
 func sortedFacts(in []Fact) []Fact {
+	if inOrder(in) {
+		return in
+	}
 	facts := make([]Fact, len(in))
 	copy(facts, in)
-	sort.SliceStable(facts, func(i, j int) bool {
-		if facts[i].StartNs != facts[j].StartNs {
-			return facts[i].StartNs < facts[j].StartNs
-		}
-		if facts[i].SpanID != facts[j].SpanID {
-			return facts[i].SpanID < facts[j].SpanID
-		}
-		return facts[i].TraceID < facts[j].TraceID
-	})
+	return SortFacts(facts)
+}
+
+// SortFacts puts facts, in place, in the order Classify reads them and drops
+// the duplicates (a re-sent span) that order makes adjacent; it returns the
+// shortened slice. Classify reads its result without copying it, which saves
+// a caller that owns its facts (assembly) one copy of each.
+func SortFacts(facts []Fact) []Fact {
+	sort.SliceStable(facts, func(i, j int) bool { return factBefore(&facts[i], &facts[j]) })
 	out := facts[:0]
 	for i := range facts {
-		if len(out) > 0 && out[len(out)-1].SpanID == facts[i].SpanID && out[len(out)-1].TraceID == facts[i].TraceID {
+		if len(out) > 0 && sameSpan(&out[len(out)-1], &facts[i]) {
 			continue
 		}
 		out = append(out, facts[i])
 	}
 	return out
+}
+
+func factBefore(a, b *Fact) bool {
+	if a.StartNs != b.StartNs {
+		return a.StartNs < b.StartNs
+	}
+	if a.SpanID != b.SpanID {
+		return a.SpanID < b.SpanID
+	}
+	return a.TraceID < b.TraceID
+}
+
+func sameSpan(a, b *Fact) bool { return a.SpanID == b.SpanID && a.TraceID == b.TraceID }
+
+// inOrder reports whether facts are as SortFacts leaves them: no fact before
+// its predecessor, and no two adjacent copies of a span.
+func inOrder(facts []Fact) bool {
+	for i := 1; i < len(facts); i++ {
+		if factBefore(&facts[i], &facts[i-1]) || sameSpan(&facts[i], &facts[i-1]) {
+			return false
+		}
+	}
+	return true
 }
 
 // pickRoot chooses the pos.transaction span. Normally there is one; if a

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"math/rand"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -163,6 +164,39 @@ func TestArrivalOrderAndDuplicatesDoNotMatter(t *testing.T) {
 		if got.Outcome != want.Outcome || got.Cause != want.Cause || got.SpanCount != want.SpanCount || got.CauseCode != want.CauseCode {
 			t.Fatalf("order %d: %+v, want %+v", i, got, want)
 		}
+	}
+}
+
+// Facts SortFacts ordered (in place, duplicates dropped) classify as the
+// same facts in any order, and Classify reads them without copying them or
+// writing to them.
+func TestSortedFactsClassifyInPlace(t *testing.T) {
+	r := DefaultRules()
+	facts := txn(code("91"), failAt("issuer", "timeout"), settlement("rejected", "95", ""))
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 50; i++ {
+		shuffled := append(append([]Fact{}, facts...), facts[rng.Intn(len(facts))])
+		rng.Shuffle(len(shuffled), func(a, b int) { shuffled[a], shuffled[b] = shuffled[b], shuffled[a] })
+		want := r.Classify(Input{Facts: shuffled, AsOf: t0})
+		sorted := SortFacts(append([]Fact{}, shuffled...))
+		if len(sorted) != len(facts) || !inOrder(sorted) {
+			t.Fatalf("order %d: %d facts after sorting, in order %v; want %d in order", i, len(sorted), inOrder(sorted), len(facts))
+		}
+		kept := append([]Fact{}, sorted...)
+		got := r.Classify(Input{Facts: sorted, AsOf: t0})
+		if got.Outcome != want.Outcome || got.Cause != want.Cause || got.SpanCount != want.SpanCount || got.CauseCode != want.CauseCode || got.TxnNs != want.TxnNs {
+			t.Fatalf("order %d: sorted %+v, shuffled %+v", i, got, want)
+		}
+		if !reflect.DeepEqual(sorted, kept) {
+			t.Fatalf("order %d: Classify changed its sorted input", i)
+		}
+	}
+	in := Input{Facts: SortFacts(append([]Fact{}, facts...)), AsOf: t0}
+	sortedAllocs := testing.AllocsPerRun(20, func() { r.Classify(in) })
+	in.Facts[0], in.Facts[1] = in.Facts[1], in.Facts[0]
+	unsortedAllocs := testing.AllocsPerRun(20, func() { r.Classify(in) })
+	if sortedAllocs >= unsortedAllocs {
+		t.Errorf("%v allocations for sorted facts, %v for unsorted: want fewer (no copy)", sortedAllocs, unsortedAllocs)
 	}
 }
 
