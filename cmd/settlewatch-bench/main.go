@@ -165,6 +165,8 @@ func run() error {
 		return err
 	}
 	cpu1 := use.cpu
+	// Read before the raw insert below adds parts of its own.
+	parts := partSummary(ctx, conn, db, start)
 
 	// The same span rows through the bare driver, into a copy of the table.
 	cols, rows := clickhouseexporter.SpanColumns(mergeAll(reqs))
@@ -196,7 +198,39 @@ func run() error {
 	fmt.Println(use.rss())
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
+	fmt.Print(parts)
 	return nil
+}
+
+// partSummary lists, per table, the parts the run wrote and the merges the
+// server has done since start, from system.part_log: on 18.16 every insert
+// is a part of two files per column, and merging them is a third of the
+// server's work during ingest (docs/benchmarks.md). A server without
+// part_log gets a line saying so. Event types by number: 18.16 names them
+// NEW_PART and MERGE_PARTS, newer servers NewPart and MergeParts.
+func partSummary(ctx context.Context, conn driver.Conn, db string, start time.Time) string {
+	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+		return fmt.Sprintf("parts:                      not counted (%v)\n", err)
+	}
+	rows, err := conn.Query(ctx, "SELECT table, countIf(toInt8(event_type) = 1), countIf(toInt8(event_type) = 2), sumIf(rows, toInt8(event_type) = 2)"+
+		" FROM system.part_log WHERE database = ? AND table != 'schema_migrations' AND event_time >= toDateTime(?) GROUP BY table ORDER BY table", db, start.Unix())
+	if err != nil {
+		return fmt.Sprintf("parts:                      not counted (no system.part_log on this server: %v)\n", err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	for rows.Next() {
+		var table string
+		var created, merges, merged uint64
+		if err := rows.Scan(&table, &created, &merges, &merged); err != nil {
+			return fmt.Sprintf("parts:                      not counted (%v)\n", err)
+		}
+		fmt.Fprintf(&b, "parts of %-22s%d written, %d merges so far (%d rows merged)\n", table+":", created, merges, merged)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Sprintf("parts:                      not counted (%v)\n", err)
+	}
+	return b.String()
 }
 
 // countRows runs a query that returns one count.
