@@ -2,7 +2,9 @@
 // load client → the settlewatch collector (a separate process) → ClickHouse,
 // and, in the same run against the same server, the bare clickhouse-go
 // columnar insert of the same span rows. It prints spans/s for both, their
-// ratio, the collector's CPU seconds per million spans and its peak RSS.
+// ratio, the collector's CPU seconds per million spans and its peak RSS, the
+// CPU per span of a stock collector (OTLP receiver → nop exporter) receiving
+// the same requests, and the parts the run made on the server.
 // With -telemetrygen the load client is the contrib telemetrygen instead.
 //
 //	settlewatch-bench -collector bin/settlewatch-collector -ch-addr 127.0.0.1:19300 -spans 500000
@@ -51,6 +53,7 @@ func run() error {
 	split := flag.Int("split", -1, "send each request's terminal and gateway spans apart, the gateway's this many requests later (-1: together)")
 	history := flag.Int("prefill", 0, "transactions of history the database holds before the run (generated on the server when missing; needs -database)")
 	tgenRate := flag.Float64("telemetrygen-rate", 0, "telemetrygen's --rate per worker (0: unthrottled; its SDK then drops what it cannot export in time)")
+	floorConfig := flag.String("floor-config", "collector/config.floor.yaml", "overlay making the stock floor (OTLP receiver → nop exporter) that receives the same requests after the run; empty: no floor")
 	tgen := flag.String("telemetrygen", "", "send with this telemetrygen binary instead of loadgen: generic traces of 10 spans without payment attributes (the spans path alone, no assembly, no raw comparison)")
 	flag.Parse()
 	ctx := context.Background()
@@ -167,6 +170,18 @@ func run() error {
 	cpu1 := use.cpu
 	// Read before the raw insert below adds parts of its own.
 	parts := partSummary(ctx, conn, db, start)
+	// The floor receives the same requests before the raw insert below
+	// takes their spans over (mergeAll moves them).
+	floor := ""
+	if *floorConfig != "" {
+		_ = proc.Process.Kill()
+		_, _ = proc.Process.Wait()
+		us, err := floorCPU(*collectorBin, *config+","+*floorConfig, s, send, uint64(total))
+		if err != nil {
+			return err
+		}
+		floor = fmt.Sprintf("stock floor (otlp → nop):   %.2f µs/span, the same requests; ours / floor %.1f×\n", us, (cpu1-cpu0)/float64(total)*1e6/us)
+	}
 
 	// The same span rows through the bare driver, into a copy of the table.
 	cols, rows := clickhouseexporter.SpanColumns(mergeAll(reqs))
@@ -198,8 +213,44 @@ func run() error {
 	fmt.Println(use.rss())
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
+	fmt.Print(floor)
 	fmt.Print(parts)
 	return nil
+}
+
+// floorCPU starts the collector with config (the stock floor: the OTLP
+// receiver into the nop exporter), sends the requests again and returns
+// its CPU per span once its receiver has accepted all of them.
+func floorCPU(bin, config string, s chconn.Settings, send func(addr string) error, total uint64) (float64, error) {
+	proc, grpcAddr, metricsAddr, err := startCollector(bin, config, s)
+	if err != nil {
+		return 0, fmt.Errorf("stock floor: %w", err)
+	}
+	defer func() { _ = proc.Process.Kill(); _, _ = proc.Process.Wait() }()
+	cpu0, err := cpuSeconds(proc.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	if err := send(grpcAddr); err != nil {
+		return 0, fmt.Errorf("stock floor: %w", err)
+	}
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		n, err := acceptedSpans(metricsAddr)
+		if err != nil {
+			return 0, fmt.Errorf("stock floor: %w", err)
+		}
+		if n >= total {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("stock floor: accepted %d of %d spans after 5 minutes", n, total)
+		}
+	}
+	cpu1, err := cpuSeconds(proc.Process.Pid)
+	if err != nil {
+		return 0, err
+	}
+	return (cpu1 - cpu0) / float64(total) * 1e6, nil
 }
 
 // partSummary lists, per table, the parts the run wrote and the merges the
