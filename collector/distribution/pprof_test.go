@@ -46,3 +46,25 @@ func TestPprofOverlay(t *testing.T) {
 		t.Error("config.pprof.yaml: the default pprof endpoint must be 127.0.0.1:1777")
 	}
 }
+
+// The benchmark's floor overlay (collector/config.floor.yaml) is a stock
+// collector: the same receiver accepts every span and the nop exporter
+// drops them, so nothing reaches ClickHouse.
+func TestFloorOverlay(t *testing.T) {
+	db := chtest.Migrated(t)
+	rc := startCollectorWith(t, db, nil, []string{"../config.floor.yaml"})
+	td := ptrace.NewTraces()
+	spans := scope(td, "pos-terminal", map[string]any{"pos.terminal.id": "T-FLOOR", "pos.merchant.id": "M-FLOOR"})
+	for i := range 3 {
+		addSpan(spans, spanSpec{trace: "floor-1", id: fmt.Sprintf("floor-1/%d", i), name: "pos.transaction", start: time.Now().Add(-time.Minute), dur: time.Second,
+			attrs: map[string]any{"pos.txn.id": "FLOOR-1"}})
+	}
+	rc.sendGRPC(t, td)
+	if got := counter(rc.metrics(t), "otelcol_receiver_accepted_spans"); got != 3 {
+		t.Fatalf("%v spans accepted, want 3", got)
+	}
+	time.Sleep(500 * time.Millisecond) // longer than a test's batch flush
+	if n := db.Count(t, "SELECT count() FROM spans"); n != 0 {
+		t.Errorf("%d spans stored by the floor, want none", n)
+	}
+}
