@@ -266,7 +266,7 @@ func partSummary(ctx context.Context, conn driver.Conn, db string, start time.Ti
 	rows, err := conn.Query(ctx, "SELECT table, countIf(toInt8(event_type) = 1), countIf(toInt8(event_type) = 2), sumIf(rows, toInt8(event_type) = 2)"+
 		" FROM system.part_log WHERE database = ? AND table != 'schema_migrations' AND event_time >= toDateTime(?) GROUP BY table ORDER BY table", db, start.Unix())
 	if err != nil {
-		return fmt.Sprintf("parts:                      not counted (no system.part_log on this server: %v)\n", err)
+		return fmt.Sprintf("parts:                      not counted (does the server keep system.part_log? %v)\n", err)
 	}
 	defer rows.Close()
 	var b strings.Builder
