@@ -75,7 +75,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
 	if len(candidates) > 0 {
-		listed, err := a.factRows(ctx, candidates, src)
+		listed, err := a.factRows(ctx, candidates, known, src)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -103,11 +103,19 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			}
 			var read []Known
 			for _, g := range byRecency(partial) {
-				more, err := a.queryFacts(ctx, src, "txn_id IN ? AND ingested_ns >= ? AND ingested_ns <= ?", groupSet(g.ids), g.lo, g.hi)
+				expect := 0
+				for _, id := range g.ids {
+					expect += len(listed[id])
+				}
+				more, err := a.queryFacts(ctx, src, expect, "txn_id IN ? AND ingested_ns >= ? AND ingested_ns <= ?", groupSet(g.ids), g.lo, g.hi)
 				if err != nil {
 					return nil, 0, err
 				}
-				read = append(read, more...)
+				if read == nil {
+					read = more
+				} else {
+					read = append(read, more...)
+				}
 			}
 			found := newKnownFacts(read)
 			for _, fr := range partial {
@@ -122,7 +130,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		}
 	}
 	if len(rest) > 0 {
-		more, err := a.queryFacts(ctx, src, "txn_id IN ?", groupSet(rest))
+		more, err := a.queryFacts(ctx, src, len(rest), "txn_id IN ?", groupSet(rest))
 		if err != nil {
 			return nil, 0, err
 		}
@@ -214,7 +222,7 @@ func minNonZero(a, b uint64) uint64 {
 }
 
 // factRows lists the stored rows of txnIDs by key and version.
-func (a *Assembler) factRows(ctx context.Context, txnIDs []string, src string) (map[string][]factRow, error) {
+func (a *Assembler) factRows(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]factRow, error) {
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
 	rows, err := a.Conn.Query(qctx, "SELECT txn_id, trace_id, span_id, ingested_ns FROM "+a.table(src)+" WHERE txn_id IN ?", groupSet(txnIDs))
@@ -222,6 +230,15 @@ func (a *Assembler) factRows(ctx context.Context, txnIDs []string, src string) (
 		return nil, wrap("list facts", err)
 	}
 	defer rows.Close()
+	// Every transaction's rows in one backing array, a slot for each fact
+	// the caller knows of: appending per transaction grew thousands of
+	// small slices a batch. Rows beyond those (another writer's) grow
+	// their transaction's slice as before.
+	total := 0
+	for _, id := range txnIDs {
+		total += len(known[id])
+	}
+	backing := make([]factRow, total)
 	out := make(map[string][]factRow, len(txnIDs))
 	for rows.Next() {
 		var id string
@@ -229,7 +246,12 @@ func (a *Assembler) factRows(ctx context.Context, txnIDs []string, src string) (
 		if err := rows.Scan(&id, &r.trace, &r.span, &r.ingested); err != nil {
 			return nil, wrap("scan fact rows", err)
 		}
-		out[id] = append(out[id], r)
+		rs, ok := out[id]
+		if !ok && len(known[id]) <= len(backing) {
+			n := len(known[id])
+			rs, backing = backing[:0:n], backing[n:]
+		}
+		out[id] = append(rs, r)
 	}
 	return out, rows.Err()
 }

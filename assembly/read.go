@@ -45,7 +45,9 @@ func statusFromEnum(s string) domain.SpanStatus {
 
 // queryFacts reads the facts of src's rows matching where, each with its
 // ingested_ns (the row's version: which copy of a span it is).
-func (a *Assembler) queryFacts(ctx context.Context, src, where string, args ...any) ([]Known, error) {
+// expect, if known, is about how many rows match: a Known is large, and
+// growing the slice copied the rows read again and again.
+func (a *Assembler) queryFacts(ctx context.Context, src string, expect int, where string, args ...any) ([]Known, error) {
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
 	rows, err := a.Conn.Query(qctx, "SELECT "+factColumns+" FROM "+a.table(src)+" WHERE "+where, args...)
@@ -53,7 +55,7 @@ func (a *Assembler) queryFacts(ctx context.Context, src, where string, args ...a
 		return nil, wrap("read facts", err)
 	}
 	defer rows.Close()
-	var out []Known
+	out := make([]Known, 0, expect)
 	for rows.Next() {
 		var f domain.Fact
 		var startNs, durNs, ingested uint64
@@ -125,7 +127,7 @@ func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][
 	for t := range owner {
 		traces = append(traces, t)
 	}
-	facts, err := a.queryFacts(ctx, src, "txn_id = '' AND trace_id IN ?", groupSet(traces))
+	facts, err := a.queryFacts(ctx, src, 0, "txn_id = '' AND trace_id IN ?", groupSet(traces))
 	if err != nil {
 		return err
 	}
