@@ -247,7 +247,7 @@ func (a *Assembler) factRows(ctx context.Context, txnIDs []string, known knownFa
 			return nil, wrap("scan fact rows", err)
 		}
 		rs, ok := out[id]
-		if !ok && len(known[id]) <= len(backing) {
+		if !ok { // each id of txnIDs takes its slots once: they add up to total
 			n := len(known[id])
 			rs, backing = backing[:0:n], backing[n:]
 		}

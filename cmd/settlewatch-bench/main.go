@@ -260,13 +260,16 @@ func floorCPU(bin, config string, s chconn.Settings, send func(addr string) erro
 // part_log gets a line saying so. Event types by number: 18.16 names them
 // NEW_PART and MERGE_PARTS, newer servers NewPart and MergeParts.
 func partSummary(ctx context.Context, conn driver.Conn, db string, start time.Time) string {
+	notCounted := func(err error) string {
+		return fmt.Sprintf("parts:                      not counted (does the server keep system.part_log? %v)\n", err)
+	}
 	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		return fmt.Sprintf("parts:                      not counted (%v)\n", err)
+		return notCounted(err)
 	}
 	rows, err := conn.Query(ctx, "SELECT table, countIf(toInt8(event_type) = 1), countIf(toInt8(event_type) = 2), sumIf(rows, toInt8(event_type) = 2)"+
 		" FROM system.part_log WHERE database = ? AND table != 'schema_migrations' AND event_time >= toDateTime(?) GROUP BY table ORDER BY table", db, start.Unix())
 	if err != nil {
-		return fmt.Sprintf("parts:                      not counted (does the server keep system.part_log? %v)\n", err)
+		return notCounted(err)
 	}
 	defer rows.Close()
 	var b strings.Builder
@@ -274,12 +277,12 @@ func partSummary(ctx context.Context, conn driver.Conn, db string, start time.Ti
 		var table string
 		var created, merges, merged uint64
 		if err := rows.Scan(&table, &created, &merges, &merged); err != nil {
-			return fmt.Sprintf("parts:                      not counted (%v)\n", err)
+			return notCounted(err)
 		}
 		fmt.Fprintf(&b, "parts of %-22s%d written, %d merges so far (%d rows merged)\n", table+":", created, merges, merged)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Sprintf("parts:                      not counted (%v)\n", err)
+		return notCounted(err)
 	}
 	return b.String()
 }
