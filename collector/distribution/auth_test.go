@@ -291,9 +291,9 @@ func TestOTLPNeedsTLSAndToken(t *testing.T) {
 	pc := productionEnv(t, db, files, tokenFile)
 	pc.start(t)
 
-	// The overlay kept the base's file_storage: the persistent queue is open.
+	// The overlay kept the base's settlewatch_spool: the persistent queue is open.
 	if entries, err := os.ReadDir(pc.queueDir); err != nil || len(entries) == 0 {
-		t.Errorf("queue directory %s: %d entries, %v: file_storage is not running", pc.queueDir, len(entries), err)
+		t.Errorf("queue directory %s: %d entries, %v: settlewatch_spool is not running", pc.queueDir, len(entries), err)
 	}
 
 	tlsGRPC := credentials.NewTLS(&tls.Config{RootCAs: files.roots})

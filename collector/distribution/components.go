@@ -1,6 +1,7 @@
 // Package distribution is the component set of the settlewatch collector:
 // the stock OTLP receiver and memory limiter, our payment processor and
-// ClickHouse exporter, health check, file storage for a persistent queue,
+// ClickHouse exporter, health check, the spool storage of the persistent
+// queue (and the stock file storage, for those who prefer it),
 // bearer-token authentication for the receivers (config.production.yaml),
 // and pprof for profiling under load (config.pprof.yaml; off unless added).
 package distribution
@@ -27,6 +28,7 @@ import (
 
 	"github.com/settlewatch/settlewatch/collector/clickhouseexporter"
 	"github.com/settlewatch/settlewatch/collector/paymentprocessor"
+	"github.com/settlewatch/settlewatch/collector/spoolstorage"
 )
 
 // Version is the distribution's version, set at build time with -ldflags.
@@ -57,7 +59,7 @@ func Components() (otelcol.Factories, error) {
 		return f, err
 	}
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
-		healthcheckextension.NewFactory(), filestorage.NewFactory(),
+		healthcheckextension.NewFactory(), spoolstorage.NewFactory(), filestorage.NewFactory(),
 		bearertokenauthextension.NewFactory(), pprofextension.NewFactory()); err != nil {
 		return f, err
 	}
