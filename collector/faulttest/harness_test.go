@@ -3,6 +3,7 @@ package faulttest
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -211,6 +212,21 @@ func (c *collector) queueMiB() float64 {
 		return nil
 	})
 	return float64(total) / (1 << 20)
+}
+
+// queuedRequests counts the requests the persistent queue holds on disk:
+// settlewatch_spool's value files (k-<hex key>) other than the queue's
+// metadata key, qmv0.
+func (c *collector) queuedRequests() int {
+	n := 0
+	meta := "k-" + hex.EncodeToString([]byte("qmv0"))
+	_ = filepath.WalkDir(c.queue, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "k-") && d.Name() != meta {
+			n++
+		}
+		return nil
+	})
+	return n
 }
 
 func (c *collector) metricsText(t *testing.T) string {
