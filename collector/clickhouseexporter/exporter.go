@@ -166,17 +166,22 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 	e.report(ctx, rs)
 	qctx, cancel := chconn.WithQuerySettings(ctx, e.cfg.TimeoutConfig.Timeout)
 	defer cancel()
+	// Each table's columns are let go once stored: two batches' live data is
+	// what the collector's memory peaks at (docs/benchmarks.md, "The queue's
+	// storage"), and the spans' columns are not needed for assembly.
 	for _, w := range []struct {
 		t    chschema.Table
-		cols chbatch.Columns
+		cols *chbatch.Columns
 		n    int
 	}{
-		{chschema.Spans, rs.spans, rs.nSpans},
-		{chschema.PaymentFacts, rs.facts, rs.nFacts},
-		{chschema.BatchCloses, rs.batches, rs.nBatches},
-		{chschema.TxnTraces, rs.traces, rs.nTraces},
+		{chschema.Spans, &rs.spans, rs.nSpans},
+		{chschema.PaymentFacts, &rs.facts, rs.nFacts},
+		{chschema.BatchCloses, &rs.batches, rs.nBatches},
+		{chschema.TxnTraces, &rs.traces, rs.nTraces},
 	} {
-		if err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, w.cols, w.n); err != nil {
+		err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, *w.cols, w.n)
+		*w.cols = nil
+		if err != nil {
 			e.tel.add(ctx, e.tel.failures, 1, "table", w.t.Name)
 			e.log.Warn("ClickHouse insert failed; the batch stays queued and is retried",
 				zap.String("table", w.t.Name), zap.Int("rows", w.n), zap.Error(err))
@@ -190,6 +195,7 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 		return nil
 	}
 	rs.keys.Stored = rs.factCols.known()
+	rs.factCols = nil
 	res, err := e.asm.Assemble(ctx, rs.keys)
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
