@@ -96,7 +96,7 @@ func TestSIGKILLUnderLoadLosesNoAcknowledgedSpan(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	col.kill(t)
 	// Acknowledged but not yet stored: what only the queue on disk can bring back.
-	queued := col.queuedRequests()
+	queued := col.queuedRequests(t)
 	if queued == 0 {
 		t.Fatal("the kill left no request in the persistent queue: the test would not exercise its recovery")
 	}

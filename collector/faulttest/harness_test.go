@@ -3,7 +3,6 @@ package faulttest
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/collector/spoolstorage"
 )
 
 var collectorBin string
@@ -215,17 +215,29 @@ func (c *collector) queueMiB() float64 {
 }
 
 // queuedRequests counts the requests the persistent queue holds on disk:
-// settlewatch_spool's value files (k-<hex key>) other than the queue's
-// metadata key, qmv0.
-func (c *collector) queuedRequests() int {
+// the keys settlewatch_spool stores in its client directories, other than
+// the queue's metadata key (qmv0).
+func (c *collector) queuedRequests(t *testing.T) int {
+	t.Helper()
+	dirs, err := os.ReadDir(c.queue)
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
-	meta := "k-" + hex.EncodeToString([]byte("qmv0"))
-	_ = filepath.WalkDir(c.queue, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), "k-") && d.Name() != meta {
-			n++
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
 		}
-		return nil
-	})
+		keys, err := spoolstorage.Keys(filepath.Join(c.queue, d.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if k != "qmv0" {
+				n++
+			}
+		}
+	}
 	return n
 }
 

@@ -39,13 +39,10 @@ type client struct {
 	unlock  func()
 	onClose func()
 
-	mu       sync.Mutex
-	closed   bool
-	seq      uint64
-	unfinish bool // a committed journal is not applied yet
-	// committed is set once the current batch's journal is in place: its
-	// temporary files then belong to the journal, whatever fails after.
-	committed bool
+	mu        sync.Mutex
+	closed    bool
+	seq       uint64
+	unapplied bool // a committed journal is not applied yet
 }
 
 var _ storage.Client = (*client)(nil)
@@ -98,7 +95,7 @@ func (c *client) finishJournal() error {
 	path := filepath.Join(c.dir, journalName)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		c.unfinish = false
+		c.unapplied = false
 		return nil
 	}
 	if err != nil {
@@ -113,28 +110,29 @@ func (c *client) finishJournal() error {
 	} else {
 		for _, ch := range changes {
 			if err := c.apply(ch, true); err != nil {
-				c.unfinish = true
+				c.unapplied = true
 				return fmt.Errorf("finish journal: %w", err)
 			}
 		}
 		if err := c.syncDir(); err != nil {
-			c.unfinish = true
+			c.unapplied = true
 			return err
 		}
 	}
 	if err := os.Remove(path); err != nil {
-		c.unfinish = true
+		c.unapplied = true
 		return fmt.Errorf("remove journal: %w", err)
 	}
-	c.unfinish = false
+	c.unapplied = false
 	return nil
 }
 
 // change is one key's new state in a batch: a value in a temporary file,
 // or deleted.
 type change struct {
-	key string // file name of the key
-	tmp string // temporary file name; "" deletes
+	key   string // file name of the key
+	tmp   string // temporary file name; "" deletes
+	value []byte // what tmp holds, for a Get later in the same batch
 }
 
 func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
@@ -162,17 +160,16 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 	if c.closed {
 		return errClosed
 	}
-	if c.unfinish {
+	if c.unapplied {
 		if err := c.finishJournal(); err != nil {
 			return err
 		}
 	}
 	var changes []change
-	pending := map[string]int{}   // key → its change
-	values := map[string][]byte{} // key → value set in this batch
-	c.committed = false
+	pending := map[string]int{} // key → its change
+	committed := false
 	defer func() {
-		if err != nil && !c.committed { // the batch did not commit: its files go
+		if err != nil && !committed { // the batch did not commit: its files go
 			for _, ch := range changes {
 				if ch.tmp != "" {
 					_ = os.Remove(filepath.Join(c.dir, ch.tmp))
@@ -187,7 +184,7 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 			if i, ok := pending[name]; ok {
 				op.Value = nil
 				if changes[i].tmp != "" {
-					op.Value = bytes.Clone(values[name])
+					op.Value = bytes.Clone(changes[i].value)
 				}
 				continue
 			}
@@ -200,7 +197,7 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 				if ch.tmp, err = c.write(op.Value); err != nil {
 					return fmt.Errorf("set %q: %w", op.Key, err)
 				}
-				values[name] = op.Value
+				ch.value = op.Value
 			}
 			if i, ok := pending[name]; ok {
 				if old := changes[i].tmp; old != "" {
@@ -215,20 +212,22 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 			return fmt.Errorf("settlewatch_spool: operation %d on %q: unknown type", op.Type, op.Key)
 		}
 	}
-	return c.commit(changes)
+	committed, err = c.commit(changes)
+	return err
 }
 
 // commit makes the changes visible: one by itself (a rename or an unlink is
-// atomic), several through the journal.
-func (c *client) commit(changes []change) error {
+// atomic), several through the journal. Once it reports committed, the
+// batch's temporary files belong to the journal, whatever fails after.
+func (c *client) commit(changes []change) (committed bool, err error) {
 	switch len(changes) {
 	case 0:
-		return nil
+		return false, nil
 	case 1:
 		if err := c.apply(changes[0], false); err != nil {
-			return err
+			return false, err
 		}
-		return c.syncDir()
+		return true, c.syncDir()
 	}
 	var j strings.Builder
 	for _, ch := range changes {
@@ -240,22 +239,21 @@ func (c *client) commit(changes []change) error {
 	}
 	j.WriteString(journalEnd + "\n")
 	if err := c.writeFile(journalTmp, []byte(j.String())); err != nil {
-		return fmt.Errorf("write journal: %w", err)
+		return false, fmt.Errorf("write journal: %w", err)
 	}
 	if err := os.Rename(filepath.Join(c.dir, journalTmp), filepath.Join(c.dir, journalName)); err != nil {
-		return fmt.Errorf("commit journal: %w", err)
+		return false, fmt.Errorf("commit journal: %w", err)
 	}
 	// Committed: from here a failure leaves the journal for the next batch
 	// or the next start to finish.
-	c.committed = true
 	if err := c.syncDir(); err != nil {
-		c.unfinish = true
-		return err
+		c.unapplied = true
+		return true, err
 	}
 	if err := c.finishJournal(); err != nil {
 		c.logger.Warn("Batch committed; applying it failed and is retried", zap.Error(err))
 	}
-	return nil
+	return true, nil
 }
 
 // apply puts one change in place. Replaying a journal, a temporary file
@@ -368,4 +366,27 @@ func parseJournal(b []byte) ([]change, error) {
 		}
 	}
 	return nil, errors.New("journal ends before its last line")
+}
+
+// Keys lists the keys whose values are stored in a client's directory (one
+// subdirectory of the extension's directory), read from the file names:
+// for tools and tests that look at a queue without opening it.
+func Keys(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var keys []string
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(e.Name(), keyPrefix)
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		k, err := hex.DecodeString(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: not a key's file: %w", e.Name(), err)
+		}
+		keys = append(keys, string(k))
+	}
+	return keys, nil
 }

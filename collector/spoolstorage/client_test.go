@@ -281,3 +281,27 @@ func TestFullDisk(t *testing.T) {
 		t.Errorf("after the failure: %v", err)
 	}
 }
+
+func TestKeys(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir)
+	for _, k := range []string{"qmv0", "7", "a/b"} {
+		if err := c.Set(ctx, k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Delete(ctx, "7"); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := Keys(dir)
+	slices.Sort(keys)
+	if err != nil || !slices.Equal(keys, []string{"a/b", "qmv0"}) {
+		t.Fatalf("keys %q, %v", keys, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, keyPrefix+"zz"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Keys(dir); err == nil || !strings.Contains(err.Error(), "not a key's file") {
+		t.Errorf("a stray file: %v", err)
+	}
+}
