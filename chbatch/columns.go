@@ -124,9 +124,19 @@ func appendColumn(c driver.BatchColumn, v any) error {
 	return c.Append(v)
 }
 
+// appendRows appends array rows as slices of pointers to their elements:
+// the driver's typed path hands each element to the inner column as an
+// interface, which costs an allocation for a string, a time or a large
+// number, and none for a pointer. The inner column copies the value, so
+// one scratch slice serves every row.
 func appendRows[T any](c driver.BatchColumn, rows [][]T) error {
+	var ptrs []*T
 	for i, r := range rows {
-		if err := c.AppendRow(r); err != nil {
+		ptrs = ptrs[:0]
+		for j := range r {
+			ptrs = append(ptrs, &r[j])
+		}
+		if err := c.AppendRow(ptrs); err != nil {
 			return fmt.Errorf("row %d: %w", i, err)
 		}
 	}
