@@ -81,13 +81,13 @@ func BenchmarkAppendArrayColumn(b *testing.B) {
 	}
 }
 
-// BenchmarkInsert sends 50 000 span-like rows with one Insert, in one block
-// or in blocks of BlockRows, to a real server.
+// BenchmarkInsert sends 50 000 span-like rows with one Insert, in one block,
+// in blocks of the former 8 192 rows or of BlockRows, to a real server.
 func BenchmarkInsert(b *testing.B) {
 	db := chtest.New(b)
 	const rows = 50000
 	table, cols := spanLike(b, db, rows)
-	for _, size := range []int{rows, chbatch.BlockRows} {
+	for _, size := range []int{rows, 8192, chbatch.BlockRows} {
 		b.Run(fmt.Sprintf("blocks_of_%d", size), func(b *testing.B) {
 			defer chbatch.SetBlockRows(size)()
 			b.ReportAllocs()

@@ -23,12 +23,15 @@ import (
 type Columns map[string]any
 
 // BlockRows is how many rows go into one block of an INSERT. The driver's
-// column buffers cannot be sized up front and grow by copying (1.25× at a
-// time once large, so a 50k-row string column is copied about five times);
-// flushed a block at a time they are reused at one block's size, copy each
-// value once and stay small. The server squashes the blocks of one INSERT
-// (min_insert_block_size_rows), so the rows still make one part.
-const BlockRows = 8192
+// column buffers cannot be sized up front and grow by copying; flushed a
+// block at a time they are reused at one block's size. Every INSERT
+// prepares new columns, so each one still grows its first block from empty
+// (the string positions; reserveStrings sizes the bytes): smaller blocks
+// grow less. 2048 rows allocate a third of what 8192 did per insert and run
+// no slower (docs/benchmarks.md, "Smaller blocks"). The server squashes the
+// blocks of one INSERT (min_insert_block_size_rows), so the rows still make
+// one part.
+const BlockRows = 2048
 
 var blockRows = BlockRows // benchmarks compare other sizes
 
