@@ -32,7 +32,7 @@ func (a *Assembler) Sweep(ctx context.Context, since time.Time) (Result, error) 
 			" WHERE outcome = 'pending' AND txn_time <= toDateTime(?)"
 		args = []any{max(from.Unix(), 0), cutoff, cutoff}
 	}
-	ids, err := a.selectIDs(ctx, query, args...)
+	ids, err := a.selectIDs(ctx, query, nil, args...)
 	if err != nil {
 		return Result{}, wrap("find pending transactions past the window", err)
 	}
@@ -61,7 +61,7 @@ func (a *Assembler) Reconcile(ctx context.Context, since time.Time) (Result, err
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table(allFacts)+
 		" WHERE start_time >= ("+earliest+") - ? AND txn_id GLOBAL IN ("+touched+")"+
 		" AND ingested_ns < (SELECT min(ingested_ns) FROM "+a.table(recentFacts)+")",
-		sinceNs, int64((a.window()+reconcileSlack)/time.Second), sinceNs)
+		nil, sinceNs, int64((a.window()+reconcileSlack)/time.Second), sinceNs)
 	if err != nil {
 		return Result{}, wrap("find transactions with facts older than recent_facts", err)
 	}
@@ -76,7 +76,7 @@ const reconcileSlack = 7 * 24 * time.Hour
 // instance after the rules changed. progress, if set, is told after each chunk.
 func (a *Assembler) Reassemble(ctx context.Context, from, to time.Time, progress func(done, total int)) (Result, error) {
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("txn_traces")+
-		" WHERE start_time >= toDateTime(?) AND start_time < toDateTime(?)", from.Unix(), to.Unix())
+		" WHERE start_time >= toDateTime(?) AND start_time < toDateTime(?)", nil, from.Unix(), to.Unix())
 	if err != nil {
 		return Result{}, wrap("find transactions in range", err)
 	}
@@ -110,14 +110,12 @@ func merge(a, b Result) Result {
 	return a
 }
 
-func (a *Assembler) selectIDs(ctx context.Context, query string, args ...any) ([]string, error) {
-	qctx, cancel := a.queryCtx(ctx)
-	defer cancel()
-	rows, err := a.Conn.Query(qctx, query, args...)
+func (a *Assembler) selectIDs(ctx context.Context, query string, sets []idSet, args ...any) ([]string, error) {
+	rows, done, err := a.query(ctx, query, sets, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer done()
 	var ids []string
 	for rows.Next() {
 		var id string

@@ -107,7 +107,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 				for _, id := range g.ids {
 					expect += len(listed[id])
 				}
-				more, err := a.queryFacts(ctx, src, expect, "txn_id IN ? AND ingested_ns >= ? AND ingested_ns <= ?", groupSet(g.ids), g.lo, g.hi)
+				more, err := a.queryFacts(ctx, src, expect, txnSet(g.ids), "txn_id IN sw_txn_ids AND ingested_ns >= ? AND ingested_ns <= ?", g.lo, g.hi)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -130,7 +130,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		}
 	}
 	if len(rest) > 0 {
-		more, err := a.queryFacts(ctx, src, len(rest), "txn_id IN ?", groupSet(rest))
+		more, err := a.queryFacts(ctx, src, len(rest), txnSet(rest), "txn_id IN sw_txn_ids")
 		if err != nil {
 			return nil, 0, err
 		}
@@ -223,13 +223,12 @@ func minNonZero(a, b uint64) uint64 {
 
 // factRows lists the stored rows of txnIDs by key and version.
 func (a *Assembler) factRows(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]factRow, error) {
-	qctx, cancel := a.queryCtx(ctx)
-	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT txn_id, trace_id, span_id, ingested_ns FROM "+a.table(src)+" WHERE txn_id IN ?", groupSet(txnIDs))
+	rows, done, err := a.query(ctx, "SELECT txn_id, trace_id, span_id, ingested_ns FROM "+a.table(src)+" WHERE txn_id IN sw_txn_ids",
+		[]idSet{txnSet(txnIDs)})
 	if err != nil {
 		return nil, wrap("list facts", err)
 	}
-	defer rows.Close()
+	defer done()
 	// Every transaction's rows in one backing array, a slot for each fact
 	// the caller knows of: appending per transaction grew thousands of
 	// small slices a batch. Rows beyond those (another writer's) grow

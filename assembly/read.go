@@ -4,26 +4,16 @@ import (
 	"context"
 	"strings"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
 	"github.com/settlewatch/settlewatch/domain"
 )
 
-// Every query binds its values; ids go in as a GroupSet so the IN list is a
-// literal tuple the primary key can use (a bound slice in IN fails on 18.16).
+// Every query binds its values; sets of ids go beside it as external
+// tables (sets.go).
 
 const factColumns = `txn_id, trace_id, span_id, parent_span_id, name, service_name, start_ns, duration_ns,
 	status_code, error_type, response_code, response_source, txn_type, amount_minor, amount_ok, currency,
 	terminal_id, terminal_model, merchant_id, region, gateway_id, acquirer_id, issuer_id, card_scheme,
 	card_funding, entry_mode, card_bin, batch_number, settlement_status, settlement_date, ingested_ns`
-
-func groupSet(ids []string) clickhouse.GroupSet {
-	v := make([]any, len(ids))
-	for i, id := range ids {
-		v[i] = id
-	}
-	return clickhouse.GroupSet{Value: v}
-}
 
 // zeroID maps the all-zero FixedString of an absent id back to "".
 func zeroID(s string) string {
@@ -47,14 +37,12 @@ func statusFromEnum(s string) domain.SpanStatus {
 // ingested_ns (the row's version: which copy of a span it is).
 // expect, if known, is about how many rows match: a Known is large, and
 // growing the slice copied the rows read again and again.
-func (a *Assembler) queryFacts(ctx context.Context, src string, expect int, where string, args ...any) ([]Known, error) {
-	qctx, cancel := a.queryCtx(ctx)
-	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT "+factColumns+" FROM "+a.table(src)+" WHERE "+where, args...)
+func (a *Assembler) queryFacts(ctx context.Context, src string, expect int, set idSet, where string, args ...any) ([]Known, error) {
+	rows, done, err := a.query(ctx, "SELECT "+factColumns+" FROM "+a.table(src)+" WHERE "+where, []idSet{set}, args...)
 	if err != nil {
 		return nil, wrap("read facts", err)
 	}
-	defer rows.Close()
+	defer done()
 	out := make([]Known, 0, expect)
 	for rows.Next() {
 		var f domain.Fact
@@ -127,7 +115,7 @@ func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][
 	for t := range owner {
 		traces = append(traces, t)
 	}
-	facts, err := a.queryFacts(ctx, src, 0, "txn_id = '' AND trace_id IN ?", groupSet(traces))
+	facts, err := a.queryFacts(ctx, src, 0, traceSet(traces), "txn_id = '' AND trace_id IN sw_trace_ids")
 	if err != nil {
 		return err
 	}
@@ -147,8 +135,8 @@ func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][
 // ordered by txn_id, so asking it by trace id read all of it (0.16-0.3 s at
 // 10M transactions, for every request holding a failed span without one).
 func (a *Assembler) txnsOfTraces(ctx context.Context, traceIDs []string) ([]string, error) {
-	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("spans")+" WHERE trace_id IN ? AND txn_id != '' AND name != ?",
-		groupSet(traceIDs), domain.SpanBatchClose)
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("spans")+" WHERE trace_id IN sw_trace_ids AND txn_id != '' AND name != ?",
+		[]idSet{traceSet(traceIDs)}, domain.SpanBatchClose)
 	if err != nil {
 		return nil, wrap("look up transactions of traces", err)
 	}
@@ -178,15 +166,13 @@ func (a *Assembler) txnsOfBatches(ctx context.Context, batches []BatchKey) ([]st
 		latest = max(latest, b.CloseNs)
 	}
 	from := int64(latest)/1e9 - 7*86400
-	qctx, cancel := a.queryCtx(ctx)
-	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.table("payment_facts")+
-		" WHERE start_time >= toDateTime(?) AND batch_number IN ? AND terminal_id IN ? AND txn_id != ''",
-		max(from, 0), groupSet(nums), groupSet(terms))
+	rows, done, err := a.query(ctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.table("payment_facts")+
+		" WHERE start_time >= toDateTime(?) AND batch_number IN sw_batch_numbers AND terminal_id IN sw_terminal_ids AND txn_id != ''",
+		[]idSet{numSet(nums), termSet(terms)}, max(from, 0))
 	if err != nil {
 		return nil, wrap("look up transactions of batches", err)
 	}
-	defer rows.Close()
+	defer done()
 	var out []string
 	for rows.Next() {
 		var id, term, num string
@@ -201,13 +187,12 @@ func (a *Assembler) txnsOfBatches(ctx context.Context, batches []BatchKey) ([]st
 }
 
 func (a *Assembler) loadLinks(ctx context.Context, traceIDs []string) (map[string][]domain.SpanLink, error) {
-	qctx, cancel := a.queryCtx(ctx)
-	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT trace_id, span_id, parent_span_id FROM "+a.table("spans")+" WHERE trace_id IN ?", groupSet(traceIDs))
+	rows, done, err := a.query(ctx, "SELECT trace_id, span_id, parent_span_id FROM "+a.table("spans")+" WHERE trace_id IN sw_trace_ids",
+		[]idSet{traceSet(traceIDs)})
 	if err != nil {
 		return nil, wrap("read span links", err)
 	}
-	defer rows.Close()
+	defer done()
 	out := map[string][]domain.SpanLink{}
 	for rows.Next() {
 		var tr string
@@ -227,14 +212,13 @@ func (a *Assembler) loadBatchCloses(ctx context.Context, keys []BatchKey) (map[[
 		terms = append(terms, k.TerminalID)
 		nums = append(nums, k.BatchNumber)
 	}
-	qctx, cancel := a.queryCtx(ctx)
-	defer cancel()
-	rows, err := a.Conn.Query(qctx, "SELECT terminal_id, batch_number, span_id, close_ns, status_code, batch_result, error_type FROM "+
-		a.table("batch_closes")+" WHERE terminal_id IN ? AND batch_number IN ?", groupSet(terms), groupSet(nums))
+	rows, done, err := a.query(ctx, "SELECT terminal_id, batch_number, span_id, close_ns, status_code, batch_result, error_type FROM "+
+		a.table("batch_closes")+" WHERE terminal_id IN sw_terminal_ids AND batch_number IN sw_batch_numbers",
+		[]idSet{termSet(terms), numSet(nums)})
 	if err != nil {
 		return nil, wrap("read batch closes", err)
 	}
-	defer rows.Close()
+	defer done()
 	out := map[[2]string][]domain.BatchClose{}
 	seen := map[string]bool{} // a re-sent close is one close
 	for rows.Next() {
