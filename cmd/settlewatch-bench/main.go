@@ -114,6 +114,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Where the other CPU goes: the server's (its inserts, views and
+	// merges) and this process's (encoding and sending the requests).
+	server := cpuMeter(s.Addr[0])
+	sender := cpuMeter("")
 	// VmHWM is one peak of both kinds of resident pages; the persistent
 	// queue's memory-mapped file is page cache, the rest the Go heap and
 	// runtime, so each kind's peak is sampled apart.
@@ -168,6 +172,8 @@ func run() error {
 		return err
 	}
 	cpu1 := use.cpu
+	others := server.read(total, "ClickHouse CPU:             ", "its inserts, views and merges") +
+		sender.read(total, "sender CPU:                 ", "this process: encoding and sending the requests")
 	// Read before the raw insert below adds parts of its own.
 	parts := partSummary(ctx, conn, db, start)
 	// The floor receives the same requests before the raw insert below
@@ -191,6 +197,7 @@ func run() error {
 	raw := chschema.Spans
 	raw.Name = "spans_raw"
 	const batchRows = 50_000
+	rawServer := cpuMeter(s.Addr[0])
 	rawStart := time.Now()
 	for off := 0; off < rows; off += batchRows {
 		end := min(off+batchRows, rows)
@@ -203,6 +210,7 @@ func run() error {
 		}
 	}
 	rawDur := time.Since(rawStart)
+	rawCPU := rawServer.read(rows, "  its ClickHouse CPU:       ", "the spans table alone, no merges yet")
 
 	e2eRate := float64(total) / e2e.Seconds()
 	rawRate := float64(rows) / rawDur.Seconds()
@@ -210,8 +218,10 @@ func run() error {
 	fmt.Printf("end to end (all stored):    %s → %.0f spans/s\n", e2e.Round(time.Millisecond), e2eRate)
 	fmt.Printf("all assembled:              %s → %.0f spans/s (%d transactions with all their spans)\n", assembled.Round(time.Millisecond), float64(total)/assembled.Seconds(), txns)
 	fmt.Printf("collector CPU:              %.2f s → %.2f CPU-s per million spans (%.2f µs/span)\n", cpu1-cpu0, (cpu1-cpu0)/float64(total)*1e6, (cpu1-cpu0)/float64(total)*1e6)
+	fmt.Print(others)
 	fmt.Println(use.rss())
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
+	fmt.Print(rawCPU)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
 	fmt.Print(floor)
 	fmt.Print(parts)
@@ -446,6 +456,39 @@ func startCollector(bin, config string, s chconn.Settings) (*exec.Cmd, string, s
 }
 
 // cpuSeconds reads user+system CPU time of pid from /proc (clock ticks of 1/100 s).
+// meter is a process's CPU time since it was made, or why it cannot be
+// read.
+type meter struct {
+	pid   int
+	start float64
+	err   error
+}
+
+// cpuMeter starts measuring the process listening on addr, or this process
+// when addr is empty.
+func cpuMeter(addr string) meter {
+	m := meter{pid: os.Getpid()}
+	if addr != "" {
+		m.pid, m.err = listenerPID(addr)
+	}
+	if m.err == nil {
+		m.start, m.err = cpuSeconds(m.pid)
+	}
+	return m
+}
+
+// read reports the CPU time since the meter started, per span of total.
+func (m meter) read(total int, label, what string) string {
+	if m.err != nil {
+		return fmt.Sprintf("%snot measured (%v)\n", label, m.err)
+	}
+	now, err := cpuSeconds(m.pid)
+	if err != nil {
+		return fmt.Sprintf("%snot measured (%v)\n", label, err)
+	}
+	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, now-m.start, (now-m.start)/float64(total)*1e6, m.pid, what)
+}
+
 func cpuSeconds(pid int) (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
