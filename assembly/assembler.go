@@ -96,11 +96,13 @@ func (a *Assembler) chunk() int {
 	return 5000
 }
 
-// Transaction ids are the client's, up to the exporter's max_value_bytes,
-// and go into IN lists as literals: a chunk holds at most chunkBytes of ids,
-// and queries may be up to maxQueryBytes long (ClickHouse's default is
-// 256 KiB, which 5,000 ids of 60 bytes already exceed; a query refused for
-// its size would fail the batch on every retry).
+// Transaction ids are the client's, up to the exporter's max_value_bytes.
+// A chunk holds at most chunkBytes of ids, so that one query's id set (an
+// external table, sets.go) stays bounded. Queries may be up to
+// maxQueryBytes long: ids no longer go into their text, but a single id
+// bound as a value can still be long, and ClickHouse's default of 256 KiB
+// refused a query for its size on every retry of the batch when lists of
+// ids were literals.
 const (
 	chunkBytes    = 8 << 20
 	maxQueryBytes = 64 << 20
