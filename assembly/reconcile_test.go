@@ -74,9 +74,10 @@ func TestLateFactReconciledFromAllFacts(t *testing.T) {
 }
 
 // Transaction ids are the client's (up to the exporter's max_value_bytes):
-// a request of 5,000 transactions with 80-byte ids makes IN lists of 400 KB,
-// past ClickHouse's default max_query_size (256 KiB). A query refused for
-// its size would fail the batch on every retry and stall ingest.
+// a request of 5,000 transactions with 80-byte ids makes sets of 400 KB,
+// which as literal IN lists were past ClickHouse's default max_query_size
+// (256 KiB) and now go as external tables. A query refused for its size
+// would fail the batch on every retry and stall ingest.
 func TestLongTransactionIDsFitTheQueries(t *testing.T) {
 	db := chtest.Migrated(t)
 	a := newAssembler(db)
