@@ -14,7 +14,7 @@ import (
 // (`WHERE txn_id IN sw_txn_ids`), not written into its text: a few
 // thousand ids as literals cost 18.16 40-60 ms of parsing per query, a
 // quarter of its CPU during ingest, against 1-4 ms as a column
-// (docs/benchmarks.md, "Id sets as external tables"). The primary key
+// (docs/benchmarks.md, "Where ClickHouse's CPU goes"). The primary key
 // prunes by the set as it does by a literal list, and a Distributed table
 // passes the set on to its shards.
 

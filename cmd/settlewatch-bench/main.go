@@ -455,7 +455,6 @@ func startCollector(bin, config string, s chconn.Settings) (*exec.Cmd, string, s
 	return nil, "", "", fmt.Errorf("collector not healthy after 30s; see %s", logf.Name())
 }
 
-// cpuSeconds reads user+system CPU time of pid from /proc (clock ticks of 1/100 s).
 // meter is a process's CPU time since it was made, or why it cannot be
 // read.
 type meter struct {
@@ -489,6 +488,7 @@ func (m meter) read(total int, label, what string) string {
 	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, now-m.start, (now-m.start)/float64(total)*1e6, m.pid, what)
 }
 
+// cpuSeconds reads user+system CPU time of pid from /proc (clock ticks of 1/100 s).
 func cpuSeconds(pid int) (float64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
