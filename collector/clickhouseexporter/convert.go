@@ -112,8 +112,9 @@ func (c *converter) clean(s string) string {
 func (c *converter) convert(td ptrace.Traces) *rowSet {
 	n := td.SpanCount()
 	c.rs = newRowSet()
-	// One ingest time per request: retries of the request get a later one,
-	// which is what the ReplacingMergeTree keeps.
+	// One ingest time per request, the version of its rows: a retry writes
+	// the same rows with it (they collapse), and spans a client sends again
+	// get a later one, which is what the ReplacingMergeTree keeps.
 	ingestNs := uint64(time.Now().UnixNano())
 	sp := newSpanCols(n, ingestNs)
 	fc := newFactCols(n, ingestNs)

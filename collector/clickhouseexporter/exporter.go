@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -43,6 +44,8 @@ type chExporter struct {
 	pruning  sync.WaitGroup
 	stop     context.Context // cancelled by shutdown
 	cancel   context.CancelFunc
+
+	retries *retryState // rows of requests awaiting the helper's retry
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
@@ -59,7 +62,8 @@ func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
 		return nil, fmt.Errorf("create exporter metrics: %w", err)
 	}
 	stop, cancel := context.WithCancel(context.Background())
-	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel, stop: stop, cancel: cancel}, nil
+	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel, stop: stop, cancel: cancel,
+		retries: newRetryState(retryTTL(cfg))}, nil
 }
 
 // start tries to connect and migrate, but a ClickHouse that is down must not
@@ -81,6 +85,7 @@ func (e *chExporter) shutdown(context.Context) error {
 	e.cancel()
 	e.pruneMu.Unlock()
 	e.pruning.Wait()
+	e.retries.clear()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn != nil {
@@ -151,24 +156,63 @@ func (e *chExporter) migrate(ctx context.Context) error {
 	return nil
 }
 
-// push stores one request. Every table is keyed by span id, so a retry after
-// a partial failure re-writes rows that ClickHouse collapses.
+// push stores one request: rows converted from it, or, on a retry, the rows
+// an earlier attempt kept (retrystate.go). Every table is keyed by span id,
+// so rows written twice collapse; a retry still skips the tables an earlier
+// attempt stored.
 func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
-	conn, err := e.ready(ctx)
+	rs, err := e.rowsOf(ctx, td)
 	if err != nil {
-		e.tel.add(ctx, e.tel.failures, 1, "table", "connect")
-		e.log.Warn("ClickHouse unreachable; the batch stays queued and is retried", zap.Int("spans", td.SpanCount()), zap.Error(err))
-		return fmt.Errorf("settlewatch exporter: %w", err)
+		return err
+	}
+	if err := e.store(ctx, rs); err != nil {
+		if !e.cfg.BackOffConfig.Enabled {
+			return err // no retries configured: the helper drops the request
+		}
+		return consumererror.NewTraces(err, e.retries.put(rs, time.Now()))
+	}
+	return nil
+}
+
+// rowsOf returns the rows kept for td when it is a retry token, else td's
+// spans converted. A converted request is emptied: from here on only its rows
+// are needed, and the helper would otherwise hold its spans until the push
+// returns.
+func (e *chExporter) rowsOf(ctx context.Context, td ptrace.Traces) (*rowSet, error) {
+	if rs, tok, isToken := e.retries.take(td, time.Now()); isToken {
+		if rs == nil {
+			// Only a bug gets here: rows are kept until the helper stops
+			// retrying (retryTTL). Loud, counted, and not retried in vain.
+			e.tel.add(ctx, e.tel.failures, 1, "table", "retry_state")
+			e.log.Error("the rows of a retried request are no longer held; its spans are lost", zap.Uint64("retry", tok))
+			return nil, consumererror.NewPermanent(fmt.Errorf("settlewatch exporter: rows of retry %d no longer held", tok))
+		}
+		return rs, nil
 	}
 	conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
 	rs := conv.convert(td)
 	e.tel.add(ctx, e.tel.spans, td.SpanCount(), "", "")
 	e.report(ctx, rs)
+	if !td.IsReadOnly() {
+		td.ResourceSpans().MoveAndAppendTo(ptrace.NewResourceSpansSlice())
+	}
+	return rs, nil
+}
+
+// store writes what rs still holds: each table's columns are let go once
+// stored, and a retry writes only the rest.
+func (e *chExporter) store(ctx context.Context, rs *rowSet) error {
+	conn, err := e.ready(ctx)
+	if err != nil {
+		e.tel.add(ctx, e.tel.failures, 1, "table", "connect")
+		e.log.Warn("ClickHouse unreachable; the batch is kept and retried", zap.Int("spans", rs.nSpans), zap.Error(err))
+		return fmt.Errorf("settlewatch exporter: %w", err)
+	}
 	qctx, cancel := chconn.WithQuerySettings(ctx, e.cfg.TimeoutConfig.Timeout)
 	defer cancel()
-	// Each table's columns are let go once stored: two batches' live data is
-	// what the collector's memory peaks at (docs/benchmarks.md, "The queue's
-	// storage"), and the spans' columns are not needed for assembly.
+	// Two batches' live data is what the collector's memory peaks at
+	// (docs/benchmarks.md, "The queue's storage"), and the spans' columns
+	// are not needed for assembly.
 	for _, w := range []struct {
 		t    chschema.Table
 		cols *chbatch.Columns
@@ -179,23 +223,27 @@ func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
 		{chschema.BatchCloses, &rs.batches, rs.nBatches},
 		{chschema.TxnTraces, &rs.traces, rs.nTraces},
 	} {
-		err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, *w.cols, w.n)
-		*w.cols = nil
-		if err != nil {
+		if *w.cols == nil {
+			continue // stored by an earlier attempt
+		}
+		if err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, *w.cols, w.n); err != nil {
 			e.tel.add(ctx, e.tel.failures, 1, "table", w.t.Name)
-			e.log.Warn("ClickHouse insert failed; the batch stays queued and is retried",
+			e.log.Warn("ClickHouse insert failed; the batch is kept and retried",
 				zap.String("table", w.t.Name), zap.Int("rows", w.n), zap.Error(err))
 			e.dropConnIfBroken(err)
 			return fmt.Errorf("settlewatch exporter: %w", err)
 		}
+		*w.cols = nil
 		e.tel.add(ctx, e.tel.rows, w.n, "table", w.t.Name)
 	}
 	e.pruneRecent(conn)
 	if !e.cfg.Assembly.Enabled || rs.keys.Empty() {
 		return nil
 	}
-	rs.keys.Stored = rs.factCols.known()
-	rs.factCols = nil
+	if rs.factCols != nil {
+		rs.keys.Stored = rs.factCols.known()
+		rs.factCols = nil
+	}
 	res, err := e.asm.Assemble(ctx, rs.keys)
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)

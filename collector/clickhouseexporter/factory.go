@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
@@ -58,16 +59,23 @@ func createDefaultConfig() component.Config {
 }
 
 func createTraces(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Traces, error) {
-	c := cfg.(*Config)
-	e, err := newExporter(set, c)
+	e, err := newExporter(set, cfg.(*Config))
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, e.push,
+	return e.traces(ctx, set)
+}
+
+// traces wraps e in the exporter helper: queue, batches, timeout, retries.
+func (e *chExporter) traces(ctx context.Context, set exporter.Settings) (exporter.Traces, error) {
+	c := e.cfg
+	return exporterhelper.NewTraces(ctx, set, c, e.push,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.BackOffConfig),
 		exporterhelper.WithQueue(c.QueueConfig),
+		// push empties a request once converted (exporter.go, rowsOf).
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 	)
 }

@@ -1,0 +1,111 @@
+package clickhouseexporter
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+
+	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/loadgen"
+)
+
+func TestMain(m *testing.M) { chtest.Main(m) }
+
+// testConfig points the exporter at db, without a queue (ConsumeTraces
+// pushes and retries in the caller) and with short pauses between retries.
+func testConfig(db *chtest.DB) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = strings.Join(db.Settings.Addr, ",")
+	cfg.Database = db.Name
+	cfg.Username = db.Settings.Username
+	cfg.Password = configopaque.String(db.Settings.Password)
+	cfg.Compression = "none"
+	cfg.QueueConfig = configoptional.None[exporterhelper.QueueBatchConfig]()
+	cfg.BackOffConfig.InitialInterval = 20 * time.Millisecond
+	cfg.BackOffConfig.MaxInterval = 100 * time.Millisecond
+	return cfg
+}
+
+// A request whose inserts fail midway is retried by the real exporter helper
+// from the rows the exporter kept, its spans let go after the conversion:
+// the tables the first attempt stored are not written again, and every row
+// of the others lands.
+func TestRetryResumesFromKeptRows(t *testing.T) {
+	db := chtest.Migrated(t)
+	ctx := context.Background()
+	set := exportertest.NewNopSettings(Type)
+	e, err := newExporter(set, testConfig(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := e.traces(ctx, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+
+	// An operator drops txn_traces, the last table a request is written to
+	// before assembly: the spans, facts and batch closes land, then the
+	// insert fails, and the next attempt recreates the table.
+	db.Exec(t, "DROP TABLE "+db.Name+".txn_traces")
+	td := loadgen.Requests(400, 2000, 7)[0]
+	spans := td.SpanCount()
+	if spans != 400*loadgen.SpansPerTxn {
+		t.Fatalf("the request holds %d spans, want %d", spans, 400*loadgen.SpansPerTxn)
+	}
+	if err := exp.ConsumeTraces(ctx, td); err != nil {
+		t.Fatalf("ConsumeTraces: %v", err)
+	}
+	if n := td.SpanCount(); n != 0 {
+		t.Errorf("the converted request still holds %d spans", n)
+	}
+	if got := db.Count(t, "SELECT count() FROM spans"); got != uint64(spans) {
+		t.Errorf("spans: %d rows, want %d", got, spans)
+	}
+	// One insert into spans: the retry did not write the stored table again.
+	if got := db.Count(t, "SELECT toUInt64(max(max_block_number)) FROM system.parts WHERE database = ? AND table = 'spans'", db.Name); got != 1 {
+		t.Errorf("spans received %d inserts, want 1", got)
+	}
+	if got := db.Count(t, "SELECT count() FROM payment_facts"); got != uint64(spans) {
+		t.Errorf("payment_facts: %d rows, want %d", got, spans)
+	}
+	if got := db.Count(t, "SELECT count() FROM txn_traces"); got != 400 {
+		t.Errorf("txn_traces (recreated, written by the retry): %d rows, want 400", got)
+	}
+	if got := db.Count(t, "SELECT count() FROM transactions FINAL"); got != 400 {
+		t.Errorf("transactions assembled: %d, want 400", got)
+	}
+	if n := e.retries.len(); n != 0 {
+		t.Errorf("%d row sets still kept after the request was stored", n)
+	}
+}
+
+// A token whose rows are gone (only a bug can do it) fails for good, loudly,
+// instead of being retried forever or stored as an empty request.
+func TestTokenWithoutRowsIsAPermanentError(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	e, err := newExporter(exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.retries.put(&rowSet{}, time.Now())
+	e.retries.clear()
+	err = e.push(context.Background(), tok)
+	if err == nil || !consumererror.IsPermanent(err) {
+		t.Fatalf("push(token without rows) = %v, want a permanent error", err)
+	}
+	if !strings.Contains(err.Error(), "no longer held") {
+		t.Errorf("the error does not say what happened: %v", err)
+	}
+}
