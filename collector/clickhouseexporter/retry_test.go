@@ -2,6 +2,7 @@ package clickhouseexporter
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,61 @@ func TestTokenWithoutRowsIsAPermanentError(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "no longer held") {
 		t.Errorf("the error does not say what happened: %v", err)
+	}
+}
+
+// With ClickHouse unreachable, every attempt hands the helper a new token for
+// the same kept rows, and the request itself is emptied at the first; with
+// retries off nothing is kept.
+func TestUnreachableClickHouseKeepsRowsAcrossAttempts(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = "127.0.0.1:1" // nothing listens there
+	cfg.DialTimeout = 200 * time.Millisecond
+	e, err := newExporter(exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := loadgen.Requests(20, 100, 3)[0]
+	err = e.push(context.Background(), td)
+	var left consumererror.Traces
+	if !errors.As(err, &left) {
+		t.Fatalf("push with ClickHouse down = %v, want the part left to send (consumererror.Traces)", err)
+	}
+	if td.SpanCount() != 0 || left.Data().SpanCount() != 0 {
+		t.Fatalf("spans still held: request %d, retry %d", td.SpanCount(), left.Data().SpanCount())
+	}
+	first := e.retries.kept
+	var rows *rowSet
+	for _, k := range first {
+		rows = k.rows
+	}
+	if len(first) != 1 || rows == nil || rows.nSpans != 100 {
+		t.Fatalf("kept %d row sets (%v), want one of 100 spans", len(first), rows)
+	}
+	err = e.push(context.Background(), left.Data())
+	var again consumererror.Traces
+	if !errors.As(err, &again) {
+		t.Fatalf("retry with ClickHouse down = %v, want a new token", err)
+	}
+	if n := e.retries.len(); n != 1 {
+		t.Fatalf("%d row sets kept after the second attempt, want 1", n)
+	}
+	for _, k := range e.retries.kept {
+		if k.rows != rows {
+			t.Fatal("the second attempt kept other rows than the first")
+		}
+	}
+
+	cfg.BackOffConfig.Enabled = false
+	off, err := newExporter(exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = off.push(context.Background(), loadgen.Requests(20, 100, 4)[0])
+	if err == nil || errors.As(err, &left) {
+		t.Fatalf("push with retries off = %v, want a plain error", err)
+	}
+	if n := off.retries.len(); n != 0 {
+		t.Fatalf("retries off, yet %d row sets kept", n)
 	}
 }
