@@ -13,16 +13,16 @@ import (
 
 // Rows of a request that are converted but not all stored wait here between
 // the exporter helper's retries, so that the request's decoded spans can be
-// let go as soon as they are converted: under load they were a third of the
-// collector's live heap, held only for a retry (docs/benchmarks.md,
+// let go as soon as they are converted: under load they were two fifths of
+// the collector's live heap, held only for a retry (docs/benchmarks.md,
 // "Requests let go once converted"). The helper retries what a push hands
 // back in a consumererror.Traces (the part of a request still to send); that
 // part is a token naming the kept rows, a request with no span.
 //
 // A retry resumes where the last attempt stopped: tables already stored are
-// not written again. A request that ends in the persistent queue is still
-// whole on disk until it is stored, so a crash or shutdown mid-retry loses
-// nothing; the token only ever lives in memory.
+// not written again. A request from a persistent queue stays whole on disk
+// until it is stored, so a crash or shutdown mid-retry loses nothing; the
+// token only ever lives in memory.
 
 // retryTokenKey is the resource attribute of a token request.
 const retryTokenKey = "settlewatch.exporter.retry_token"
