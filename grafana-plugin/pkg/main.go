@@ -5,6 +5,7 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
@@ -12,7 +13,21 @@ import (
 	"github.com/settlewatch/settlewatch/grafana-plugin/pkg/plugin"
 )
 
+// gcPercent is the plugin's garbage-collection target unless the operator
+// sets GOGC. Its live heap is a few MB, so at Go's default a month's hourly
+// trend ran several collections per request; at 400 the plugin's overhead on
+// that trend fell by about a third, for 16 MiB more peak RSS
+// (docs/benchmarks.md, "Plugin").
+const gcPercent = 400
+
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
+}
+
 func main() {
+	tuneGC(os.Getenv)
 	// Manage serves the data source with automatic instance management: an
 	// instance per data source and settings version, disposed when replaced.
 	if err := datasource.Manage(plugin.PluginID, plugin.NewDatasource, datasource.ManageOpts{}); err != nil {
