@@ -28,9 +28,9 @@ type Columns map[string]any
 // prepares new columns, so each one still grows its first block from empty
 // (the string positions; reserveStrings sizes the bytes): smaller blocks
 // grow less. 2048 rows allocate a third of what 8192 did per insert and run
-// no slower (docs/benchmarks.md, "Smaller blocks"). The server squashes the
-// blocks of one INSERT (min_insert_block_size_rows), so the rows still make
-// one part.
+// no slower (docs/benchmarks.md, "The driver's columns, smaller"). The
+// server squashes the blocks of one INSERT (min_insert_block_size_rows), so
+// the rows still make one part.
 const BlockRows = 2048
 
 var blockRows = BlockRows // benchmarks compare other sizes

@@ -87,7 +87,7 @@ func TestRetryResumesFromKeptRows(t *testing.T) {
 	if got := db.Count(t, "SELECT count() FROM transactions FINAL"); got != 400 {
 		t.Errorf("transactions assembled: %d, want 400", got)
 	}
-	if n := e.retries.len(); n != 0 {
+	if n := len(e.retries.kept); n != 0 {
 		t.Errorf("%d row sets still kept after the request was stored", n)
 	}
 }
@@ -144,7 +144,7 @@ func TestUnreachableClickHouseKeepsRowsAcrossAttempts(t *testing.T) {
 	if !errors.As(err, &again) {
 		t.Fatalf("retry with ClickHouse down = %v, want a new token", err)
 	}
-	if n := e.retries.len(); n != 1 {
+	if n := len(e.retries.kept); n != 1 {
 		t.Fatalf("%d row sets kept after the second attempt, want 1", n)
 	}
 	for _, k := range e.retries.kept {
@@ -162,7 +162,7 @@ func TestUnreachableClickHouseKeepsRowsAcrossAttempts(t *testing.T) {
 	if err == nil || errors.As(err, &left) {
 		t.Fatalf("push with retries off = %v, want a plain error", err)
 	}
-	if n := off.retries.len(); n != 0 {
+	if n := len(off.retries.kept); n != 0 {
 		t.Fatalf("retries off, yet %d row sets kept", n)
 	}
 }

@@ -108,13 +108,6 @@ func (r *retryState) tokenOf(td ptrace.Traces) (uint64, bool) {
 	return tok, err == nil
 }
 
-// len is the number of requests whose rows are kept.
-func (r *retryState) len() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.kept)
-}
-
 // clear drops every kept row set (the exporter shuts down; the persistent
 // queue still holds those requests whole).
 func (r *retryState) clear() {

@@ -24,8 +24,8 @@ func TestRetryTokenNamesItsRowsOnce(t *testing.T) {
 	if got, _, ok := r.take(ta, now); got != a || !ok {
 		t.Fatalf("take(token a) = %v, %v; want rows a", got, ok)
 	}
-	if r.len() != 0 {
-		t.Fatalf("%d row sets still kept", r.len())
+	if len(r.kept) != 0 {
+		t.Fatalf("%d row sets still kept", len(r.kept))
 	}
 }
 
@@ -75,8 +75,8 @@ func TestOnlyThisExportersTokensAreTokens(t *testing.T) {
 			t.Errorf("%s was taken for a token", name)
 		}
 	}
-	if r.len() != 1 {
-		t.Fatalf("the real token's rows went missing: %d kept", r.len())
+	if len(r.kept) != 1 {
+		t.Fatalf("the real token's rows went missing: %d kept", len(r.kept))
 	}
 }
 
