@@ -32,6 +32,13 @@ import (
 var pluginBin string
 
 func TestMain(m *testing.M) {
+	if bin := os.Getenv("SETTLEWATCH_TEST_PLUGIN_BIN"); bin != "" {
+		// A plugin built elsewhere, e.g. an earlier commit's, to compare
+		// benchmarks of two builds alternately (docs/benchmarks.md, "Plugin").
+		pluginBin = bin
+		chtest.Main(m)
+		return
+	}
 	bin, err := buildPlugin()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build the plugin: %v\n", err)
