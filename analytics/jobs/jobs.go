@@ -51,13 +51,14 @@ func (e *Env) NowUTC() time.Time {
 	return time.Now().UTC()
 }
 
-// Ctx gives a query context with the deadline and max_execution_time.
-func (e *Env) Ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+// Ctx gives a query context with the deadline and max_execution_time, and
+// any extra settings of the query.
+func (e *Env) Ctx(ctx context.Context, extra ...chconn.Setting) (context.Context, context.CancelFunc) {
 	t := e.QueryTimeout
 	if t <= 0 {
 		t = 5 * time.Minute
 	}
-	return chconn.WithQuerySettings(ctx, t)
+	return chconn.WithQuerySettings(ctx, t, extra...)
 }
 
 // Table is the quoted name of one of our tables.

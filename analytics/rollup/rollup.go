@@ -38,6 +38,7 @@ import (
 
 	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/analytics/model"
+	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 )
 
@@ -417,7 +418,25 @@ func exec(ctx context.Context, env *jobs.Env, what, q string, args ...any) error
 }
 
 func execOn(ctx context.Context, env *jobs.Env, conn driver.Conn, what, q string, args ...any) error {
-	qctx, cancel := env.Ctx(ctx)
+	return execWith(ctx, env, conn, nil, what, q, args...)
+}
+
+// sortedBlocks are the settings of step 1 (dimensionsSQL): each branch's
+// rows arrive sorted by the table's key, in blocks of up to a million rows,
+// and are written as they come instead of being gathered into one block
+// first, which the server would then sort again, on one thread, before
+// writing it (a third of step 1 for an hour of 1M transactions,
+// docs/benchmarks.md, "Hourly rollup of 1M transactions"). A block the
+// server finds sorted is written without that sort; a step writes a part
+// per branch (11 for an hour), which the server merges in the background.
+var sortedBlocks = []chconn.Setting{
+	chconn.IntSetting("min_insert_block_size_rows", 0),
+	chconn.IntSetting("min_insert_block_size_bytes", 0),
+	chconn.IntSetting("max_block_size", 1<<20),
+}
+
+func execWith(ctx context.Context, env *jobs.Env, conn driver.Conn, settings []chconn.Setting, what, q string, args ...any) error {
+	qctx, cancel := env.Ctx(ctx, settings...)
 	defer cancel()
 	start := time.Now()
 	if err := conn.Exec(qctx, q, args...); err != nil {
@@ -519,7 +538,7 @@ func (j *Job) readTransactions(ctx context.Context, env *jobs.Env, v uint64, hou
 	}
 	// Every branch reads the hours itself.
 	insert := chschema.Rollups.InsertSQL(env.DB)
-	return exec(ctx, env, "read transactions", insert+" "+dimensionsSQL(windowSQL(env)), branchArgs(v, hoursArgs(hours)...)...)
+	return execWith(ctx, env, env.Conn, sortedBlocks, "read transactions", insert+" "+dimensionsSQL(windowSQL(env)), branchArgs(v, hoursArgs(hours)...)...)
 }
 
 // windowSQL is a subquery of the live transactions of some hours (arguments:
@@ -586,7 +605,7 @@ func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []t
 		if err != nil {
 			return false, err
 		}
-		if err := execOn(ctx, env, sess, "read transactions", insert+" "+dimensionsSQL(windowTable), branchArgs(v)...); err != nil {
+		if err := execWith(ctx, env, sess, sortedBlocks, "read transactions", insert+" "+dimensionsSQL(windowTable), branchArgs(v)...); err != nil {
 			return false, err
 		}
 	}
@@ -752,7 +771,9 @@ const (
 // dimension, each a GROUP BY that collects its transactions' latency buckets
 // (one byte each) and counts them into the histogram once per group.
 // Separate GROUP BYs cost less than one over an ARRAY JOIN of the
-// dimensions: each hash table stays small (docs/benchmarks.md).
+// dimensions: each hash table stays small (docs/benchmarks.md). Each branch
+// sorts its rows by the rollups table's key (granularity and dimension are
+// constant in it), on the thread that runs it, for sortedBlocks.
 func dimensionsSQL(src string) string {
 	branch := func(dim, val string, fine bool) string {
 		g, b := "3600", "toStartOfHour(txn_time)"
@@ -761,7 +782,7 @@ func dimensionsSQL(src string) string {
 		}
 		return "SELECT toUInt32(" + g + ") AS g, '" + dim + "' AS dim, b, val, outcome, cause, currency, tn, ta, tl, " + model.HistFromBucketsSQL("lbs") + " AS th" +
 			" FROM (SELECT " + b + " AS b, " + val + " AS val, outcome, cause, currency, count() AS tn, sum(amount_minor) AS ta, sum(lat_ms) AS tl, groupArray(lb) AS lbs" +
-			" FROM " + src + " GROUP BY b, val, outcome, cause, currency)"
+			" FROM " + src + " GROUP BY b, val, outcome, cause, currency ORDER BY b, val, outcome, cause, currency)"
 	}
 	parts := []string{branch(model.All, "toString('')", true)}
 	for _, d := range model.Dimensions {

@@ -472,3 +472,54 @@ func TestDayRowsWaitForTheDayToEnd(t *testing.T) {
 		t.Errorf("today's day rows were derived while it runs (%d transactions)", n)
 	}
 }
+
+// Step 1 hands the server each branch's rows sorted by the rollups table's
+// key, so that the server writes them without sorting them again
+// (sortedBlocks): every block it wrote for step 1 it found sorted, with and
+// without the window table.
+func TestStepOneWritesSortedBlocks(t *testing.T) {
+	db := chtest.Migrated(t)
+	load(t, db, synth.Config{Seed: 21, From: day0.Add(8 * time.Hour), To: day0.Add(10 * time.Hour), PerHour: 3000, USDShare: 0.2})
+	for _, staged := range []bool{true, false} {
+		e := env(t, db)
+		if !staged {
+			e.Session = nil
+		}
+		r := &jobs.Runner{Env: *e}
+		if _, err := r.Backfill(t.Context(), &rollup.Job{}, day0.Add(8*time.Hour), day0.Add(10*time.Hour), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Exec(t, "SYSTEM FLUSH LOGS")
+	// Step 1 is the only query that collects latency buckets; the database's
+	// name keeps other tests' runs out.
+	rows, err := db.Conn.Query(t.Context(), "SELECT position(query, 'rollup_window') > 0,"+
+		" arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'MergeTreeDataWriterBlocks')),"+
+		" arrayElement(ProfileEvents.Values, indexOf(ProfileEvents.Names, 'MergeTreeDataWriterBlocksAlreadySorted'))"+
+		" FROM system.query_log WHERE type = 2 AND position(query, 'groupArray(lb) AS lbs') > 0 AND position(query, ?) > 0"+
+		" AND position(query, 'system.query_log') = 0", "`"+db.Name+"`.`rollups`")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := map[bool]bool{}
+	for rows.Next() {
+		var staged bool
+		var blocks, sorted uint64
+		if err := rows.Scan(&staged, &blocks, &sorted); err != nil {
+			t.Fatal(err)
+		}
+		seen[staged] = true
+		// One block per branch at least: the total and ten dimensions.
+		if blocks < uint64(len(model.Dimensions)+1) || sorted != blocks {
+			t.Errorf("staged %v: step 1 wrote %d blocks, %d of them already sorted; want every one of at least %d",
+				staged, blocks, sorted, len(model.Dimensions)+1)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if !seen[true] || !seen[false] {
+		t.Fatalf("system.query_log holds step 1 of staged=%v and unstaged=%v: is log_queries on?", seen[true], seen[false])
+	}
+}
