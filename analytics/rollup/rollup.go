@@ -73,6 +73,9 @@ type Job struct {
 	StageRows int
 	// warnStage logs a refused temporary table once.
 	warnStage sync.Once
+	// legacy caches whether the server predates 20.x (sortsBranches).
+	legacyMu sync.Mutex
+	legacy   *bool
 	// BeforeHourRows, if set, is called between writing the 5-minute rows
 	// and the hour rows of a window (tests kill a daemon there).
 	BeforeHourRows func()
@@ -421,6 +424,34 @@ func execOn(ctx context.Context, env *jobs.Env, conn driver.Conn, what, q string
 	return execWith(ctx, env, conn, nil, what, q, args...)
 }
 
+// sortsBranches reports whether step 1 hands the server sorted blocks
+// (sortedBlocks), read once per Job: on servers before 20.x, where it was
+// measured. Newer servers build and sort insert blocks in their own pipeline,
+// where unsquashed blocks could make many small parts, so they keep their
+// defaults and the branches stay unsorted.
+func (j *Job) sortsBranches(ctx context.Context, env *jobs.Env) (bool, error) {
+	j.legacyMu.Lock()
+	defer j.legacyMu.Unlock()
+	if j.legacy == nil {
+		qctx, cancel := env.Ctx(ctx)
+		defer cancel()
+		v, err := chconn.ServerVersion(qctx, env.Conn)
+		if err != nil {
+			return false, fmt.Errorf("rollup: %w", err)
+		}
+		legacy := !v.AtLeast(20, 1)
+		j.legacy = &legacy
+	}
+	return *j.legacy, nil
+}
+
+func stepOneSettings(sorted bool) []chconn.Setting {
+	if sorted {
+		return sortedBlocks
+	}
+	return nil
+}
+
 // sortedBlocks are the settings of step 1 (dimensionsSQL): each branch's
 // rows arrive sorted by the table's key, in blocks of up to a million rows,
 // and are written as they come instead of being gathered into one block
@@ -537,8 +568,12 @@ func (j *Job) readTransactions(ctx context.Context, env *jobs.Env, v uint64, hou
 		}
 	}
 	// Every branch reads the hours itself.
+	sorted, err := j.sortsBranches(ctx, env)
+	if err != nil {
+		return err
+	}
 	insert := chschema.Rollups.InsertSQL(env.DB)
-	return execWith(ctx, env, env.Conn, sortedBlocks, "read transactions", insert+" "+dimensionsSQL(windowSQL(env)), branchArgs(v, hoursArgs(hours)...)...)
+	return execWith(ctx, env, env.Conn, stepOneSettings(sorted), "read transactions", insert+" "+dimensionsSQL(windowSQL(env), sorted), branchArgs(v, hoursArgs(hours)...)...)
 }
 
 // windowSQL is a subquery of the live transactions of some hours (arguments:
@@ -577,6 +612,10 @@ func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []t
 	if err != nil {
 		return false, err
 	}
+	sorted, err := j.sortsBranches(ctx, env)
+	if err != nil {
+		return false, err
+	}
 	sess, err := env.Session(ctx)
 	if err != nil {
 		return false, fmt.Errorf("rollup: open a session for the window table: %w", err)
@@ -605,7 +644,7 @@ func (j *Job) readStaged(ctx context.Context, env *jobs.Env, v uint64, hours []t
 		if err != nil {
 			return false, err
 		}
-		if err := execWith(ctx, env, sess, sortedBlocks, "read transactions", insert+" "+dimensionsSQL(windowTable), branchArgs(v)...); err != nil {
+		if err := execWith(ctx, env, sess, stepOneSettings(sorted), "read transactions", insert+" "+dimensionsSQL(windowTable, sorted), branchArgs(v)...); err != nil {
 			return false, err
 		}
 	}
@@ -771,10 +810,15 @@ const (
 // dimension, each a GROUP BY that collects its transactions' latency buckets
 // (one byte each) and counts them into the histogram once per group.
 // Separate GROUP BYs cost less than one over an ARRAY JOIN of the
-// dimensions: each hash table stays small (docs/benchmarks.md). Each branch
-// sorts its rows by the rollups table's key (granularity and dimension are
-// constant in it), on the thread that runs it, for sortedBlocks.
-func dimensionsSQL(src string) string {
+// dimensions: each hash table stays small (docs/benchmarks.md). With sorted,
+// each branch sorts its rows by the rollups table's key (granularity and
+// dimension are constant in it), on the thread that runs it, for
+// sortedBlocks.
+func dimensionsSQL(src string, sorted bool) string {
+	order := ""
+	if sorted {
+		order = " ORDER BY b, val, outcome, cause, currency"
+	}
 	branch := func(dim, val string, fine bool) string {
 		g, b := "3600", "toStartOfHour(txn_time)"
 		if fine {
@@ -782,7 +826,7 @@ func dimensionsSQL(src string) string {
 		}
 		return "SELECT toUInt32(" + g + ") AS g, '" + dim + "' AS dim, b, val, outcome, cause, currency, tn, ta, tl, " + model.HistFromBucketsSQL("lbs") + " AS th" +
 			" FROM (SELECT " + b + " AS b, " + val + " AS val, outcome, cause, currency, count() AS tn, sum(amount_minor) AS ta, sum(lat_ms) AS tl, groupArray(lb) AS lbs" +
-			" FROM " + src + " GROUP BY b, val, outcome, cause, currency ORDER BY b, val, outcome, cause, currency)"
+			" FROM " + src + " GROUP BY b, val, outcome, cause, currency" + order + ")"
 	}
 	parts := []string{branch(model.All, "toString('')", true)}
 	for _, d := range model.Dimensions {
