@@ -452,7 +452,8 @@ func stepOneSettings(sorted bool) []chconn.Setting {
 	return nil
 }
 
-// sortedBlocks are the settings of step 1 (dimensionsSQL): each branch's
+// sortedBlocks are the settings of step 1 over the window table
+// (dimensionsSQL with sorted): each branch's
 // rows arrive sorted by the table's key, in blocks of up to a million rows,
 // and are written as they come instead of being gathered into one block
 // first, which the server would then sort again, on one thread, before
@@ -567,13 +568,11 @@ func (j *Job) readTransactions(ctx context.Context, env *jobs.Env, v uint64, hou
 			return err
 		}
 	}
-	// Every branch reads the hours itself.
-	sorted, err := j.sortsBranches(ctx, env)
-	if err != nil {
-		return err
-	}
+	// Every branch reads the hours itself, with the server's defaults: with
+	// sortedBlocks' max_block_size each branch's FINAL would read blocks of
+	// 1M rows of every column it needs.
 	insert := chschema.Rollups.InsertSQL(env.DB)
-	return execWith(ctx, env, env.Conn, stepOneSettings(sorted), "read transactions", insert+" "+dimensionsSQL(windowSQL(env), sorted), branchArgs(v, hoursArgs(hours)...)...)
+	return exec(ctx, env, "read transactions", insert+" "+dimensionsSQL(windowSQL(env), false), branchArgs(v, hoursArgs(hours)...)...)
 }
 
 // windowSQL is a subquery of the live transactions of some hours (arguments:
