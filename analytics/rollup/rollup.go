@@ -453,14 +453,14 @@ func stepOneSettings(sorted bool) []chconn.Setting {
 }
 
 // sortedBlocks are the settings of step 1 over the window table
-// (dimensionsSQL with sorted): each branch's
-// rows arrive sorted by the table's key, in blocks of up to a million rows,
-// and are written as they come instead of being gathered into one block
-// first, which the server would then sort again, on one thread, before
-// writing it (a third of step 1 for an hour of 1M transactions,
-// docs/benchmarks.md, "Hourly rollup of 1M transactions"). A block the
-// server finds sorted is written without that sort; a step writes a part
-// per branch (11 for an hour), which the server merges in the background.
+// (dimensionsSQL with sorted): each branch's rows arrive sorted by the
+// table's key, in blocks of up to a million rows, and are written as they
+// come instead of being gathered into one block first, which the server
+// would then sort again, on one thread, before writing it (a third of step 1
+// for an hour of 1M transactions, docs/benchmarks.md, "Hourly rollup of 1M
+// transactions"). A block the server finds sorted is written without that
+// sort; a step writes a part per branch (11 for an hour), which the server
+// merges in the background.
 var sortedBlocks = []chconn.Setting{
 	chconn.IntSetting("min_insert_block_size_rows", 0),
 	chconn.IntSetting("min_insert_block_size_bytes", 0),
