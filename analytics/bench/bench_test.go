@@ -99,10 +99,11 @@ func BenchmarkHourlyRollup1M(b *testing.B) {
 func BenchmarkScheduledHour1M(b *testing.B) { scheduledHour(b, false) }
 
 // BenchmarkScheduledHour1MSettled: the same run once ClickHouse has no merge
-// left to do in the database, as at the daemon's usual run: transactions
-// arrive through the hour and the run starts Lag (10 minutes) after it
-// ends, so the hour's parts have had their merges. The parts of the hour's
-// time-ordered rows are reported (parts).
+// left to do in the database, close to the daemon's usual run: an hour's
+// transactions arrive through the hour and the daemon rolls up changed hours
+// every 5 minutes, so by the run that covers the whole hour most of its rows
+// sit in merged parts. The parts of the hour's time-ordered rows are
+// reported (parts).
 func BenchmarkScheduledHour1MSettled(b *testing.B) { scheduledHour(b, true) }
 
 func scheduledHour(b *testing.B, settled bool) {
