@@ -439,7 +439,8 @@ func (j *Job) sortsBranches(ctx context.Context, env *jobs.Env) (bool, error) {
 		if err != nil {
 			return false, fmt.Errorf("rollup: %w", err)
 		}
-		legacy := !v.AtLeast(20, 1)
+		// The same boundary as the schema's dialects.
+		legacy := !chschema.DialectFor(v, "").Modern
 		j.legacy = &legacy
 	}
 	return *j.legacy, nil
