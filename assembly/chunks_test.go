@@ -41,22 +41,49 @@ func TestByRecencySplitsFreshFromOld(t *testing.T) {
 	const h = uint64(3600e9)
 	now := 1000 * h
 	groups := byRecency([]foreignRange{
-		{id: "fresh-1", lo: now - h/2, hi: now - h/2, any: true},
-		{id: "old", lo: now - 24*h, hi: now - 24*h, any: true},
-		{id: "fresh-2", lo: now - h/4, hi: now, any: true},
-		{id: "both", lo: now - 30*h, hi: now - h/8, any: true},
+		{id: "fresh-1", lo: now - h/2, hi: now - h/2, n: 1},
+		{id: "old", lo: now - 24*h, hi: now - 24*h, n: 2},
+		{id: "fresh-2", lo: now - h/4, hi: now, n: 3},
+		{id: "both", lo: now - 30*h, hi: now - h/8, n: 4},
 	})
 	if len(groups) != 2 {
 		t.Fatalf("%d groups, want 2: %+v", len(groups), groups)
 	}
 	fresh, old := groups[0], groups[1]
-	if !slices.Equal(fresh.ids, []string{"fresh-1", "fresh-2"}) || fresh.lo != now-h/2 || fresh.hi != now {
+	if !slices.Equal(fresh.ids, []string{"fresh-1", "fresh-2"}) || fresh.lo != now-h/2 || fresh.hi != now || fresh.n != 4 {
 		t.Errorf("fresh group %+v", fresh)
 	}
-	if !slices.Equal(old.ids, []string{"old", "both"}) || old.lo != now-30*h || old.hi != now-h/8 {
+	if !slices.Equal(old.ids, []string{"old", "both"}) || old.lo != now-30*h || old.hi != now-h/8 || old.n != 6 {
 		t.Errorf("old group %+v", old)
 	}
-	if g := byRecency([]foreignRange{{id: "x", lo: 5, hi: 9, any: true}}); len(g) != 1 || g[0].lo != 5 || g[0].hi != 9 {
+	if g := byRecency([]foreignRange{{id: "x", lo: 5, hi: 9, n: 1}}); len(g) != 1 || g[0].lo != 5 || g[0].hi != 9 {
 		t.Errorf("one range: %+v", g)
+	}
+}
+
+// The listing's counts per stamp decide how a transaction's facts are had:
+// all the caller's, the caller's plus a ranged read of other stamps, or
+// (when a stamp of the caller's is stored another number of times) read
+// whole.
+func TestForeignStamps(t *testing.T) {
+	mine := []*Known{{IngestedNs: 50}, {IngestedNs: 50}, {IngestedNs: 60}}
+	cases := []struct {
+		name   string
+		stamps []stampCount
+		ok     bool
+		want   foreignRange
+	}{
+		{"all the caller's", []stampCount{{50, 2}, {60, 1}}, true, foreignRange{id: "t"}},
+		{"another writer's rows before and after", []stampCount{{20, 3}, {50, 2}, {60, 1}, {70, 1}}, true, foreignRange{id: "t", lo: 20, hi: 70, n: 4}},
+		{"a copy of the caller's merged away", []stampCount{{50, 1}, {60, 1}}, false, foreignRange{}},
+		{"a writer with the caller's stamp", []stampCount{{50, 3}, {60, 1}}, false, foreignRange{}},
+		{"a stamp of the caller's not stored", []stampCount{{50, 2}}, false, foreignRange{}},
+		{"not stored, another writer's stored", []stampCount{{20, 1}, {50, 2}}, false, foreignRange{}},
+	}
+	for _, tc := range cases {
+		got, ok := foreignStamps("t", mine, tc.stamps)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("%s: %+v, %v; want %+v, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
 	}
 }

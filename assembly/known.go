@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/settlewatch/settlewatch/domain"
@@ -14,10 +15,11 @@ type Known struct {
 	IngestedNs uint64
 }
 
-// factRow names one stored row of payment_facts: its key and version.
-type factRow struct {
-	trace, span string
-	ingested    uint64
+// stampCount is how many stored rows of a transaction carry one
+// ingested_ns: the listing groups a transaction's rows by writer (each
+// collector batch stamps its rows with one ingested_ns).
+type stampCount struct {
+	ingested, n uint64
 }
 
 // knownFacts are facts by transaction: pointers into the caller's Known, or
@@ -39,30 +41,23 @@ func newKnownFacts(ks []Known) knownFacts {
 	return out
 }
 
-// find returns the fact stored as row r among ks.
-func find(ks []*Known, r factRow) (*domain.Fact, bool) {
-	for _, k := range ks {
-		if k.IngestedNs == r.ingested && k.Fact.SpanID == r.span && k.Fact.TraceID == r.trace {
-			return &k.Fact, true
-		}
-	}
-	return nil, false
-}
-
 // readFacts returns every stored fact of txnIDs by transaction, as reading
 // them back does.
-// The rows of the transactions the caller knows facts of are first listed by
-// key and version only (four narrow columns instead of thirty: reading a few
-// thousand scattered transactions whole reads most of the table,
-// docs/benchmarks.md). A transaction's rows the caller wrote take the known
-// facts; the others (another writer's, or a re-sent span's other copy) are
-// read by id within the range of their ingested_ns, which src is partitioned
-// by, so that only the parts written in that range are read (for a gateway's
-// half of a transaction, the terminal's half stored moments before).
-// Transactions the caller knows nothing of, and any whose listed rows the
-// ranged read did not return (merged away meanwhile), are read whole. Either
-// way the facts are the rows stored. It also reports how many transactions
-// took only known facts.
+// The rows of the transactions the caller knows facts of are first listed
+// as counts per transaction and ingested_ns (two narrow columns instead of
+// thirty: reading a few thousand scattered transactions whole reads most of
+// the table, docs/benchmarks.md). A transaction whose rows are, stamp by
+// stamp, as many as the caller's takes the known facts; rows of other
+// stamps (another writer's, or a re-sent span's other copy) are read by id
+// within the range of their ingested_ns, which src is partitioned by, so
+// that only the parts written in that range are read (for a gateway's half
+// of a transaction, the terminal's half stored moments before).
+// Transactions the caller knows nothing of, any whose count of the caller's
+// own stamp differs from what it stored (a copy merged away, or a writer
+// that used the same ingested_ns), and any whose other rows the ranged read
+// did not all return (merged away meanwhile), are read whole. Either way the
+// facts are the rows stored. It also reports how many transactions took
+// only known facts.
 func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]domain.Fact, int, error) {
 	var candidates, rest []string
 	for _, id := range txnIDs {
@@ -75,25 +70,24 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
 	if len(candidates) > 0 {
-		listed, err := a.factRows(ctx, candidates, known, src)
+		listed, err := a.factStamps(ctx, candidates, src)
 		if err != nil {
 			return nil, 0, err
 		}
 		var partial []foreignRange
 		for _, id := range candidates {
-			mine := known[id]
-			fr := foreignRange{id: id}
-			for _, r := range listed[id] {
-				if _, ok := find(mine, r); !ok {
-					fr.lo, fr.hi = minNonZero(fr.lo, r.ingested), max(fr.hi, r.ingested)
-					fr.any = true
-				}
+			stamps := listed[id]
+			if len(stamps) == 0 {
+				continue // none of its rows is stored (visible) yet
 			}
+			fr, ok := foreignStamps(id, known[id], stamps)
 			switch {
-			case fr.any:
+			case !ok:
+				rest = append(rest, id)
+			case fr.n > 0:
 				partial = append(partial, fr)
-			case len(listed[id]) > 0:
-				byTxn[id], _ = known.join(id, listed[id], nil)
+			default:
+				byTxn[id] = known.facts(id, len(known[id]))
 				fromMemory++
 			}
 		}
@@ -103,11 +97,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			}
 			var read []Known
 			for _, g := range byRecency(partial) {
-				expect := 0
-				for _, id := range g.ids {
-					expect += len(listed[id])
-				}
-				more, err := a.queryFacts(ctx, src, expect, txnSet(g.ids), "txn_id IN sw_txn_ids AND ingested_ns >= ? AND ingested_ns <= ?", g.lo, g.hi)
+				more, err := a.queryFacts(ctx, src, g.n, txnSet(g.ids), "txn_id IN sw_txn_ids AND ingested_ns >= ? AND ingested_ns <= ?", g.lo, g.hi)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -119,13 +109,12 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			}
 			found := newKnownFacts(read)
 			for _, fr := range partial {
-				id := fr.id
-				facts, ok := known.join(id, listed[id], found[id])
+				facts, ok := known.withForeign(fr, listed[fr.id], found[fr.id])
 				if !ok {
-					rest = append(rest, id)
+					rest = append(rest, fr.id)
 					continue
 				}
-				byTxn[id] = facts
+				byTxn[fr.id] = facts
 			}
 		}
 	}
@@ -151,19 +140,66 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 	return byTxn, fromMemory, nil
 }
 
-// join returns the fact of every listed row of txnID, known or read, or
-// false if a row is neither.
-func (k knownFacts) join(txnID string, rows []factRow, read []*Known) ([]domain.Fact, bool) {
-	mine := k[txnID]
-	out := make([]domain.Fact, 0, len(rows))
-	for _, r := range rows {
-		f, ok := find(mine, r)
-		if !ok {
-			if f, ok = find(read, r); !ok {
-				return nil, false
+// foreignStamps compares a transaction's stored rows, counted by
+// ingested_ns, with the caller's facts of it (mine). It reports false when
+// a stamp of the caller's has another count stored than the caller wrote
+// (read the transaction whole); else the range and count of the rows of
+// other stamps (none: every row is the caller's).
+func foreignStamps(id string, mine []*Known, stamps []stampCount) (foreignRange, bool) {
+	fr := foreignRange{id: id}
+	matched := 0
+	for _, s := range stamps {
+		k := 0
+		for _, m := range mine {
+			if m.IngestedNs == s.ingested {
+				k++
 			}
 		}
-		out = append(out, *f)
+		switch {
+		case k == 0:
+			fr.lo, fr.hi = minNonZero(fr.lo, s.ingested), max(fr.hi, s.ingested)
+			fr.n += int(s.n)
+		case uint64(k) != s.n:
+			return fr, false
+		default:
+			matched += k
+		}
+	}
+	// A stamp of the caller's that is not stored at all.
+	return fr, matched == len(mine)
+}
+
+// facts copies the caller's facts of txnID into a slice with room for extra
+// more.
+func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
+	mine := k[txnID]
+	out := make([]domain.Fact, 0, max(capacity, len(mine)))
+	for _, m := range mine {
+		out = append(out, m.Fact)
+	}
+	return out
+}
+
+// withForeign returns the caller's facts of fr.id and the rows of its other
+// stamps among read, or false unless read holds exactly as many rows of
+// each of those stamps as were listed.
+func (k knownFacts) withForeign(fr foreignRange, stamps []stampCount, read []*Known) ([]domain.Fact, bool) {
+	mine := k[fr.id]
+	out := k.facts(fr.id, len(mine)+fr.n)
+	for _, s := range stamps {
+		if slices.ContainsFunc(mine, func(m *Known) bool { return m.IngestedNs == s.ingested }) {
+			continue
+		}
+		got := uint64(0)
+		for _, r := range read {
+			if r.IngestedNs == s.ingested {
+				out = append(out, r.Fact)
+				got++
+			}
+		}
+		if got != s.n {
+			return nil, false
+		}
 	}
 	return out, true
 }
@@ -173,7 +209,7 @@ func (k knownFacts) join(txnID string, rows []factRow, read []*Known) ([]domain.
 type foreignRange struct {
 	id     string
 	lo, hi uint64
-	any    bool
+	n      int // how many rows
 }
 
 // freshSpan separates the rows stored moments before (the other half of a
@@ -187,6 +223,7 @@ const freshSpan = uint64(time.Hour)
 type rangeGroup struct {
 	ids    []string
 	lo, hi uint64
+	n      int // how many rows, about
 }
 
 // byRecency splits ranges into at most two reads: the transactions whose
@@ -204,6 +241,7 @@ func byRecency(rs []foreignRange) []rangeGroup {
 		}
 		g.ids = append(g.ids, r.id)
 		g.lo, g.hi = minNonZero(g.lo, r.lo), max(g.hi, r.hi)
+		g.n += r.n
 	}
 	var out []rangeGroup
 	for _, g := range []rangeGroup{fresh, old} {
@@ -221,36 +259,33 @@ func minNonZero(a, b uint64) uint64 {
 	return a
 }
 
-// factRows lists the stored rows of txnIDs by key and version.
-func (a *Assembler) factRows(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]factRow, error) {
-	rows, done, err := a.query(ctx, "SELECT txn_id, trace_id, span_id, ingested_ns FROM "+a.table(src)+" WHERE txn_id IN sw_txn_ids",
-		[]idSet{txnSet(txnIDs)})
+// factStamps counts the stored rows of txnIDs by transaction and
+// ingested_ns. Two columns of every granule the ids touch, and about a row
+// per transaction back: listing each row's key (trace and span ids too) read
+// twice the bytes on the server and sent five times the rows
+// (docs/benchmarks.md, "The listing by stamp").
+func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src string) (map[string][]stampCount, error) {
+	rows, done, err := a.query(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.table(src)+
+		" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", []idSet{txnSet(txnIDs)})
 	if err != nil {
 		return nil, wrap("list facts", err)
 	}
 	defer done()
-	// Every transaction's rows in one backing array, a slot for each fact
-	// the caller knows of: appending per transaction grew thousands of
-	// small slices a batch. Rows beyond those (another writer's) grow
-	// their transaction's slice as before.
-	total := 0
-	for _, id := range txnIDs {
-		total += len(known[id])
-	}
-	backing := make([]factRow, total)
-	out := make(map[string][]factRow, len(txnIDs))
+	// One backing array with a slot per transaction: most have one stamp,
+	// and appending per transaction grew thousands of small slices a batch.
+	backing := make([]stampCount, len(txnIDs))
+	out := make(map[string][]stampCount, len(txnIDs))
 	for rows.Next() {
 		var id string
-		var r factRow
-		if err := rows.Scan(&id, &r.trace, &r.span, &r.ingested); err != nil {
-			return nil, wrap("scan fact rows", err)
+		var sc stampCount
+		if err := rows.Scan(&id, &sc.ingested, &sc.n); err != nil {
+			return nil, wrap("scan fact stamps", err)
 		}
-		rs, ok := out[id]
-		if !ok { // each id of txnIDs takes its slots once: they add up to total
-			n := len(known[id])
-			rs, backing = backing[:0:n], backing[n:]
+		ss, ok := out[id]
+		if !ok && len(backing) > 0 {
+			ss, backing = backing[:0:1], backing[1:]
 		}
-		out[id] = append(rs, r)
+		out[id] = append(ss, sc)
 	}
 	return out, rows.Err()
 }

@@ -76,6 +76,14 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 		if res.Transactions != len(txns) || res.FromMemory != wantMem {
 			t.Fatalf("known facts %v: %d transactions, %d from memory; want %d, %d", withKnown, res.Transactions, res.FromMemory, len(txns), wantMem)
 		}
+		if withKnown {
+			// Every other writer's row was had by a ranged read: none of
+			// the transactions was read whole.
+			db.Exec(t, "SYSTEM FLUSH LOGS")
+			if n := wholeReads(t, db); n != 0 {
+				t.Errorf("%d whole reads with known facts, want 0", n)
+			}
+		}
 		rows[withKnown] = map[string]stored{}
 		for _, x := range txns {
 			rows[withKnown][x.id] = current(t, db, x.id)
@@ -149,9 +157,15 @@ func TestRowMergedAwayAfterListingIsReadWhole(t *testing.T) {
 		t.Errorf("%+v, want unsettled with 2 facts (the root counted once)", got)
 	}
 	db.Exec(t, "SYSTEM FLUSH LOGS")
-	whole := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ? AND query NOT LIKE '%ingested_ns >=%'",
-		"SELECT txn_id, trace_id, span_id, parent_span_id%`"+db.Name+"`.`recent_facts` WHERE txn_id IN%")
-	if whole != 1 {
+	if whole := wholeReads(t, db); whole != 1 {
 		t.Errorf("%d whole reads of the transaction, want 1 after the ranged read missed the merged row", whole)
 	}
+}
+
+// wholeReads counts the reads of transactions' facts by id alone (not
+// within a range of ingested_ns) in db's recent_facts.
+func wholeReads(t *testing.T, db *chtest.DB) uint64 {
+	t.Helper()
+	return db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ? AND query NOT LIKE '%ingested_ns >=%'",
+		"SELECT txn_id, trace_id, span_id, parent_span_id%`"+db.Name+"`.`recent_facts` WHERE txn_id IN%")
 }
