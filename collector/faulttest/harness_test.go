@@ -183,6 +183,19 @@ func (c *collector) kill(t *testing.T) {
 	_, _ = c.cmd.Process.Wait()
 }
 
+// killWhileQueued kills the collector with SIGKILL as soon as its persistent
+// queue holds at least min requests (polled), or fails after within.
+func (c *collector) killWhileQueued(t *testing.T, min int, within time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if c.queuedRequests(t) >= min {
+			c.kill(t)
+			return
+		}
+	}
+	t.Fatalf("the persistent queue never held %d requests within %s", min, within)
+}
+
 // rssMiB reads the collector's resident memory.
 func (c *collector) rssMiB() float64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
