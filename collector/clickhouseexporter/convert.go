@@ -127,8 +127,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		var resPay payment
-		resPay.read(rs.Resource().Attributes(), c.clean)
-		resKeys, resVals := c.kv(rs.Resource().Attributes())
+		resKeys, resVals := c.attrs(rs.Resource().Attributes(), &resPay)
 		service := ""
 		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
 			service = c.clean(v.AsString())
@@ -142,9 +141,12 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 				s := spans.At(k)
 				traceID, spanID := s.TraceID(), s.SpanID()
 				tid, sid, pid := string(traceID[:]), string(spanID[:]), parentOf(s)
-				c.curSpan, c.curTxn = spanID, ""
+				// What cleaning the span's attributes finds is named by its
+				// resource's transaction, if any, else by the span id: its
+				// own pos.txn.id is only known (cleaned) after the pass.
+				c.curSpan, c.curTxn = spanID, resPay.txnID
 				pay := resPay
-				pay.read(s.Attributes(), c.clean)
+				ak, av := c.attrs(s.Attributes(), &pay)
 				c.curTxn = pay.txnID
 				if pay.amountState == domain.AmountInvalid {
 					c.issue(reasonAmountNotInteger)
@@ -156,7 +158,6 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 					// error.type without ERROR status still marks a failure.
 					status = domain.StatusError
 				}
-				ak, av := c.kv(s.Attributes())
 				sp.add(spanRow{
 					traceID: tid, spanID: sid, parentID: pid,
 					start: startTime, startNs: startNs, durNs: durNs, service: service, name: name,
@@ -230,17 +231,21 @@ func (c *converter) times(s ptrace.Span) (uint64, uint64, time.Time) {
 	return start, dur, t
 }
 
-// kv flattens a map to parallel key/value arrays; non-string values are kept
-// in their OTLP JSON form so nothing is lost.
-func (c *converter) kv(m pcommon.Map) ([]string, []string) {
+// attrs flattens a map to parallel key/value arrays (non-string values in
+// their OTLP JSON form, so nothing is lost) and overlays its payment
+// attributes on p, in one pass that cleans each value once.
+func (c *converter) attrs(m pcommon.Map, p *payment) ([]string, []string) {
 	// One allocation for both arrays.
 	buf := make([]string, 2*m.Len())
 	keys, vals := buf[:0:m.Len()], buf[m.Len():m.Len()]
 	m.Range(func(k string, v pcommon.Value) bool {
+		cleaned := c.clean(v.AsString())
 		keys = append(keys, c.clean(k))
-		vals = append(vals, c.clean(v.AsString()))
+		vals = append(vals, cleaned)
+		p.set(k, v, cleaned)
 		return true
 	})
+	p.finish()
 	return keys, vals
 }
 

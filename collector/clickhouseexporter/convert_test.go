@@ -155,3 +155,38 @@ func TestIntValue(t *testing.T) {
 		}
 	}
 }
+
+// A span's attributes are cleaned once for both the attribute arrays and
+// the payment columns: a card number in a pos.* value is masked in both
+// and counted once; the arrays keep the value as sent (spaces and case),
+// the columns get it normalised.
+func TestPaymentAttributeCleanedOnceForBothUses(t *testing.T) {
+	td := ptrace.NewTraces()
+	sp := newSpan(td, "pos-terminal")
+	sp.SetName("pos.transaction")
+	sp.Attributes().PutStr("pos.txn.id", "X9")
+	sp.Attributes().PutStr("pos.merchant.id", " M-4111111111111111 ")
+	sp.Attributes().PutStr("pos.currency", " cny ")
+	rs := convertOne(t, td)
+	if rs.issues[reasonPANAtExport] != 1 {
+		t.Errorf("PAN counted %d times, want once (all: %v)", rs.issues[reasonPANAtExport], rs.issues)
+	}
+	merchant := rs.facts["merchant_id"].([]string)[0]
+	if strings.Contains(merchant, "4111111111111111") || !strings.HasPrefix(merchant, "M-411111") || strings.HasPrefix(merchant, " ") {
+		t.Errorf("merchant column %q: want trimmed, the PAN masked", merchant)
+	}
+	if got := rs.facts["currency"].([]string)[0]; got != "CNY" {
+		t.Errorf("currency column %q, want CNY", got)
+	}
+	keys, vals := rs.spans["attributes.key"].([][]string)[0], rs.spans["attributes.value"].([][]string)[0]
+	got := map[string]string{}
+	for i, k := range keys {
+		got[k] = vals[i]
+	}
+	if v := got["pos.merchant.id"]; v != " "+merchant+" " {
+		t.Errorf("attribute value %q, want the column's value as sent, spaces kept: %q", v, " "+merchant+" ")
+	}
+	if v := got["pos.currency"]; v != " cny " {
+		t.Errorf("attribute value %q, want it as sent", v)
+	}
+}

@@ -57,79 +57,78 @@ type payment struct {
 	invalidAmount                           bool
 }
 
-// read overlays the attributes of m onto p. clean sanitises every string.
-func (p *payment) read(m pcommon.Map, clean func(string) string) {
-	m.Range(func(k string, v pcommon.Value) bool {
-		if !strings.HasPrefix(k, "pos.") && k != attrErrorType && k != attrServerAddress && k != attrInvalid {
-			return true
-		}
-		switch k {
-		case attrTxnID:
-			p.txnID = clean(strings.TrimSpace(v.AsString()))
-		case attrTxnType:
-			p.txnType = lowerClean(v, clean)
-		case attrAmount:
-			p.amount, p.amountState = intValue(v)
-		case attrCurrency:
-			p.currency = strings.ToUpper(clean(strings.TrimSpace(v.AsString())))
-		case attrTerminalID:
-			p.dims.TerminalID = trimClean(v, clean)
-		case attrTerminalModel:
-			p.dims.TerminalModel = trimClean(v, clean)
-		case attrMerchantID:
-			p.dims.MerchantID = trimClean(v, clean)
-		case attrRegion:
-			p.dims.Region = trimClean(v, clean)
-		case attrGatewayID:
-			p.dims.GatewayID = trimClean(v, clean)
-		case attrAcquirerID:
-			p.dims.AcquirerID = trimClean(v, clean)
-		case attrIssuerID:
-			p.dims.IssuerID = trimClean(v, clean)
-		case attrCardScheme:
-			p.dims.CardScheme = lowerClean(v, clean)
-		case attrCardFunding:
-			p.dims.CardFunding = lowerClean(v, clean)
-		case attrEntryMode:
-			p.dims.EntryMode = lowerClean(v, clean)
-		case attrCardBIN:
-			p.dims.CardBIN = trimClean(v, clean)
-		case attrBatchNumber:
-			p.dims.BatchNumber = trimClean(v, clean)
-		case attrResponseCode:
-			p.responseCode = domain.NormalizeResponseCode(clean(v.AsString()))
-		case attrResponseSource:
-			p.responseSource = lowerClean(v, clean)
-		case attrErrorType:
-			p.errorType = domain.NormalizeErrorType(clean(v.AsString()))
-		case attrBatchResult:
-			p.batchResult = lowerClean(v, clean)
-		case attrBatchTxnCount:
-			p.batchTxnCount, _ = intValue(v)
-		case attrBatchAmount:
-			p.batchAmount, _ = intValue(v)
-		case attrSettlementStatus:
-			p.settlementStatus = lowerClean(v, clean)
-		case attrSettlementDate:
-			p.settlementDate = trimClean(v, clean)
-		case attrServerAddress:
-			p.serverAddress = trimClean(v, clean)
-		case attrInvalid:
-			p.invalidAmount = p.invalidAmount || strings.Contains(v.AsString(), attrAmount)
-		}
-		return true
-	})
-	if p.invalidAmount {
-		p.amount, p.amountState = 0, domain.AmountInvalid
+// set overlays one attribute on p: k as sent, v its value and cleaned
+// v.AsString() as the converter stores it (valid UTF-8, PANs masked, at most
+// max_value_bytes), so that every value is cleaned once for both the
+// attribute arrays and the payment columns. finish must follow the last.
+func (p *payment) set(k string, v pcommon.Value, cleaned string) {
+	if !strings.HasPrefix(k, "pos.") && k != attrErrorType && k != attrServerAddress && k != attrInvalid {
+		return
+	}
+	trimmed := func() string { return strings.TrimSpace(cleaned) }
+	lower := func() string { return strings.ToLower(trimmed()) }
+	switch k {
+	case attrTxnID:
+		p.txnID = trimmed()
+	case attrTxnType:
+		p.txnType = lower()
+	case attrAmount:
+		p.amount, p.amountState = intValue(v)
+	case attrCurrency:
+		p.currency = strings.ToUpper(trimmed())
+	case attrTerminalID:
+		p.dims.TerminalID = trimmed()
+	case attrTerminalModel:
+		p.dims.TerminalModel = trimmed()
+	case attrMerchantID:
+		p.dims.MerchantID = trimmed()
+	case attrRegion:
+		p.dims.Region = trimmed()
+	case attrGatewayID:
+		p.dims.GatewayID = trimmed()
+	case attrAcquirerID:
+		p.dims.AcquirerID = trimmed()
+	case attrIssuerID:
+		p.dims.IssuerID = trimmed()
+	case attrCardScheme:
+		p.dims.CardScheme = lower()
+	case attrCardFunding:
+		p.dims.CardFunding = lower()
+	case attrEntryMode:
+		p.dims.EntryMode = lower()
+	case attrCardBIN:
+		p.dims.CardBIN = trimmed()
+	case attrBatchNumber:
+		p.dims.BatchNumber = trimmed()
+	case attrResponseCode:
+		p.responseCode = domain.NormalizeResponseCode(cleaned)
+	case attrResponseSource:
+		p.responseSource = lower()
+	case attrErrorType:
+		p.errorType = domain.NormalizeErrorType(cleaned)
+	case attrBatchResult:
+		p.batchResult = lower()
+	case attrBatchTxnCount:
+		p.batchTxnCount, _ = intValue(v)
+	case attrBatchAmount:
+		p.batchAmount, _ = intValue(v)
+	case attrSettlementStatus:
+		p.settlementStatus = lower()
+	case attrSettlementDate:
+		p.settlementDate = trimmed()
+	case attrServerAddress:
+		p.serverAddress = trimmed()
+	case attrInvalid:
+		p.invalidAmount = p.invalidAmount || strings.Contains(v.AsString(), attrAmount)
 	}
 }
 
-func trimClean(v pcommon.Value, clean func(string) string) string {
-	return clean(strings.TrimSpace(v.AsString()))
-}
-
-func lowerClean(v pcommon.Value, clean func(string) string) string {
-	return strings.ToLower(trimClean(v, clean))
+// finish applies what needs every attribute seen: an amount the payment
+// processor marked invalid is no amount, whatever its value.
+func (p *payment) finish() {
+	if p.invalidAmount {
+		p.amount, p.amountState = 0, domain.AmountInvalid
+	}
 }
 
 // intValue reads an integer amount or count. Money is integer minor units:
