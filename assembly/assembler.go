@@ -139,6 +139,9 @@ func (a *Assembler) chunks(ids []string) [][]string {
 const (
 	recentFacts = "recent_facts"
 	allFacts    = "payment_facts"
+	// recentCounts counts recentFacts' rows by transaction and stamp
+	// (chschema.RecentFactCounts): what the listing of recentFacts reads.
+	recentCounts = "recent_fact_counts"
 )
 
 // Assemble rebuilds every transaction that keys touch. It is the ingest path:

@@ -260,13 +260,19 @@ func minNonZero(a, b uint64) uint64 {
 }
 
 // factStamps counts the stored rows of txnIDs by transaction and
-// ingested_ns. Two columns of every granule the ids touch, and about a row
-// per transaction back: listing each row's key (trace and span ids too) read
-// twice the bytes on the server and sent five times the rows
-// (docs/benchmarks.md, "The listing by stamp").
+// ingested_ns. The recent facts are counted already, in about a row per
+// transaction (chschema.RecentFactCounts): the ids of a batch touch every
+// granule of the recent days, so the listing costs the rows those days hold,
+// five times fewer there than facts (docs/benchmarks.md, "Recent fact
+// counts"). Any other source is counted here, two columns of every granule
+// the ids touch: listing each row's key (trace and span ids too) read twice
+// the bytes and sent five times the rows ("The listing by stamp").
 func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src string) (map[string][]stampCount, error) {
-	rows, done, err := a.query(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.table(src)+
-		" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", []idSet{txnSet(txnIDs)})
+	query := "SELECT txn_id, ingested_ns, count() FROM " + a.table(src) + " WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns"
+	if src == recentFacts {
+		query = "SELECT txn_id, ingested_ns, sum(facts) FROM " + a.table(recentCounts) + " WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns"
+	}
+	rows, done, err := a.query(ctx, query, []idSet{txnSet(txnIDs)})
 	if err != nil {
 		return nil, wrap("list facts", err)
 	}

@@ -83,6 +83,14 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 			if n := wholeReads(t, db); n != 0 {
 				t.Errorf("%d whole reads with known facts, want 0", n)
 			}
+			// The listing reads the counts, not the facts they count.
+			counted := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
+				"SELECT txn_id, ingested_ns, sum(facts) FROM `"+db.Name+"`.`recent_fact_counts` WHERE txn_id IN%")
+			listedFacts := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
+				"SELECT txn_id, ingested_ns, count() FROM `"+db.Name+"`.`recent_facts`%")
+			if counted != 1 || listedFacts != 0 {
+				t.Errorf("listings: %d of recent_fact_counts, %d of recent_facts; want 1 and 0", counted, listedFacts)
+			}
 		}
 		rows[withKnown] = map[string]stored{}
 		for _, x := range txns {

@@ -36,6 +36,7 @@ func AllMigrations() []Migration {
 		{Version: 3, Name: "transactions.fact_hours", Statements: noStatements, Run: v3},
 		{Version: 4, Name: "time-ordered transactions", Statements: v4, Once: v4Fill},
 		{Version: 5, Name: "recent facts by arrival day", Statements: v5, Once: v5Fill},
+		{Version: 6, Name: "recent fact counts by transaction and stamp", Statements: v6, Once: v6Fill},
 	}
 }
 

@@ -11,18 +11,20 @@ import (
 )
 
 // A database from before migration 5 gets recent_facts with the facts of
-// the days it keeps (not older ones); the view copies every later insert
-// into payment_facts; PruneRecentFacts drops the days that fell out.
+// the days it keeps (not older ones), and recent_fact_counts counting them
+// (migration 6); the views copy and count every later insert into
+// payment_facts; PruneRecentFacts drops the days that fell out of both.
 func TestRecentFactsFilledCopiedAndPruned(t *testing.T) {
 	db := chtest.New(t)
 	d := dialect(t, db)
 	ctx := t.Context()
 	createAsOf(t, db, d, 4)
 	now := time.Now().UTC()
-	fact := func(id string, arrived time.Time) {
+	factOf := func(id, span string, arrived time.Time) {
 		db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, span_id, start_time, ingested_ns) SELECT ?, ?, toDateTime(?), ?",
-			id, id, arrived.Unix(), uint64(arrived.UnixNano()))
+			id, span, arrived.Unix(), uint64(arrived.UnixNano()))
 	}
+	fact := func(id string, arrived time.Time) { factOf(id, id, arrived) }
 	fact("today", now)
 	fact("two-days", now.Add(-48*time.Hour))
 	fact("ten-days", now.Add(-240*time.Hour))
@@ -30,18 +32,26 @@ func TestRecentFactsFilledCopiedAndPruned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(applied, 5) {
-		t.Fatalf("applied %v, want 5 among them", applied)
+	if !slices.Contains(applied, 5) || !slices.Contains(applied, 6) {
+		t.Fatalf("applied %v, want 5 and 6 among them", applied)
 	}
-	recent := func() string {
-		return db.Lines(t, "SELECT txn_id FROM "+db.Name+".recent_facts ORDER BY txn_id")
+	// holds checks the transactions of recent_facts (a line per fact) and
+	// recent_fact_counts (facts per transaction) after what happened.
+	holds := func(after, wantFacts, wantCounts string) {
+		t.Helper()
+		if got := db.Lines(t, "SELECT txn_id FROM "+db.Name+".recent_facts ORDER BY txn_id"); got != wantFacts {
+			t.Errorf("after %s recent_facts holds %q, want %q", after, got, wantFacts)
+		}
+		if got := db.Lines(t, "SELECT concat(txn_id, '=', toString(sum(facts))) FROM "+db.Name+".recent_fact_counts GROUP BY txn_id ORDER BY txn_id"); got != wantCounts {
+			t.Errorf("after %s recent_fact_counts holds %q, want %q", after, got, wantCounts)
+		}
 	}
-	if got := recent(); got != "today\ntwo-days" {
-		t.Errorf("after the upgrade recent_facts holds %q, want today and two-days", got)
-	}
+	holds("the upgrade", "today\ntwo-days", "today=1\ntwo-days=1")
 	fact("new", now)
-	if got := recent(); got != "new\ntoday\ntwo-days" {
-		t.Errorf("after an insert recent_facts holds %q, want new, today, two-days", got)
+	factOf("new", "new-gw", now.Add(time.Millisecond)) // another writer's fact of the same transaction
+	holds("inserts", "new\nnew\ntoday\ntwo-days", "new=2\ntoday=1\ntwo-days=1")
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_fact_counts WHERE txn_id = 'new'"); n != 2 {
+		t.Errorf("%d rows of counts for the transaction stored by two writers, want one per stamp", n)
 	}
 
 	// Nothing is old yet; two days on, the day of two-days falls out.
@@ -56,11 +66,9 @@ func TestRecentFactsFilledCopiedAndPruned(t *testing.T) {
 	if want := []string{now.Add(-48 * time.Hour).Format("20060102")}; !slices.Equal(dropped, want) {
 		t.Errorf("dropped days %v, want %v", dropped, want)
 	}
-	if got := recent(); got != "new\ntoday" {
-		t.Errorf("after pruning recent_facts holds %q, want new and today", got)
-	}
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts"); n != 4 {
-		t.Errorf("payment_facts has %d rows, want all 4 (pruning only touches recent_facts)", n)
+	holds("pruning", "new\nnew\ntoday", "new=2\ntoday=1")
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts"); n != 5 {
+		t.Errorf("payment_facts has %d rows, want all 5 (pruning only touches recent_facts)", n)
 	}
 	if _, err := strconv.Atoi(dropped[0]); err != nil {
 		t.Errorf("dropped partition %q is not a day number", dropped[0])

@@ -52,6 +52,9 @@ type Table struct {
 	// Everywhere marks a table that, in cluster mode, is one replicated table
 	// holding the same rows on every node (no Distributed table in front).
 	Everywhere bool
+	// Sum, when set, makes the table a SummingMergeTree of that column
+	// instead of a ReplacingMergeTree of Version (RecentFactCounts).
+	Sum string
 }
 
 // Columns are the names to insert into, in order, with Nested columns
@@ -149,8 +152,12 @@ func (t Table) createSQLAt(db string, d Dialect, at uint32) []string {
 }
 
 func (t Table) engine(db string, d Dialect) string {
+	kind, arg := "Replacing", t.Version
+	if t.Sum != "" {
+		kind, arg = "Summing", t.Sum
+	}
 	if d.Cluster == "" {
-		return fmt.Sprintf("ReplacingMergeTree(%s)", t.Version)
+		return fmt.Sprintf("%sMergeTree(%s)", kind, arg)
 	}
 	// {shard} and {replica} are macros of each server's config. A table held by
 	// every node uses one fixed shard name so that all nodes replicate it.
@@ -158,7 +165,7 @@ func (t Table) engine(db string, d Dialect) string {
 	if t.Everywhere {
 		shard = "all"
 	}
-	return fmt.Sprintf("ReplicatedReplacingMergeTree('/clickhouse/tables/%s/%s/%s', '{replica}', %s)", shard, db, t.Name, t.Version)
+	return fmt.Sprintf("Replicated%sMergeTree('/clickhouse/tables/%s/%s/%s', '{replica}', %s)", kind, shard, db, t.Name, arg)
 }
 
 // ddl renders the column declaration(s) of c.

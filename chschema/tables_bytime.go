@@ -38,7 +38,7 @@ var TransactionsByTime = Table{
 
 // All lists every table of the schema, in creation order.
 func All() []Table {
-	return append(append(Tables(), AnalyticsTables()...), TransactionsByTime, RecentFacts)
+	return append(append(Tables(), AnalyticsTables()...), TransactionsByTime, RecentFacts, RecentFactCounts)
 }
 
 // ByTimeSource is a FROM source of the live transactions whose hour matches

@@ -40,6 +40,65 @@ var RecentFacts = Table{
 
 const recentDayTime = "toDateTime(intDiv(ingested_ns, 1000000000), 'UTC')"
 
+// RecentFactCounts counts RecentFacts' rows by transaction and ingested_ns:
+// each collector batch stamps its rows with one ingested_ns, so this says
+// which writers stored facts of a transaction and how many, in about a row
+// per transaction where RecentFacts has one per fact. Assembly at ingest
+// lists a batch's transactions here (assembly/known.go): a few thousand
+// scattered ids touch every granule of the recent days, so the listing's
+// cost is the rows those days hold (docs/benchmarks.md, "Recent fact
+// counts"). Filled by RecentFactCountsView from every insert into
+// payment_facts; counts of one transaction and stamp add up (a batch's
+// insert can reach the view in several blocks); dropped with RecentFacts'
+// days.
+var RecentFactCounts = Table{
+	Name: "recent_fact_counts",
+	ColumnDefs: []Column{
+		str("txn_id"),
+		col("ingested_ns", "UInt64"),
+		col("facts", "UInt64"),
+	},
+	Sum:         "facts",
+	PartitionBy: RecentFacts.PartitionBy,
+	OrderBy:     "(txn_id, ingested_ns)",
+	ShardKey:    PaymentFacts.ShardKey,
+	TTLColumn:   recentDayTime,
+	KeepDays:    RecentDays + 1,
+}
+
+// RecentFactCountsView is the materialized view that feeds RecentFactCounts.
+const RecentFactCountsView = "recent_fact_counts_mv"
+
+// recentCountsSelect counts the facts of src by transaction and stamp; facts
+// without a transaction id (a failed span found by its trace) are not listed
+// by id, so they are not counted.
+func recentCountsSelect(src string) string {
+	return "SELECT txn_id, ingested_ns, count() AS facts FROM " + src + " WHERE txn_id != '' GROUP BY txn_id, ingested_ns"
+}
+
+func recentCountsViewSQL(db string, d Dialect) string {
+	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\n%s",
+		db, RecentFactCountsView, d.onCluster(), db, RecentFactCounts.LocalName(d), recentCountsSelect(db+"."+PaymentFacts.LocalName(d)))
+}
+
+func v6(db string, d Dialect) []string {
+	return append(RecentFactCounts.createSQL(db, d), recentCountsViewSQL(db, d))
+}
+
+// v6Fill counts the facts RecentFacts held before the view existed. Facts
+// stored between the view's creation and this copy are counted twice; a
+// count above what a writer stored only sends its transaction to be read
+// whole (assembly), never to a wrong row.
+func v6Fill(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
+	qctx, cancel := chconn.WithQuerySettings(ctx, time.Hour)
+	defer cancel()
+	q := RecentFactCounts.InsertSQL(db) + " " + recentCountsSelect(db+"."+RecentFacts.Name)
+	if err := conn.Exec(qctx, q); err != nil {
+		return fmt.Errorf("count recent facts into %s: %w", RecentFactCounts.Name, err)
+	}
+	return nil
+}
+
 // RecentFactsView is the materialized view that feeds RecentFacts.
 const RecentFactsView = "recent_facts_mv"
 
@@ -88,17 +147,32 @@ func PruneRecentFacts(ctx context.Context, conn driver.Conn, db string, d Dialec
 	}
 	qctx, cancel := chconn.WithQuerySettings(ctx, time.Minute)
 	defer cancel()
-	rows, err := conn.Query(qctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active",
-		db, RecentFacts.LocalName(d))
+	old, err := dropDaysBefore(qctx, conn, db, d, RecentFacts, cut)
 	if err != nil {
-		return nil, fmt.Errorf("list partitions of %s: %w", RecentFacts.Name, err)
+		return nil, err
+	}
+	// The counts go with the facts they count (a database not yet at
+	// migration 6 has no such table: nothing to drop).
+	if _, err := dropDaysBefore(qctx, conn, db, d, RecentFactCounts, cut); err != nil {
+		return old, err
+	}
+	return old, nil
+}
+
+// dropDaysBefore drops t's day partitions before cut (YYYYMMDD) and returns
+// them.
+func dropDaysBefore(ctx context.Context, conn driver.Conn, db string, d Dialect, t Table, cut int) ([]string, error) {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active",
+		db, t.LocalName(d))
+	if err != nil {
+		return nil, fmt.Errorf("list partitions of %s: %w", t.Name, err)
 	}
 	var old []string
 	for rows.Next() {
 		var p string
 		if err := rows.Scan(&p); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("list partitions of %s: %w", RecentFacts.Name, err)
+			return nil, fmt.Errorf("list partitions of %s: %w", t.Name, err)
 		}
 		// Partition ids come from the server; only plain day numbers are
 		// put into the statement.
@@ -108,11 +182,11 @@ func PruneRecentFacts(ctx context.Context, conn driver.Conn, db string, d Dialec
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list partitions of %s: %w", RecentFacts.Name, err)
+		return nil, fmt.Errorf("list partitions of %s: %w", t.Name, err)
 	}
 	for _, p := range old {
-		if err := conn.Exec(qctx, fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %s", quote(db), quote(RecentFacts.LocalName(d)), d.onCluster(), p)); err != nil {
-			return nil, fmt.Errorf("drop day %s of %s: %w", p, RecentFacts.Name, err)
+		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %s", quote(db), quote(t.LocalName(d)), d.onCluster(), p)); err != nil {
+			return nil, fmt.Errorf("drop day %s of %s: %w", p, t.Name, err)
 		}
 	}
 	return old, nil

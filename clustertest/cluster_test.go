@@ -275,9 +275,13 @@ func checkEngines(t *testing.T, r *replica, d chschema.Dialect) {
 		got[n] = e
 	}
 	rows.Close()
-	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree", chschema.ByTimeView: "MaterializedView", chschema.RecentFactsView: "MaterializedView"}
+	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree", chschema.ByTimeView: "MaterializedView",
+		chschema.RecentFactsView: "MaterializedView", chschema.RecentFactCountsView: "MaterializedView"}
 	for _, tb := range chschema.All() {
 		wantEngines[tb.LocalName(d)] = "ReplicatedReplacingMergeTree"
+		if tb.Sum != "" {
+			wantEngines[tb.LocalName(d)] = "ReplicatedSummingMergeTree"
+		}
 		if tb.LocalName(d) != tb.Name {
 			wantEngines[tb.Name] = "Distributed"
 		}

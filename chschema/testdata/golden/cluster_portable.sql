@@ -430,3 +430,24 @@ SELECT txn_id, trace_id, span_id, parent_span_id, name, service_name, kind, star
 FROM settlewatch.payment_facts_local;
 
 -- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 6: recent fact counts by transaction and stamp
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_fact_counts_local ON CLUSTER settlewatch
+(
+    txn_id String,
+    ingested_ns UInt64,
+    facts UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/settlewatch/recent_fact_counts', '{replica}', facts)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_id, ingested_ns)
+SETTINGS index_granularity = 8192;
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_fact_counts ON CLUSTER settlewatch AS settlewatch.recent_fact_counts_local
+ENGINE = Distributed(settlewatch, settlewatch, recent_fact_counts_local, cityHash64(txn_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_fact_counts_mv ON CLUSTER settlewatch TO settlewatch.recent_fact_counts_local AS
+SELECT txn_id, ingested_ns, count() AS facts FROM settlewatch.payment_facts_local WHERE txn_id != '' GROUP BY txn_id, ingested_ns;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)

@@ -413,3 +413,22 @@ SELECT txn_id, trace_id, span_id, parent_span_id, name, service_name, kind, star
 FROM settlewatch.payment_facts;
 
 -- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 6: recent fact counts by transaction and stamp
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_fact_counts
+(
+    txn_id String,
+    ingested_ns UInt64,
+    facts UInt64
+)
+ENGINE = SummingMergeTree(facts)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_id, ingested_ns)
+TTL toDateTime(intDiv(ingested_ns, 1000000000), 'UTC') + INTERVAL 4 DAY
+SETTINGS index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_fact_counts_mv TO settlewatch.recent_fact_counts AS
+SELECT txn_id, ingested_ns, count() AS facts FROM settlewatch.payment_facts WHERE txn_id != '' GROUP BY txn_id, ingested_ns;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)

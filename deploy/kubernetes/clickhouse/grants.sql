@@ -24,12 +24,14 @@
 -- so that both can be installed on one server.
 
 -- The collector: writes its ingest tables, reads them back to assemble
--- transactions, writes transactions (transactions_by_time and recent_facts
--- are filled by the materialized views on transactions and payment_facts).
+-- transactions, writes transactions (transactions_by_time, recent_facts and
+-- recent_fact_counts are filled by the materialized views on transactions and
+-- payment_facts).
 CREATE ROLE IF NOT EXISTS settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.spans TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.payment_facts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.recent_facts TO settlewatch_collector_role;
+GRANT SELECT, INSERT ON settlewatch.recent_fact_counts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.batch_closes TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.txn_traces TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.transactions TO settlewatch_collector_role;
