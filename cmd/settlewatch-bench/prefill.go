@@ -13,7 +13,9 @@ import (
 
 // prefill gives the database a history of n transactions (five facts each,
 // as loadgen's, spread over the 30 days before now, with ids of loadgen's
-// shape scattered over the same key space) unless it already holds that many facts: the
+// shape scattered over the same key space; a transaction's facts share one
+// ingested_ns, as a collector stamps every row of a batch with one) unless
+// it already holds that many facts: the
 // assembler's read-back looks transactions up by id among all of them, so
 // what ingest costs depends on how much is stored. Generated on the server
 // from system.numbers; payment_facts and txn_traces only (the read-back
@@ -41,7 +43,7 @@ func prefill(ctx context.Context, conn driver.Conn, db string, n int) error {
 	if(s IN (0, 3), '00', '') AS response_code, if(s IN (0, 3), 'issuer', '') AS response_source, if(s = 0, 'sale', '') AS txn_type,
 	toInt64(100 + t %% 100000) AS amount_minor, toUInt8(s = 0) AS amount_ok, if(s = 0, 'CNY', '') AS currency,
 	concat('T', toString(t %% 20000)) AS terminal_id, concat('M', toString(t %% 3000)) AS merchant_id, 'gw-1' AS gateway_id,
-	if(s = 4, 'acq-1', '') AS acquirer_id, if(s = 4, 'iss-1', '') AS issuer_id, '000123' AS batch_number, start_ns AS ingested_ns
+	if(s = 4, 'acq-1', '') AS acquirer_id, if(s = 4, 'iss-1', '') AS issuer_id, '000123' AS batch_number, toUInt64(start_time) * 1000000000 AS ingested_ns
 FROM (SELECT number, intDiv(number, 5) AS t, number %% 5 AS s FROM system.numbers LIMIT %d)`, from, n, n*5)
 	cols := []string{"txn_id", "trace_id", "span_id", "parent_span_id", "name", "service_name", "start_time", "start_ns", "duration_ns",
 		"response_code", "response_source", "txn_type", "amount_minor", "amount_ok", "currency", "terminal_id", "merchant_id",
