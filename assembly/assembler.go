@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -64,6 +65,9 @@ type Assembler struct {
 	// afterList, in tests, runs between listing the stored rows and reading
 	// the ones the caller did not write.
 	afterList func()
+	// countsMissingUntil (unix ns): until then the listing counts the facts
+	// themselves, recent_fact_counts having been missing.
+	countsMissingUntil atomic.Int64
 }
 
 // Result counts what one call did.
@@ -320,3 +324,11 @@ func Version(rulesRevision uint32, in domain.Input, t domain.Transaction) uint64
 }
 
 func wrap(what string, err error) error { return fmt.Errorf("assembly: %s: %w", what, err) }
+
+// logger is Log, or the process's default logger.
+func (a *Assembler) logger() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}

@@ -2,8 +2,11 @@ package assembly
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/settlewatch/settlewatch/domain"
 )
@@ -266,12 +269,33 @@ func minNonZero(a, b uint64) uint64 {
 // five times fewer there than facts (docs/benchmarks.md, "Recent fact
 // counts"). Any other source is counted here, two columns of every granule
 // the ids touch: listing each row's key (trace and span ids too) read twice
-// the bytes and sent five times the rows ("The listing by stamp").
+// the bytes and sent five times the rows ("The listing by stamp"). A
+// database not yet migrated to the counts (a collector that may not run DDL,
+// upgraded before `settlewatch migrate`) has its facts counted instead.
 func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src string) (map[string][]stampCount, error) {
-	query := "SELECT txn_id, ingested_ns, count() FROM " + a.table(src) + " WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns"
-	if src == recentFacts {
-		query = "SELECT txn_id, ingested_ns, sum(facts) FROM " + a.table(recentCounts) + " WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns"
+	if src == recentFacts && a.countsMissingUntil.Load() < a.now().UnixNano() {
+		out, err := a.listStamps(ctx, "SELECT txn_id, ingested_ns, sum(facts) FROM "+a.table(recentCounts)+
+			" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", txnIDs)
+		if !unknownTable(err) {
+			return out, err
+		}
+		a.countsMissingUntil.Store(a.now().Add(time.Minute).UnixNano())
+		a.logger().Warn("recent_fact_counts is missing: listing the facts instead, which costs more; run settlewatch migrate", "error", err)
 	}
+	return a.listStamps(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.table(src)+
+		" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", txnIDs)
+}
+
+// codeUnknownTable is ClickHouse's UNKNOWN_TABLE.
+const codeUnknownTable = 60
+
+func unknownTable(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && ex.Code == codeUnknownTable
+}
+
+// listStamps runs a listing query (txn_id, ingested_ns, count) for txnIDs.
+func (a *Assembler) listStamps(ctx context.Context, query string, txnIDs []string) (map[string][]stampCount, error) {
 	rows, done, err := a.query(ctx, query, []idSet{txnSet(txnIDs)})
 	if err != nil {
 		return nil, wrap("list facts", err)

@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,35 @@ func wholeReads(t *testing.T, db *chtest.DB) uint64 {
 	t.Helper()
 	return db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ? AND query NOT LIKE '%ingested_ns >=%'",
 		"SELECT txn_id, trace_id, span_id, parent_span_id%`"+db.Name+"`.`recent_facts` WHERE txn_id IN%")
+}
+
+// A database not yet migrated to recent_fact_counts (a collector that may
+// not run DDL, upgraded before `settlewatch migrate`) still gets its
+// transactions: the listing counts the facts themselves, and says so.
+func TestListingWithoutCountsCountsTheFacts(t *testing.T) {
+	db := chtest.Migrated(t)
+	db.Exec(t, "DROP TABLE recent_fact_counts_mv")
+	db.Exec(t, "DROP TABLE recent_fact_counts")
+	a := newAssembler(db)
+	var logged strings.Builder
+	a.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	root, gw := saleRoot(), saleGateway()
+	root.TxnID, gw.TxnID = "TXN-NO-COUNTS", "TXN-NO-COUNTS"
+	insertFacts(t, db, gw) // another writer's half, stored first
+	known := insertFacts(t, db, root)
+	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{root.TxnID}, Stored: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := current(t, db, root.TxnID); res.Transactions != 1 || got.version.Facts != 2 {
+		t.Errorf("%d transactions, row %+v; want 1 with both facts", res.Transactions, got)
+	}
+	if !strings.Contains(logged.String(), "recent_fact_counts is missing") {
+		t.Errorf("no warning logged: %q", logged.String())
+	}
+	db.Exec(t, "SYSTEM FLUSH LOGS")
+	if n := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
+		"SELECT txn_id, ingested_ns, count() FROM `"+db.Name+"`.`recent_facts`%"); n != 1 {
+		t.Errorf("%d listings of recent_facts, want 1", n)
+	}
 }

@@ -116,7 +116,7 @@ func (e *chExporter) ready(ctx context.Context) (driver.Conn, error) {
 	e.asm = &assembly.Assembler{
 		Conn: conn, DB: e.settings.Database, Rules: e.rules,
 		Window: e.cfg.Assembly.SettlementWindow, QueryTimeout: e.cfg.TimeoutConfig.Timeout,
-		Log: slog.New(slog.DiscardHandler),
+		Log: slog.New(zapHandler{log: e.log}),
 	}
 	return conn, nil
 }
