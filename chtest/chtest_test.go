@@ -132,3 +132,13 @@ func TestStartServerReportsFailure(t *testing.T) {
 	}
 	t.Logf("%v", err)
 }
+
+// The test server merges every part column by column, as
+// deploy/compose/clickhouse/legacy/settlewatch-merges.xml asks of 18.16
+// servers: benchmarks run against this configuration.
+func TestServerMergesVertically(t *testing.T) {
+	db := New(t)
+	if got := db.Lines(t, "SELECT value FROM system.merge_tree_settings WHERE name = 'vertical_merge_algorithm_min_rows_to_activate'"); got != "1" {
+		t.Errorf("vertical_merge_algorithm_min_rows_to_activate = %q, want 1", got)
+	}
+}

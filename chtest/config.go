@@ -46,6 +46,14 @@ var configXML = template.Must(template.New("config.xml").Funcs(template.FuncMap{
         <table>part_log</table>
         <flush_interval_milliseconds>1000</flush_interval_milliseconds>
     </part_log>
+    <!-- Every merge column by column (vertical), not only merges of 128k rows
+         or more: on 18.16 a row-by-row merge of a wide table costs a third
+         more, and ingest's merges are mostly small ones
+         (docs/benchmarks.md, "Vertical merges";
+         deploy/compose/clickhouse/legacy/settlewatch-merges.xml). -->
+    <merge_tree>
+        <vertical_merge_algorithm_min_rows_to_activate>1</vertical_merge_algorithm_min_rows_to_activate>
+    </merge_tree>
     <macros>
         <settlewatch_server_id>{{x .ID}}</settlewatch_server_id>
     </macros>

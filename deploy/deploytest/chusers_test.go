@@ -552,3 +552,16 @@ func TestKubernetesClickHouseUsers(t *testing.T) {
 		t.Error("analytics runs with -migrate, but its user may not run DDL")
 	}
 }
+
+// The 18.16 merge tuning is a server config.d file that sets what the test
+// server (chtest) runs with: every merge column by column.
+func TestLegacyMergesConfig(t *testing.T) {
+	root := readXML(t, filepath.Join(chUsersDir, "legacy", "settlewatch-merges.xml"))
+	mt, ok := root.child("merge_tree")
+	if !ok || len(root.Children) != 1 {
+		t.Fatalf("want one <merge_tree> section, got %+v", root.Children)
+	}
+	if got := mt.childText("vertical_merge_algorithm_min_rows_to_activate"); got != "1" || len(mt.Children) != 1 {
+		t.Errorf("merge_tree settings %+v, want only vertical_merge_algorithm_min_rows_to_activate = 1", mt.Children)
+	}
+}
