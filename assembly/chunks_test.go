@@ -1,6 +1,7 @@
 package assembly
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -74,7 +75,8 @@ func TestForeignStamps(t *testing.T) {
 		want   foreignRange
 	}{
 		{"all the caller's", []stampCount{{50, 2}, {60, 1}}, true, foreignRange{id: "t"}},
-		{"another writer's rows before and after", []stampCount{{20, 3}, {50, 2}, {60, 1}, {70, 1}}, true, foreignRange{id: "t", lo: 20, hi: 70, n: 4}},
+		{"another writer's rows before and after", []stampCount{{20, 3}, {50, 2}, {60, 1}, {70, 1}}, true,
+			foreignRange{id: "t", lo: 20, hi: 70, n: 4, foreign: []stampCount{{20, 3}, {70, 1}}}},
 		{"a copy of the caller's merged away", []stampCount{{50, 1}, {60, 1}}, false, foreignRange{}},
 		{"a writer with the caller's stamp", []stampCount{{50, 3}, {60, 1}}, false, foreignRange{}},
 		{"a stamp of the caller's not stored", []stampCount{{50, 2}}, false, foreignRange{}},
@@ -82,7 +84,7 @@ func TestForeignStamps(t *testing.T) {
 	}
 	for _, tc := range cases {
 		got, ok := foreignStamps("t", mine, tc.stamps)
-		if ok != tc.ok || (ok && got != tc.want) {
+		if ok != tc.ok || (ok && !reflect.DeepEqual(got, tc.want)) {
 			t.Errorf("%s: %+v, %v; want %+v, %v", tc.name, got, ok, tc.want, tc.ok)
 		}
 	}

@@ -2,12 +2,9 @@ package assembly
 
 import (
 	"context"
-	"errors"
-	"slices"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
+	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -112,7 +109,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			}
 			found := newKnownFacts(read)
 			for _, fr := range partial {
-				facts, ok := known.withForeign(fr, listed[fr.id], found[fr.id])
+				facts, ok := known.withForeign(fr, found[fr.id])
 				if !ok {
 					rest = append(rest, fr.id)
 					continue
@@ -162,6 +159,7 @@ func foreignStamps(id string, mine []*Known, stamps []stampCount) (foreignRange,
 		case k == 0:
 			fr.lo, fr.hi = minNonZero(fr.lo, s.ingested), max(fr.hi, s.ingested)
 			fr.n += int(s.n)
+			fr.foreign = append(fr.foreign, s)
 		case uint64(k) != s.n:
 			return fr, false
 		default:
@@ -172,8 +170,8 @@ func foreignStamps(id string, mine []*Known, stamps []stampCount) (foreignRange,
 	return fr, matched == len(mine)
 }
 
-// facts copies the caller's facts of txnID into a slice with room for extra
-// more.
+// facts copies the caller's facts of txnID into a slice of at least
+// capacity.
 func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
 	mine := k[txnID]
 	out := make([]domain.Fact, 0, max(capacity, len(mine)))
@@ -184,15 +182,11 @@ func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
 }
 
 // withForeign returns the caller's facts of fr.id and the rows of its other
-// stamps among read, or false unless read holds exactly as many rows of
-// each of those stamps as were listed.
-func (k knownFacts) withForeign(fr foreignRange, stamps []stampCount, read []*Known) ([]domain.Fact, bool) {
-	mine := k[fr.id]
-	out := k.facts(fr.id, len(mine)+fr.n)
-	for _, s := range stamps {
-		if slices.ContainsFunc(mine, func(m *Known) bool { return m.IngestedNs == s.ingested }) {
-			continue
-		}
+// stamps (fr.foreign) among read, or false unless read holds exactly as many
+// rows of each of those stamps as were listed.
+func (k knownFacts) withForeign(fr foreignRange, read []*Known) ([]domain.Fact, bool) {
+	out := k.facts(fr.id, len(k[fr.id])+fr.n)
+	for _, s := range fr.foreign {
 		got := uint64(0)
 		for _, r := range read {
 			if r.IngestedNs == s.ingested {
@@ -210,9 +204,10 @@ func (k knownFacts) withForeign(fr foreignRange, stamps []stampCount, read []*Kn
 // foreignRange is the range of ingested_ns of a transaction's rows the
 // caller did not write.
 type foreignRange struct {
-	id     string
-	lo, hi uint64
-	n      int // how many rows
+	id      string
+	lo, hi  uint64
+	n       int          // how many rows
+	foreign []stampCount // the stamps, none of them the caller's
 }
 
 // freshSpan separates the rows stored moments before (the other half of a
@@ -276,7 +271,7 @@ func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src string)
 	if src == recentFacts && a.countsMissingUntil.Load() < a.now().UnixNano() {
 		out, err := a.listStamps(ctx, "SELECT txn_id, ingested_ns, sum(facts) FROM "+a.table(recentCounts)+
 			" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", txnIDs)
-		if !unknownTable(err) {
+		if !chconn.IsCode(err, chconn.CodeUnknownTable) {
 			return out, err
 		}
 		a.countsMissingUntil.Store(a.now().Add(time.Minute).UnixNano())
@@ -284,14 +279,6 @@ func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src string)
 	}
 	return a.listStamps(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.table(src)+
 		" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", txnIDs)
-}
-
-// codeUnknownTable is ClickHouse's UNKNOWN_TABLE.
-const codeUnknownTable = 60
-
-func unknownTable(err error) bool {
-	var ex *clickhouse.Exception
-	return errors.As(err, &ex) && ex.Code == codeUnknownTable
 }
 
 // listStamps runs a listing query (txn_id, ingested_ns, count) for txnIDs.

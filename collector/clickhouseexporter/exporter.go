@@ -2,13 +2,11 @@ package clickhouseexporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -310,8 +308,7 @@ func (e *chExporter) dropConnIfBroken(err error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var chErr *clickhouse.Exception
-	if errors.As(err, &chErr) && chErr.Code == 60 {
+	if chconn.IsCode(err, chconn.CodeUnknownTable) {
 		e.repair = true
 	}
 	if e.conn != nil {
