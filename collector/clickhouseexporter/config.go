@@ -73,34 +73,8 @@ func (c *Config) Validate() error {
 	if _, err := domain.LoadRules(c.Assembly.RulesFile); err != nil {
 		errs = append(errs, fmt.Errorf("assembly.rules_file: %w", err))
 	}
-	if err := c.validateBatch(); err != nil {
-		errs = append(errs, err)
-	}
 	if c.TimeoutConfig.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout must be positive: it bounds every insert and paired max_execution_time"))
-	}
-	return errors.Join(errs...)
-}
-
-// validateBatch checks what batching rows supports (request.go): batches
-// sized in spans, and no partition by client metadata, which the queued
-// rows do not carry.
-func (c *Config) validateBatch() error {
-	if !c.QueueConfig.HasValue() || !c.QueueConfig.Get().Batch.HasValue() {
-		return nil
-	}
-	q := c.QueueConfig.Get()
-	b := q.Batch.Get()
-	sizer := b.Sizer
-	if sizer == (exporterhelper.RequestSizerType{}) {
-		sizer = q.Sizer // unset: the queue's
-	}
-	var errs []error
-	if sizer != exporterhelper.RequestSizerTypeItems {
-		errs = append(errs, fmt.Errorf("sending_queue.batch.sizer must be items (spans), got %s", sizer.String()))
-	}
-	if len(b.Partition.MetadataKeys) > 0 {
-		errs = append(errs, errors.New("sending_queue.batch.partition.metadata_keys is not supported: batches of one database need no partition"))
 	}
 	return errors.Join(errs...)
 }

@@ -65,9 +65,6 @@ func TestInvalidConfigsSayWhatToFix(t *testing.T) {
 		"bad_window":    "settlement_window",
 		"tiny_values":   "max_value_bytes",
 		"missing_rules": "rules_file",
-		// Batches of rows are cut in spans and carry no client metadata.
-		"bytes_batches": "batch.sizer must be items",
-		"partitioned":   "metadata_keys",
 	} {
 		err := confmap.Validate(loadConfig(t, name))
 		if err == nil || !strings.Contains(err.Error(), want) {

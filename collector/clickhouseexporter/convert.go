@@ -10,6 +10,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/settlewatch/settlewatch/assembly"
+	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/domain"
 	"github.com/settlewatch/settlewatch/panmask"
 )
@@ -40,16 +42,38 @@ const (
 // dateTimeMax is the last second ClickHouse's DateTime can hold.
 var dateTimeMax = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
 
+// rowSet is one export request turned into rows of every table, column by
+// column, plus the keys the assembler must revisit.
+type rowSet struct {
+	spans, facts, batches, traces     chbatch.Columns
+	nSpans, nFacts, nBatches, nTraces int
+	keys                              assembly.Keys
+	factCols                          *factCols // for assembly's known facts
+	issues                            map[string]int
+	examples                          map[string]string // reason → one txn or span id, for the log
+}
+
 // converter turns pdata into rows. It is not safe for concurrent use; the
 // exporter makes one per request.
 type converter struct {
 	maxValueBytes int
 	now           time.Time
-	rs            *rowsRequest
+	rs            *rowSet
 	// curTxn and curSpan name the span being converted, for the log; the
 	// span id is only hex-encoded when an issue needs it.
 	curTxn  string
 	curSpan pcommon.SpanID
+}
+
+func newRowSet() *rowSet {
+	return &rowSet{
+		spans:    chbatch.Columns{},
+		facts:    chbatch.Columns{},
+		batches:  chbatch.Columns{},
+		traces:   chbatch.Columns{},
+		issues:   map[string]int{},
+		examples: map[string]string{},
+	}
 }
 
 func (c *converter) issue(reason string) {
@@ -84,11 +108,21 @@ func (c *converter) clean(s string) string {
 	return s
 }
 
-// convert turns one export request into rows.
-func (c *converter) convert(td ptrace.Traces) *rowsRequest {
-	c.rs = newRowsRequest(td.SpanCount())
-	sp, fc, bc := c.rs.spans, c.rs.facts, c.rs.batches
-	row := 0 // the span's row in sp
+// convert fills a rowSet from one export request.
+func (c *converter) convert(td ptrace.Traces) *rowSet {
+	n := td.SpanCount()
+	c.rs = newRowSet()
+	// One ingest time per request, the version of its rows: a retry writes
+	// the same rows with it (they collapse), and spans a client sends again
+	// get a later one, which is what the ReplacingMergeTree keeps.
+	ingestNs := uint64(time.Now().UnixNano())
+	sp := newSpanCols(n, ingestNs)
+	fc := newFactCols(n, ingestNs)
+	bc := batchCols{ingestNs: ingestNs}
+	tc := traceCols{ingestNs: ingestNs}
+	seenTrace := map[[2]string]bool{}
+	seenTxn := map[string]bool{}
+	seenTraceKey := map[string]bool{}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
@@ -103,7 +137,7 @@ func (c *converter) convert(td ptrace.Traces) *rowsRequest {
 			ss := sss.At(j)
 			scope := c.clean(ss.Scope().Name())
 			spans := ss.Spans()
-			for k := 0; k < spans.Len(); k, row = k+1, row+1 {
+			for k := 0; k < spans.Len(); k++ {
 				s := spans.At(k)
 				traceID, spanID := s.TraceID(), s.SpanID()
 				tid, sid, pid := string(traceID[:]), string(spanID[:]), parentOf(s)
@@ -138,18 +172,38 @@ func (c *converter) convert(td ptrace.Traces) *rowsRequest {
 						c.issue(reasonBatchCloseKeys)
 						break
 					}
-					bc.add(row, pay, tid, sid, startTime, startNs, status)
+					bc.add(pay, tid, sid, startTime, startNs, status)
+					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: pay.dims.TerminalID, BatchNumber: pay.dims.BatchNumber, CloseNs: startNs})
 				case pay.txnID != "" || status == domain.StatusError:
 					if pay.txnID == "" && name == domain.SpanTransaction {
 						c.issue(reasonMissingTxnID)
 					}
-					fc.add(row, pay, tid, sid, pid, name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
+					fc.add(pay, tid, sid, pid, name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
+					tkey := tid
+					if pay.txnID != "" {
+						if !seenTxn[pay.txnID] {
+							seenTxn[pay.txnID] = true
+							c.rs.keys.TxnIDs = append(c.rs.keys.TxnIDs, pay.txnID)
+						}
+						pair := [2]string{pay.txnID, tkey}
+						if !seenTrace[pair] {
+							seenTrace[pair] = true
+							tc.add(pay.txnID, tkey, startTime)
+						}
+					} else if !seenTraceKey[tkey] {
+						seenTraceKey[tkey] = true
+						c.rs.keys.TraceIDs = append(c.rs.keys.TraceIDs, tkey)
+					}
 				case name == domain.SpanTransaction:
 					c.issue(reasonMissingTxnID)
 				}
 			}
 		}
 	}
+	c.rs.spans, c.rs.nSpans = sp.columns(), sp.n
+	c.rs.facts, c.rs.nFacts, c.rs.factCols = fc.columns(), fc.n, fc
+	c.rs.batches, c.rs.nBatches = bc.columns(), bc.n
+	c.rs.traces, c.rs.nTraces = tc.columns(), tc.n
 	return c.rs
 }
 

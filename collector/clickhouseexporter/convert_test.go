@@ -8,8 +8,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
-	"github.com/settlewatch/settlewatch/assembly"
-	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -26,29 +24,10 @@ func newSpan(td ptrace.Traces, service string) ptrace.Span {
 	return sp
 }
 
-// converted is a request's rows as store writes them.
-type converted struct {
-	spans, facts, batches, traces     chbatch.Columns
-	nSpans, nFacts, nBatches, nTraces int
-	keys                              assembly.Keys
-	issues                            map[string]int
-}
-
-func convertOne(t *testing.T, td ptrace.Traces) converted {
+func convertOne(t *testing.T, td ptrace.Traces) *rowSet {
 	t.Helper()
 	c := converter{maxValueBytes: 1024, now: time.Now()}
-	return viewOf(c.convert(td))
-}
-
-// viewOf prepares r as a first attempt to store it does, with stamp 1.
-func viewOf(r *rowsRequest) converted {
-	r.prepare(1)
-	return converted{
-		spans: r.spans.columns(r.stamp), facts: r.facts.columns(r.stamp),
-		batches: r.batches.columns(r.stamp), traces: r.traces.columns(r.stamp),
-		nSpans: r.n, nFacts: len(r.facts.TxnID), nBatches: len(r.batches.TerminalID), nTraces: len(r.traces.TxnID),
-		keys: r.keys, issues: r.issues,
-	}
+	return c.convert(td)
 }
 
 func TestSpanAttributeOverridesResource(t *testing.T) {

@@ -11,7 +11,6 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
-	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
@@ -43,6 +42,8 @@ type chExporter struct {
 	pruning  sync.WaitGroup
 	stop     context.Context // cancelled by shutdown
 	cancel   context.CancelFunc
+
+	retries *retryState // rows of requests awaiting the helper's retry
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
@@ -59,7 +60,8 @@ func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
 		return nil, fmt.Errorf("create exporter metrics: %w", err)
 	}
 	stop, cancel := context.WithCancel(context.Background())
-	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel, stop: stop, cancel: cancel}, nil
+	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel, stop: stop, cancel: cancel,
+		retries: newRetryState(retryTTL(cfg))}, nil
 }
 
 // start tries to connect and migrate, but a ClickHouse that is down must not
@@ -81,6 +83,7 @@ func (e *chExporter) shutdown(context.Context) error {
 	e.cancel()
 	e.pruneMu.Unlock()
 	e.pruning.Wait()
+	e.retries.clear()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn != nil {
@@ -151,82 +154,98 @@ func (e *chExporter) migrate(ctx context.Context) error {
 	return nil
 }
 
-// convert turns a request into rows as it arrives, before it is queued,
-// and counts and logs what was wrong with it.
-func (e *chExporter) convert(ctx context.Context, td ptrace.Traces) *rowsRequest {
-	conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
-	r := conv.convert(td)
-	e.tel.add(ctx, e.tel.spans, r.n, "", "")
-	e.report(ctx, r)
-	return r
-}
-
-// push stores one batch of rows. A retry of the same batch (the helper
-// hands the same request back) resumes where the last attempt stopped:
-// tables already stored are not written again, and the rest are written
-// with the same ingested_ns, so rows written twice collapse.
-func (e *chExporter) push(ctx context.Context, req xexporterhelper.Request) error {
-	r, ok := req.(*rowsRequest)
-	if !ok {
-		return consumererror.NewPermanent(fmt.Errorf("settlewatch exporter: cannot store a %T", req))
+// push stores one request: rows converted from it, or, on a retry, the rows
+// an earlier attempt kept (retrystate.go). Every table is keyed by span id,
+// so rows written twice collapse; a retry still skips the tables an earlier
+// attempt stored.
+func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
+	rs, err := e.rowsOf(ctx, td)
+	if err != nil {
+		return err
 	}
-	r.prepare(uint64(time.Now().UnixNano()))
-	return e.store(ctx, r)
+	if err := e.store(ctx, rs); err != nil {
+		if !e.cfg.BackOffConfig.Enabled {
+			return err // no retries configured: the helper drops the request
+		}
+		return consumererror.NewTraces(err, e.retries.put(rs, time.Now()))
+	}
+	return nil
 }
 
-// store writes what r still holds: each table's columns are let go once
+// rowsOf returns the rows kept for td when it is a retry token, else td's
+// spans converted. A converted request is emptied: from here on only its rows
+// are needed, and the helper would otherwise hold its spans until the push
+// returns.
+func (e *chExporter) rowsOf(ctx context.Context, td ptrace.Traces) (*rowSet, error) {
+	if rs, tok, isToken := e.retries.take(td, time.Now()); isToken {
+		if rs == nil {
+			// Only a bug gets here: rows are kept until the helper stops
+			// retrying (retryTTL). Loud, counted, and not retried in vain.
+			e.tel.add(ctx, e.tel.failures, 1, "table", "retry_state")
+			e.log.Error("the rows of a retried request are no longer held; its spans are lost", zap.Uint64("retry", tok))
+			return nil, consumererror.NewPermanent(fmt.Errorf("settlewatch exporter: rows of retry %d no longer held", tok))
+		}
+		return rs, nil
+	}
+	conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
+	rs := conv.convert(td)
+	e.tel.add(ctx, e.tel.spans, td.SpanCount(), "", "")
+	e.report(ctx, rs)
+	if !td.IsReadOnly() {
+		td.ResourceSpans().MoveAndAppendTo(ptrace.NewResourceSpansSlice())
+	}
+	return rs, nil
+}
+
+// store writes what rs still holds: each table's columns are let go once
 // stored, and a retry writes only the rest.
-func (e *chExporter) store(ctx context.Context, r *rowsRequest) error {
+func (e *chExporter) store(ctx context.Context, rs *rowSet) error {
 	conn, err := e.ready(ctx)
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", "connect")
-		e.log.Warn("ClickHouse unreachable; the batch is kept and retried", zap.Int("spans", r.n), zap.Error(err))
+		e.log.Warn("ClickHouse unreachable; the batch is kept and retried", zap.Int("spans", rs.nSpans), zap.Error(err))
 		return fmt.Errorf("settlewatch exporter: %w", err)
 	}
 	qctx, cancel := chconn.WithQuerySettings(ctx, e.cfg.TimeoutConfig.Timeout)
 	defer cancel()
 	// Two batches' live data is what the collector's memory peaks at
 	// (docs/benchmarks.md, "The queue's storage"), and the spans' columns
-	// are not needed for assembly; the facts are, until assembly has them.
-	for i, w := range []struct {
-		t       chschema.Table
-		rows    func() (chbatch.Columns, int)
-		release func()
+	// are not needed for assembly.
+	for _, w := range []struct {
+		t    chschema.Table
+		cols *chbatch.Columns
+		n    int
 	}{
-		{chschema.Spans, func() (chbatch.Columns, int) { return r.spans.columns(r.stamp), r.n }, func() { r.spans = nil }},
-		{chschema.PaymentFacts, func() (chbatch.Columns, int) { return r.facts.columns(r.stamp), len(r.facts.TxnID) }, func() {}},
-		{chschema.BatchCloses, func() (chbatch.Columns, int) { return r.batches.columns(r.stamp), len(r.batches.TerminalID) }, func() { r.batches = nil }},
-		{chschema.TxnTraces, func() (chbatch.Columns, int) { return r.traces.columns(r.stamp), len(r.traces.TxnID) }, func() { r.traces = nil }},
+		{chschema.Spans, &rs.spans, rs.nSpans},
+		{chschema.PaymentFacts, &rs.facts, rs.nFacts},
+		{chschema.BatchCloses, &rs.batches, rs.nBatches},
+		{chschema.TxnTraces, &rs.traces, rs.nTraces},
 	} {
-		if r.stored[i] {
+		if *w.cols == nil {
 			continue // stored by an earlier attempt
 		}
-		cols, n := w.rows()
-		if err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, cols, n); err != nil {
+		if err := chbatch.Insert(qctx, conn, e.settings.Database, w.t, *w.cols, w.n); err != nil {
 			e.tel.add(ctx, e.tel.failures, 1, "table", w.t.Name)
 			e.log.Warn("ClickHouse insert failed; the batch is kept and retried",
-				zap.String("table", w.t.Name), zap.Int("rows", n), zap.Error(err))
+				zap.String("table", w.t.Name), zap.Int("rows", w.n), zap.Error(err))
 			e.dropConnIfBroken(err)
 			return fmt.Errorf("settlewatch exporter: %w", err)
 		}
-		r.stored[i] = true
-		w.release()
-		e.tel.add(ctx, e.tel.rows, n, "table", w.t.Name)
+		*w.cols = nil
+		e.tel.add(ctx, e.tel.rows, w.n, "table", w.t.Name)
 	}
 	e.pruneRecent(conn)
-	if r.facts != nil {
-		if e.cfg.Assembly.Enabled && !r.keys.Empty() {
-			r.keys.Stored = r.facts.known(r.stamp)
-		}
-		r.facts = nil
-	}
-	if !e.cfg.Assembly.Enabled || r.keys.Empty() {
+	if !e.cfg.Assembly.Enabled || rs.keys.Empty() {
 		return nil
 	}
-	res, err := e.asm.Assemble(ctx, r.keys)
+	if rs.factCols != nil {
+		rs.keys.Stored = rs.factCols.known()
+		rs.factCols = nil
+	}
+	res, err := e.asm.Assemble(ctx, rs.keys)
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
-		e.log.Warn("transaction assembly failed; the batch is retried", zap.Int("transactions", len(r.keys.TxnIDs)), zap.Error(err))
+		e.log.Warn("transaction assembly failed; the batch is retried", zap.Int("transactions", len(rs.keys.TxnIDs)), zap.Error(err))
 		return fmt.Errorf("settlewatch exporter: %w", err)
 	}
 	e.tel.add(ctx, e.tel.rows, res.Transactions, "table", chschema.Transactions.Name)
@@ -269,17 +288,15 @@ func (e *chExporter) pruneRecent(conn driver.Conn) {
 
 // report counts and logs what the request got wrong: one line per request,
 // with a reason → count map and an example id per reason.
-func (e *chExporter) report(ctx context.Context, r *rowsRequest) {
-	if len(r.issues) == 0 {
+func (e *chExporter) report(ctx context.Context, rs *rowSet) {
+	if len(rs.issues) == 0 {
 		return
 	}
-	for reason, n := range r.issues {
+	for reason, n := range rs.issues {
 		e.tel.add(ctx, e.tel.rejected, n, "reason", reason)
 	}
 	e.log.Warn("spans broke the telemetry contract; stored what could be stored",
-		zap.Any("reasons", r.issues), zap.Any("example_ids", r.examples))
-	// Counted once: a request merged into a batch no longer needs them.
-	r.issues, r.examples = nil, nil
+		zap.Any("reasons", rs.issues), zap.Any("example_ids", rs.examples))
 }
 
 // dropConnIfBroken forgets a connection after a failed insert so the next

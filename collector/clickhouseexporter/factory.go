@@ -10,10 +10,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
-	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/settlewatch/settlewatch/domain"
 )
@@ -68,19 +67,15 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 }
 
 // traces wraps e in the exporter helper: queue, batches, timeout, retries.
-// Requests are converted to rows as they arrive; the queue and the batches
-// hold rows (request.go).
 func (e *chExporter) traces(ctx context.Context, set exporter.Settings) (exporter.Traces, error) {
 	c := e.cfg
-	return xexporterhelper.NewTracesRequest(ctx, set,
-		func(ctx context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
-			return e.convert(ctx, td), nil
-		},
-		e.push,
+	return exporterhelper.NewTraces(ctx, set, c, e.push,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.BackOffConfig),
-		xexporterhelper.WithQueueBatch(c.QueueConfig, xexporterhelper.QueueBatchSettings{Encoding: rowsEncoding{legacy: e.convert}}),
+		exporterhelper.WithQueue(c.QueueConfig),
+		// push empties a request once converted (exporter.go, rowsOf).
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
 	)
 }

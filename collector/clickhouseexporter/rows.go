@@ -10,11 +10,6 @@ import (
 	"github.com/settlewatch/settlewatch/domain"
 )
 
-// The column sets below hold one table's rows, one slice per column and
-// nothing else: merging, splitting and the queue's encoding walk their
-// fields (colset.go, encoding.go). ingested_ns is not among them: a batch's
-// rows get one stamp when it is first stored (rowsRequest.tables).
-
 // spanRow is one raw span before it is appended column-wise.
 type spanRow struct {
 	traceID, spanID, parentID   string
@@ -28,257 +23,245 @@ type spanRow struct {
 
 // spanCols are the columns of chschema.Spans.
 type spanCols struct {
-	TraceID, SpanID, ParentID            []string
-	Start                                []time.Time
-	StartNs, DurNs                       []uint64
-	Service, Name, Kind, Status          []string
-	StatusMsg, TxnID, Scope              []string
-	AttrKeys, AttrVals, ResKeys, ResVals [][]string
-	EvTime                               [][]uint64
-	EvName, EvAttrs, LinkTrace, LinkSpan [][]string
+	n                                    int
+	traceID, spanID, parentID            []string
+	start                                []time.Time
+	startNs, durNs, ingested             []uint64
+	service, name, kind, status          []string
+	statusMsg, txnID, scope              []string
+	attrKeys, attrVals, resKeys, resVals [][]string
+	evTime                               [][]uint64
+	evName, evAttrs, linkTrace, linkSpan [][]string
+	ingestNs                             uint64
 }
 
 // newSpanCols sizes every column for n rows up front: growing thirty slices
 // row by row was most of the conversion's cost.
-func newSpanCols(n int) *spanCols {
-	c := &spanCols{}
-	reserve(c, n)
-	return c
+func newSpanCols(n int, ingestNs uint64) *spanCols {
+	return &spanCols{
+		traceID: mk[string](n), spanID: mk[string](n), parentID: mk[string](n),
+		start: mk[time.Time](n), startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n),
+		service: mk[string](n), name: mk[string](n), kind: mk[string](n), status: mk[string](n),
+		statusMsg: mk[string](n), txnID: mk[string](n), scope: mk[string](n),
+		attrKeys: mk[[]string](n), attrVals: mk[[]string](n), resKeys: mk[[]string](n), resVals: mk[[]string](n),
+		evTime: mk[[]uint64](n), evName: mk[[]string](n), evAttrs: mk[[]string](n),
+		linkTrace: mk[[]string](n), linkSpan: mk[[]string](n),
+		ingestNs: ingestNs,
+	}
+}
+
+func mk[T any](n int) []T { return make([]T, 0, n) }
+
+// newFactCols sizes the fact columns for at most n rows.
+func newFactCols(n int, ingestNs uint64) *factCols {
+	return &factCols{
+		txnID: mk[string](n), traceID: mk[string](n), spanID: mk[string](n), parentID: mk[string](n),
+		name: mk[string](n), service: mk[string](n), kind: mk[string](n), start: mk[time.Time](n),
+		startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n), status: mk[string](n),
+		errorType: mk[string](n), responseCode: mk[string](n), responseSource: mk[string](n),
+		txnType: mk[string](n), currency: mk[string](n), amount: mk[int64](n), amountOK: mk[uint8](n),
+		terminalID: mk[string](n), terminalModel: mk[string](n), merchantID: mk[string](n), region: mk[string](n),
+		gatewayID: mk[string](n), acquirerID: mk[string](n), issuerID: mk[string](n),
+		cardScheme: mk[string](n), cardFunding: mk[string](n), entryMode: mk[string](n), cardBIN: mk[string](n),
+		batchNum: mk[string](n), settlementStatus: mk[string](n), settlementDate: mk[string](n),
+		serverAddress: mk[string](n), ingestNs: ingestNs,
+	}
 }
 
 func (c *spanCols) add(r spanRow, conv *converter, s ptrace.Span) {
-	c.TraceID = append(c.TraceID, r.traceID)
-	c.SpanID = append(c.SpanID, r.spanID)
-	c.ParentID = append(c.ParentID, r.parentID)
-	c.Start = append(c.Start, r.start)
-	c.StartNs = append(c.StartNs, r.startNs)
-	c.DurNs = append(c.DurNs, r.durNs)
-	c.Service = append(c.Service, r.service)
-	c.Name = append(c.Name, r.name)
-	c.Kind = append(c.Kind, r.kind)
-	c.Status = append(c.Status, r.status)
-	c.StatusMsg = append(c.StatusMsg, r.statusMsg)
-	c.TxnID = append(c.TxnID, r.txnID)
-	c.Scope = append(c.Scope, r.scope)
-	c.AttrKeys = append(c.AttrKeys, r.attrKeys)
-	c.AttrVals = append(c.AttrVals, r.attrVals)
-	c.ResKeys = append(c.ResKeys, r.resKeys)
-	c.ResVals = append(c.ResVals, r.resVals)
+	c.n++
+	c.traceID = append(c.traceID, r.traceID)
+	c.spanID = append(c.spanID, r.spanID)
+	c.parentID = append(c.parentID, r.parentID)
+	c.start = append(c.start, r.start)
+	c.startNs = append(c.startNs, r.startNs)
+	c.durNs = append(c.durNs, r.durNs)
+	c.service = append(c.service, r.service)
+	c.name = append(c.name, r.name)
+	c.kind = append(c.kind, r.kind)
+	c.status = append(c.status, r.status)
+	c.statusMsg = append(c.statusMsg, r.statusMsg)
+	c.txnID = append(c.txnID, r.txnID)
+	c.scope = append(c.scope, r.scope)
+	c.attrKeys = append(c.attrKeys, r.attrKeys)
+	c.attrVals = append(c.attrVals, r.attrVals)
+	c.resKeys = append(c.resKeys, r.resKeys)
+	c.resVals = append(c.resVals, r.resVals)
 	evT, evN, evA, lT, lS := conv.eventsAndLinks(s)
-	c.EvTime = append(c.EvTime, evT)
-	c.EvName = append(c.EvName, evN)
-	c.EvAttrs = append(c.EvAttrs, evA)
-	c.LinkTrace = append(c.LinkTrace, lT)
-	c.LinkSpan = append(c.LinkSpan, lS)
+	c.evTime = append(c.evTime, evT)
+	c.evName = append(c.evName, evN)
+	c.evAttrs = append(c.evAttrs, evA)
+	c.linkTrace = append(c.linkTrace, lT)
+	c.linkSpan = append(c.linkSpan, lS)
+	c.ingested = append(c.ingested, c.ingestNs)
 }
 
-func (c *spanCols) columns(stamp uint64) chbatch.Columns {
+func (c *spanCols) columns() chbatch.Columns {
 	return chbatch.Columns{
-		"trace_id": c.TraceID, "span_id": c.SpanID, "parent_span_id": c.ParentID,
-		"start_time": c.Start, "start_ns": c.StartNs, "duration_ns": c.DurNs,
-		"service_name": c.Service, "name": c.Name, "kind": c.Kind, "status_code": c.Status,
-		"status_message": c.StatusMsg, "txn_id": c.TxnID, "scope_name": c.Scope,
-		"attributes.key": c.AttrKeys, "attributes.value": c.AttrVals,
-		"resource.key": c.ResKeys, "resource.value": c.ResVals,
-		"events.time_ns": c.EvTime, "events.name": c.EvName, "events.attributes": c.EvAttrs,
-		"links.trace_id": c.LinkTrace, "links.span_id": c.LinkSpan,
-		"ingested_ns": stamped(len(c.TraceID), stamp),
+		"trace_id": c.traceID, "span_id": c.spanID, "parent_span_id": c.parentID,
+		"start_time": c.start, "start_ns": c.startNs, "duration_ns": c.durNs,
+		"service_name": c.service, "name": c.name, "kind": c.kind, "status_code": c.status,
+		"status_message": c.statusMsg, "txn_id": c.txnID, "scope_name": c.scope,
+		"attributes.key": c.attrKeys, "attributes.value": c.attrVals,
+		"resource.key": c.resKeys, "resource.value": c.resVals,
+		"events.time_ns": c.evTime, "events.name": c.evName, "events.attributes": c.evAttrs,
+		"links.trace_id": c.linkTrace, "links.span_id": c.linkSpan,
+		"ingested_ns": c.ingested,
 	}
 }
 
-// stamped is the ingested_ns column of n rows.
-func stamped(n int, stamp uint64) []uint64 {
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = stamp
-	}
-	return out
-}
-
-// factCols are the columns of chschema.PaymentFacts, and for each row the
-// span it came from (SpanRow, an index into the request's spans, not
-// stored): a request is split by spans, and its facts with them.
+// factCols are the columns of chschema.PaymentFacts.
 type factCols struct {
-	SpanRow                                               []uint32
-	TxnID, TraceID, SpanID, ParentID, Name, Service, Kind []string
-	Start                                                 []time.Time
-	StartNs, DurNs                                        []uint64
-	Status, ErrorType, ResponseCode, ResponseSource       []string
-	TxnType, Currency                                     []string
-	Amount                                                []int64
-	AmountOK                                              []uint8
-	TerminalID, TerminalModel, MerchantID, Region         []string
-	GatewayID, AcquirerID, IssuerID                       []string
-	CardScheme, CardFunding, EntryMode, CardBIN, BatchNum []string
-	SettlementStatus, SettlementDate, ServerAddress       []string
+	n                                                     int
+	txnID, traceID, spanID, parentID, name, service, kind []string
+	start                                                 []time.Time
+	startNs, durNs, ingested                              []uint64
+	status, errorType, responseCode, responseSource       []string
+	txnType, currency                                     []string
+	amount                                                []int64
+	amountOK                                              []uint8
+	terminalID, terminalModel, merchantID, region         []string
+	gatewayID, acquirerID, issuerID                       []string
+	cardScheme, cardFunding, entryMode, cardBIN, batchNum []string
+	settlementStatus, settlementDate, serverAddress       []string
+	ingestNs                                              uint64
 }
 
-// newFactCols sizes the fact columns for at most n rows.
-func newFactCols(n int) *factCols {
-	c := &factCols{}
-	reserve(c, n)
-	return c
-}
-
-func (c *factCols) add(span int, p payment, traceID, spanID, parentID, name, service, kind string, start time.Time, startNs, durNs uint64, status domain.SpanStatus) {
-	c.SpanRow = append(c.SpanRow, uint32(span))
-	c.TxnID = append(c.TxnID, p.txnID)
-	c.TraceID = append(c.TraceID, traceID)
-	c.SpanID = append(c.SpanID, spanID)
-	c.ParentID = append(c.ParentID, parentID)
-	c.Name = append(c.Name, name)
-	c.Service = append(c.Service, service)
-	c.Kind = append(c.Kind, kind)
-	c.Start = append(c.Start, start)
-	c.StartNs = append(c.StartNs, startNs)
-	c.DurNs = append(c.DurNs, durNs)
-	c.Status = append(c.Status, status.String())
-	c.ErrorType = append(c.ErrorType, p.errorType)
-	c.ResponseCode = append(c.ResponseCode, p.responseCode)
-	c.ResponseSource = append(c.ResponseSource, p.responseSource)
-	c.TxnType = append(c.TxnType, p.txnType)
-	c.Amount = append(c.Amount, p.amount)
-	c.AmountOK = append(c.AmountOK, uint8(p.amountState))
-	c.Currency = append(c.Currency, p.currency)
+func (c *factCols) add(p payment, traceID, spanID, parentID, name, service, kind string, start time.Time, startNs, durNs uint64, status domain.SpanStatus) {
+	c.n++
+	c.txnID = append(c.txnID, p.txnID)
+	c.traceID = append(c.traceID, traceID)
+	c.spanID = append(c.spanID, spanID)
+	c.parentID = append(c.parentID, parentID)
+	c.name = append(c.name, name)
+	c.service = append(c.service, service)
+	c.kind = append(c.kind, kind)
+	c.start = append(c.start, start)
+	c.startNs = append(c.startNs, startNs)
+	c.durNs = append(c.durNs, durNs)
+	c.status = append(c.status, status.String())
+	c.errorType = append(c.errorType, p.errorType)
+	c.responseCode = append(c.responseCode, p.responseCode)
+	c.responseSource = append(c.responseSource, p.responseSource)
+	c.txnType = append(c.txnType, p.txnType)
+	c.amount = append(c.amount, p.amount)
+	c.amountOK = append(c.amountOK, uint8(p.amountState))
+	c.currency = append(c.currency, p.currency)
 	d := p.dims
-	c.TerminalID = append(c.TerminalID, d.TerminalID)
-	c.TerminalModel = append(c.TerminalModel, d.TerminalModel)
-	c.MerchantID = append(c.MerchantID, d.MerchantID)
-	c.Region = append(c.Region, d.Region)
-	c.GatewayID = append(c.GatewayID, d.GatewayID)
-	c.AcquirerID = append(c.AcquirerID, d.AcquirerID)
-	c.IssuerID = append(c.IssuerID, d.IssuerID)
-	c.CardScheme = append(c.CardScheme, d.CardScheme)
-	c.CardFunding = append(c.CardFunding, d.CardFunding)
-	c.EntryMode = append(c.EntryMode, d.EntryMode)
-	c.CardBIN = append(c.CardBIN, d.CardBIN)
-	c.BatchNum = append(c.BatchNum, d.BatchNumber)
-	c.SettlementStatus = append(c.SettlementStatus, p.settlementStatus)
-	c.SettlementDate = append(c.SettlementDate, p.settlementDate)
-	c.ServerAddress = append(c.ServerAddress, p.serverAddress)
+	c.terminalID = append(c.terminalID, d.TerminalID)
+	c.terminalModel = append(c.terminalModel, d.TerminalModel)
+	c.merchantID = append(c.merchantID, d.MerchantID)
+	c.region = append(c.region, d.Region)
+	c.gatewayID = append(c.gatewayID, d.GatewayID)
+	c.acquirerID = append(c.acquirerID, d.AcquirerID)
+	c.issuerID = append(c.issuerID, d.IssuerID)
+	c.cardScheme = append(c.cardScheme, d.CardScheme)
+	c.cardFunding = append(c.cardFunding, d.CardFunding)
+	c.entryMode = append(c.entryMode, d.EntryMode)
+	c.cardBIN = append(c.cardBIN, d.CardBIN)
+	c.batchNum = append(c.batchNum, d.BatchNumber)
+	c.settlementStatus = append(c.settlementStatus, p.settlementStatus)
+	c.settlementDate = append(c.settlementDate, p.settlementDate)
+	c.serverAddress = append(c.serverAddress, p.serverAddress)
+	c.ingested = append(c.ingested, c.ingestNs)
 }
 
-func (c *factCols) columns(stamp uint64) chbatch.Columns {
+func (c *factCols) columns() chbatch.Columns {
 	return chbatch.Columns{
-		"txn_id": c.TxnID, "trace_id": c.TraceID, "span_id": c.SpanID, "parent_span_id": c.ParentID,
-		"name": c.Name, "service_name": c.Service, "kind": c.Kind, "start_time": c.Start,
-		"start_ns": c.StartNs, "duration_ns": c.DurNs, "status_code": c.Status,
-		"error_type": c.ErrorType, "response_code": c.ResponseCode, "response_source": c.ResponseSource,
-		"txn_type": c.TxnType, "amount_minor": c.Amount, "amount_ok": c.AmountOK, "currency": c.Currency,
-		"terminal_id": c.TerminalID, "terminal_model": c.TerminalModel, "merchant_id": c.MerchantID,
-		"region": c.Region, "gateway_id": c.GatewayID, "acquirer_id": c.AcquirerID, "issuer_id": c.IssuerID,
-		"card_scheme": c.CardScheme, "card_funding": c.CardFunding, "entry_mode": c.EntryMode,
-		"card_bin": c.CardBIN, "batch_number": c.BatchNum, "settlement_status": c.SettlementStatus,
-		"settlement_date": c.SettlementDate, "server_address": c.ServerAddress,
-		"ingested_ns": stamped(len(c.TxnID), stamp),
+		"txn_id": c.txnID, "trace_id": c.traceID, "span_id": c.spanID, "parent_span_id": c.parentID,
+		"name": c.name, "service_name": c.service, "kind": c.kind, "start_time": c.start,
+		"start_ns": c.startNs, "duration_ns": c.durNs, "status_code": c.status,
+		"error_type": c.errorType, "response_code": c.responseCode, "response_source": c.responseSource,
+		"txn_type": c.txnType, "amount_minor": c.amount, "amount_ok": c.amountOK, "currency": c.currency,
+		"terminal_id": c.terminalID, "terminal_model": c.terminalModel, "merchant_id": c.merchantID,
+		"region": c.region, "gateway_id": c.gatewayID, "acquirer_id": c.acquirerID, "issuer_id": c.issuerID,
+		"card_scheme": c.cardScheme, "card_funding": c.cardFunding, "entry_mode": c.entryMode,
+		"card_bin": c.cardBIN, "batch_number": c.batchNum, "settlement_status": c.settlementStatus,
+		"settlement_date": c.settlementDate, "server_address": c.serverAddress, "ingested_ns": c.ingested,
 	}
 }
 
 // known are the facts that carry a transaction id, as assembly reads them
 // back (assembly.Keys.Stored): once they are stored, assembly need not read
 // them again.
-func (c *factCols) known(stamp uint64) []assembly.Known {
-	out := make([]assembly.Known, 0, len(c.TxnID))
-	for i := range c.TxnID {
-		if c.TxnID[i] == "" {
+func (c *factCols) known() []assembly.Known {
+	out := make([]assembly.Known, 0, c.n)
+	for i := range c.n {
+		if c.txnID[i] == "" {
 			continue
 		}
 		f := domain.Fact{
-			TxnID: c.TxnID[i], TraceID: c.TraceID[i], SpanID: c.SpanID[i], ParentSpanID: c.ParentID[i],
-			Name: c.Name[i], Service: c.Service[i], ErrorType: c.ErrorType[i], ResponseCode: c.ResponseCode[i],
-			ResponseSource: c.ResponseSource[i], TxnType: c.TxnType[i], AmountMinor: c.Amount[i], Currency: c.Currency[i],
+			TxnID: c.txnID[i], TraceID: c.traceID[i], SpanID: c.spanID[i], ParentSpanID: c.parentID[i],
+			Name: c.name[i], Service: c.service[i], ErrorType: c.errorType[i], ResponseCode: c.responseCode[i],
+			ResponseSource: c.responseSource[i], TxnType: c.txnType[i], AmountMinor: c.amount[i], Currency: c.currency[i],
 			Dims: domain.Dimensions{
-				TerminalID: c.TerminalID[i], TerminalModel: c.TerminalModel[i], MerchantID: c.MerchantID[i],
-				Region: c.Region[i], GatewayID: c.GatewayID[i], AcquirerID: c.AcquirerID[i], IssuerID: c.IssuerID[i],
-				CardScheme: c.CardScheme[i], CardFunding: c.CardFunding[i], EntryMode: c.EntryMode[i],
-				CardBIN: c.CardBIN[i], BatchNumber: c.BatchNum[i],
+				TerminalID: c.terminalID[i], TerminalModel: c.terminalModel[i], MerchantID: c.merchantID[i],
+				Region: c.region[i], GatewayID: c.gatewayID[i], AcquirerID: c.acquirerID[i], IssuerID: c.issuerID[i],
+				CardScheme: c.cardScheme[i], CardFunding: c.cardFunding[i], EntryMode: c.entryMode[i],
+				CardBIN: c.cardBIN[i], BatchNumber: c.batchNum[i],
 			},
-			SettlementStatus: c.SettlementStatus[i], SettlementDate: c.SettlementDate[i],
+			SettlementStatus: c.settlementStatus[i], SettlementDate: c.settlementDate[i],
 		}
-		out = append(out, assembly.Known{Fact: assembly.StoredFact(f, c.Status[i], c.AmountOK[i], c.StartNs[i], c.DurNs[i]), IngestedNs: stamp})
+		out = append(out, assembly.Known{Fact: assembly.StoredFact(f, c.status[i], c.amountOK[i], c.startNs[i], c.durNs[i]), IngestedNs: c.ingested[i]})
 	}
 	return out
 }
 
-// txnTraces are the rows of chschema.TxnTraces and the keys assembly must
-// revisit, both from the facts and batch closes of a batch: each
-// (transaction, trace) pair once, each transaction once, and the traces of
-// failed spans without a transaction once.
-func txnTraces(fc *factCols, bc *batchCols) (*traceCols, assembly.Keys) {
-	tc := &traceCols{}
-	var keys assembly.Keys
-	seenPair := map[[2]string]bool{}
-	seenTxn := map[string]bool{}
-	seenTrace := map[string]bool{}
-	for i, id := range fc.TxnID {
-		trace := fc.TraceID[i]
-		if id == "" {
-			if !seenTrace[trace] {
-				seenTrace[trace] = true
-				keys.TraceIDs = append(keys.TraceIDs, trace)
-			}
-			continue
-		}
-		if !seenTxn[id] {
-			seenTxn[id] = true
-			keys.TxnIDs = append(keys.TxnIDs, id)
-		}
-		if pair := [2]string{id, trace}; !seenPair[pair] {
-			seenPair[pair] = true
-			tc.TxnID = append(tc.TxnID, id)
-			tc.TraceID = append(tc.TraceID, trace)
-			tc.Start = append(tc.Start, fc.Start[i])
-		}
-	}
-	for i := range bc.TerminalID {
-		keys.Batches = append(keys.Batches, assembly.BatchKey{TerminalID: bc.TerminalID[i], BatchNumber: bc.BatchNum[i], CloseNs: bc.CloseNs[i]})
-	}
-	return tc, keys
-}
-
-// batchCols are the columns of chschema.BatchCloses, and each row's span
-// (as factCols.SpanRow).
+// batchCols are the columns of chschema.BatchCloses.
 type batchCols struct {
-	SpanRow                          []uint32
-	TerminalID, MerchantID, BatchNum []string
-	TraceID, SpanID                  []string
-	CloseTime                        []time.Time
-	CloseNs                          []uint64
-	Status, Result, ErrorType        []string
-	TxnCount, Amount                 []int64
+	n                                int
+	terminalID, merchantID, batchNum []string
+	traceID, spanID                  []string
+	closeTime                        []time.Time
+	closeNs, ingested                []uint64
+	status, result, errorType        []string
+	txnCount, amount                 []int64
+	ingestNs                         uint64
 }
 
-func (c *batchCols) add(span int, p payment, traceID, spanID string, start time.Time, startNs uint64, status domain.SpanStatus) {
-	c.SpanRow = append(c.SpanRow, uint32(span))
-	c.TerminalID = append(c.TerminalID, p.dims.TerminalID)
-	c.MerchantID = append(c.MerchantID, p.dims.MerchantID)
-	c.BatchNum = append(c.BatchNum, p.dims.BatchNumber)
-	c.TraceID = append(c.TraceID, traceID)
-	c.SpanID = append(c.SpanID, spanID)
-	c.CloseTime = append(c.CloseTime, start)
-	c.CloseNs = append(c.CloseNs, startNs)
-	c.Status = append(c.Status, status.String())
-	c.Result = append(c.Result, p.batchResult)
-	c.ErrorType = append(c.ErrorType, p.errorType)
-	c.TxnCount = append(c.TxnCount, p.batchTxnCount)
-	c.Amount = append(c.Amount, p.batchAmount)
+func (c *batchCols) add(p payment, traceID, spanID string, start time.Time, startNs uint64, status domain.SpanStatus) {
+	c.n++
+	c.terminalID = append(c.terminalID, p.dims.TerminalID)
+	c.merchantID = append(c.merchantID, p.dims.MerchantID)
+	c.batchNum = append(c.batchNum, p.dims.BatchNumber)
+	c.traceID = append(c.traceID, traceID)
+	c.spanID = append(c.spanID, spanID)
+	c.closeTime = append(c.closeTime, start)
+	c.closeNs = append(c.closeNs, startNs)
+	c.status = append(c.status, status.String())
+	c.result = append(c.result, p.batchResult)
+	c.errorType = append(c.errorType, p.errorType)
+	c.txnCount = append(c.txnCount, p.batchTxnCount)
+	c.amount = append(c.amount, p.batchAmount)
+	c.ingested = append(c.ingested, c.ingestNs)
 }
 
-func (c *batchCols) columns(stamp uint64) chbatch.Columns {
+func (c *batchCols) columns() chbatch.Columns {
 	return chbatch.Columns{
-		"terminal_id": c.TerminalID, "merchant_id": c.MerchantID, "batch_number": c.BatchNum,
-		"trace_id": c.TraceID, "span_id": c.SpanID, "close_time": c.CloseTime, "close_ns": c.CloseNs,
-		"status_code": c.Status, "batch_result": c.Result, "error_type": c.ErrorType,
-		"txn_count": c.TxnCount, "amount_minor": c.Amount, "ingested_ns": stamped(len(c.TerminalID), stamp),
+		"terminal_id": c.terminalID, "merchant_id": c.merchantID, "batch_number": c.batchNum,
+		"trace_id": c.traceID, "span_id": c.spanID, "close_time": c.closeTime, "close_ns": c.closeNs,
+		"status_code": c.status, "batch_result": c.result, "error_type": c.errorType,
+		"txn_count": c.txnCount, "amount_minor": c.amount, "ingested_ns": c.ingested,
 	}
 }
 
 // traceCols are the columns of chschema.TxnTraces.
 type traceCols struct {
-	TxnID, TraceID []string
-	Start          []time.Time
+	n              int
+	txnID, traceID []string
+	start          []time.Time
+	ingested       []uint64
+	ingestNs       uint64
 }
 
-func (c *traceCols) columns(stamp uint64) chbatch.Columns {
-	return chbatch.Columns{"txn_id": c.TxnID, "trace_id": c.TraceID, "start_time": c.Start, "ingested_ns": stamped(len(c.TxnID), stamp)}
+func (c *traceCols) add(txnID, traceID string, start time.Time) {
+	c.n++
+	c.txnID = append(c.txnID, txnID)
+	c.traceID = append(c.traceID, traceID)
+	c.start = append(c.start, start)
+	c.ingested = append(c.ingested, c.ingestNs)
+}
+
+func (c *traceCols) columns() chbatch.Columns {
+	return chbatch.Columns{"txn_id": c.txnID, "trace_id": c.traceID, "start_time": c.start, "ingested_ns": c.ingested}
 }

@@ -13,6 +13,6 @@ import (
 // with the bare driver, as the baseline our pipeline is measured against.
 func SpanColumns(td ptrace.Traces) (chbatch.Columns, int) {
 	c := converter{maxValueBytes: createDefaultConfig().(*Config).MaxValueBytes, now: time.Now()}
-	r := c.convert(td)
-	return r.spans.columns(uint64(time.Now().UnixNano())), r.n
+	rs := c.convert(td)
+	return rs.spans, rs.nSpans
 }
