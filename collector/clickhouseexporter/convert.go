@@ -120,8 +120,10 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 	fc := newFactCols(n, ingestNs)
 	bc := batchCols{ingestNs: ingestNs}
 	tc := traceCols{ingestNs: ingestNs}
-	seenTrace := map[[2]string]bool{}
-	seenTxn := map[string]bool{}
+	// Sized for a transaction per five spans (the contract's usual trace):
+	// grown from empty they were rehashed about ten times a batch.
+	seenTrace := make(map[[2]string]bool, n/5)
+	seenTxn := make(map[string]bool, n/5)
 	seenTraceKey := map[string]bool{}
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
