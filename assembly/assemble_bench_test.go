@@ -40,10 +40,10 @@ func BenchmarkAssembleStored(b *testing.B) {
 			wantMem := n
 			if earlier {
 				insertFacts(b, db, gateways...)
-				keys.Stored = insertFacts(b, db, roots...)
+				keys.Stored = KnownFacts(insertFacts(b, db, roots...))
 				wantMem = 0
 			} else {
-				keys.Stored = insertFacts(b, db, append(roots, gateways...)...)
+				keys.Stored = KnownFacts(insertFacts(b, db, append(roots, gateways...)...))
 			}
 			b.ReportAllocs()
 			for b.Loop() {

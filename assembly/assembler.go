@@ -32,7 +32,7 @@ type Keys struct {
 	// Stored, optional, are the facts the caller has just stored: a
 	// transaction whose stored rows are all among them is not read back
 	// whole (readFacts).
-	Stored []Known
+	Stored Stored
 }
 
 // Empty reports whether there is nothing to assemble.
@@ -198,7 +198,7 @@ func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
 
 // AssembleTxns rebuilds the given transactions from all their facts, in chunks.
 func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, error) {
-	return a.assemble(ctx, txnIDs, nil, allFacts)
+	return a.assemble(ctx, txnIDs, knownFacts{}, allFacts)
 }
 
 func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src string) (Result, error) {

@@ -67,7 +67,7 @@ func TestByRecencySplitsFreshFromOld(t *testing.T) {
 // (when a stamp of the caller's is stored another number of times) read
 // whole.
 func TestForeignStamps(t *testing.T) {
-	mine := []*Known{{IngestedNs: 50}, {IngestedNs: 50}, {IngestedNs: 60}}
+	mine := []uint64{50, 50, 60}
 	cases := []struct {
 		name   string
 		stamps []stampCount

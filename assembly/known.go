@@ -8,12 +8,34 @@ import (
 	"github.com/settlewatch/settlewatch/domain"
 )
 
-// Known is a fact the caller has just stored, with the ingested_ns it was
-// stored with (Keys.Stored).
+// Known is a fact read back, with the ingested_ns it was stored with.
 type Known struct {
 	Fact       domain.Fact // as StoredFact gives it
 	IngestedNs uint64
 }
+
+// Stored are the facts a caller has just stored (Keys.Stored), each read
+// when assembly needs it: a batch's facts are not copied whole into another
+// form first (that copy was a seventh of the collector's allocations under
+// load, docs/benchmarks.md).
+type Stored interface {
+	// Len is how many facts there are.
+	Len() int
+	// TxnID and IngestedNs are those of fact i; a fact without a
+	// transaction id is ignored.
+	TxnID(i int) string
+	IngestedNs(i int) uint64
+	// Fact is fact i as StoredFact gives it.
+	Fact(i int) domain.Fact
+}
+
+// KnownFacts are facts already held as Known.
+type KnownFacts []Known
+
+func (k KnownFacts) Len() int                { return len(k) }
+func (k KnownFacts) TxnID(i int) string      { return k[i].Fact.TxnID }
+func (k KnownFacts) IngestedNs(i int) uint64 { return k[i].IngestedNs }
+func (k KnownFacts) Fact(i int) domain.Fact  { return k[i].Fact }
 
 // stampCount is how many stored rows of a transaction carry one
 // ingested_ns: the listing groups a transaction's rows by writer (each
@@ -22,23 +44,36 @@ type stampCount struct {
 	ingested, n uint64
 }
 
-// knownFacts are facts by transaction: pointers into the caller's Known, or
-// into those read back. A fact is large and a transaction has a handful, so
-// a short list per transaction is searched instead of copying each fact into
-// a map of its own (those maps were a sixth of assembly's allocations under
-// load, docs/benchmarks.md).
-type knownFacts map[string][]*Known
+// knownFacts are facts by transaction: the indexes of a transaction's facts
+// in src. A transaction has a handful, so a short list per transaction is
+// kept instead of copying each fact into a map of its own.
+type knownFacts struct {
+	src   Stored
+	byTxn map[string][]int32
+}
 
-func newKnownFacts(ks []Known) knownFacts {
-	if len(ks) == 0 {
-		return nil
+func newKnownFacts(s Stored) knownFacts {
+	if s == nil || s.Len() == 0 {
+		return knownFacts{}
 	}
-	out := knownFacts{}
-	for i := range ks {
-		k := &ks[i]
-		out[k.Fact.TxnID] = append(out[k.Fact.TxnID], k)
+	out := knownFacts{src: s, byTxn: map[string][]int32{}}
+	for i := range s.Len() {
+		if id := s.TxnID(i); id != "" {
+			out.byTxn[id] = append(out.byTxn[id], int32(i))
+		}
 	}
 	return out
+}
+
+// has reports whether any fact of txnID is known.
+func (k knownFacts) has(txnID string) bool { return len(k.byTxn[txnID]) > 0 }
+
+// stamps appends the ingested_ns of txnID's facts to dst.
+func (k knownFacts) stamps(dst []uint64, txnID string) []uint64 {
+	for _, i := range k.byTxn[txnID] {
+		dst = append(dst, k.src.IngestedNs(int(i)))
+	}
+	return dst
 }
 
 // readFacts returns every stored fact of txnIDs by transaction, as reading
@@ -61,7 +96,7 @@ func newKnownFacts(ks []Known) knownFacts {
 func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]domain.Fact, int, error) {
 	var candidates, rest []string
 	for _, id := range txnIDs {
-		if known[id] != nil {
+		if known.has(id) {
 			candidates = append(candidates, id)
 		} else {
 			rest = append(rest, id)
@@ -75,19 +110,21 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			return nil, 0, err
 		}
 		var partial []foreignRange
+		var mine []uint64
 		for _, id := range candidates {
 			stamps := listed[id]
 			if len(stamps) == 0 {
 				continue // none of its rows is stored (visible) yet
 			}
-			fr, ok := foreignStamps(id, known[id], stamps)
+			mine = known.stamps(mine[:0], id)
+			fr, ok := foreignStamps(id, mine, stamps)
 			switch {
 			case !ok:
 				rest = append(rest, id)
 			case fr.n > 0:
 				partial = append(partial, fr)
 			default:
-				byTxn[id] = known.facts(id, len(known[id]))
+				byTxn[id] = known.facts(id, 0)
 				fromMemory++
 			}
 		}
@@ -107,9 +144,9 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 					read = append(read, more...)
 				}
 			}
-			found := newKnownFacts(read)
+			found := newKnownFacts(KnownFacts(read))
 			for _, fr := range partial {
-				facts, ok := known.withForeign(fr, found[fr.id])
+				facts, ok := known.withForeign(fr, found)
 				if !ok {
 					rest = append(rest, fr.id)
 					continue
@@ -141,17 +178,17 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 }
 
 // foreignStamps compares a transaction's stored rows, counted by
-// ingested_ns, with the caller's facts of it (mine). It reports false when
+// ingested_ns, with the caller's facts of it (mine: their ingested_ns). It reports false when
 // a stamp of the caller's has another count stored than the caller wrote
 // (read the transaction whole); else the range and count of the rows of
 // other stamps (none: every row is the caller's).
-func foreignStamps(id string, mine []*Known, stamps []stampCount) (foreignRange, bool) {
+func foreignStamps(id string, mine []uint64, stamps []stampCount) (foreignRange, bool) {
 	fr := foreignRange{id: id}
 	matched := 0
 	for _, s := range stamps {
 		k := 0
 		for _, m := range mine {
-			if m.IngestedNs == s.ingested {
+			if m == s.ingested {
 				k++
 			}
 		}
@@ -170,13 +207,13 @@ func foreignStamps(id string, mine []*Known, stamps []stampCount) (foreignRange,
 	return fr, matched == len(mine)
 }
 
-// facts copies the caller's facts of txnID into a slice of at least
+// facts returns the caller's facts of txnID in a slice of at least
 // capacity.
 func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
-	mine := k[txnID]
+	mine := k.byTxn[txnID]
 	out := make([]domain.Fact, 0, max(capacity, len(mine)))
-	for _, m := range mine {
-		out = append(out, m.Fact)
+	for _, i := range mine {
+		out = append(out, k.src.Fact(int(i)))
 	}
 	return out
 }
@@ -184,13 +221,14 @@ func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
 // withForeign returns the caller's facts of fr.id and the rows of its other
 // stamps (fr.foreign) among read, or false unless read holds exactly as many
 // rows of each of those stamps as were listed.
-func (k knownFacts) withForeign(fr foreignRange, read []*Known) ([]domain.Fact, bool) {
-	out := k.facts(fr.id, len(k[fr.id])+fr.n)
+func (k knownFacts) withForeign(fr foreignRange, read knownFacts) ([]domain.Fact, bool) {
+	out := k.facts(fr.id, len(k.byTxn[fr.id])+fr.n)
+	rows := read.byTxn[fr.id]
 	for _, s := range fr.foreign {
 		got := uint64(0)
-		for _, r := range read {
-			if r.IngestedNs == s.ingested {
-				out = append(out, r.Fact)
+		for _, i := range rows {
+			if read.src.IngestedNs(int(i)) == s.ingested {
+				out = append(out, read.src.Fact(int(i)))
 				got++
 			}
 		}

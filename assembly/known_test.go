@@ -64,7 +64,7 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 		}
 		known := insertFacts(t, db, request...)
 		if withKnown {
-			keys.Stored = known
+			keys.Stored = KnownFacts(known)
 		}
 		res, err := a.Assemble(context.Background(), keys)
 		if err != nil {
@@ -155,7 +155,7 @@ func TestRowMergedAwayAfterListingIsReadWhole(t *testing.T) {
 		db.Exec(t, "OPTIMIZE TABLE recent_facts FINAL")
 		merged = true
 	}
-	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{root.TxnID}, Stored: known})
+	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{root.TxnID}, Stored: KnownFacts(known)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestListingWithoutCountsCountsTheFacts(t *testing.T) {
 	root.TxnID, gw.TxnID = "TXN-NO-COUNTS", "TXN-NO-COUNTS"
 	insertFacts(t, db, gw) // another writer's half, stored first
 	known := insertFacts(t, db, root)
-	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{root.TxnID}, Stored: known})
+	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{root.TxnID}, Stored: KnownFacts(known)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestLateFactReconciledFromAllFacts(t *testing.T) {
 	fresh := saleRoot()
 	fresh.TxnID, fresh.SpanID = "TXN-FRESH", "root0002"
 	known := insertFacts(t, db, settle, fresh)
-	res, err := a.Assemble(ctx, Keys{TxnIDs: []string{id, fresh.TxnID}, Stored: known})
+	res, err := a.Assemble(ctx, Keys{TxnIDs: []string{id, fresh.TxnID}, Stored: KnownFacts(known)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLongTransactionIDsFitTheQueries(t *testing.T) {
 	}
 	known := insertFacts(t, db, facts...)
 	for _, stored := range [][]Known{known, nil} { // listed, and read back whole
-		res, err := a.Assemble(context.Background(), Keys{TxnIDs: ids, Stored: stored})
+		res, err := a.Assemble(context.Background(), Keys{TxnIDs: ids, Stored: KnownFacts(stored)})
 		if err != nil {
 			t.Fatal(err)
 		}

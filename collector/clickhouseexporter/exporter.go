@@ -239,7 +239,8 @@ func (e *chExporter) store(ctx context.Context, rs *rowSet) error {
 		return nil
 	}
 	if rs.factCols != nil {
-		rs.keys.Stored = rs.factCols.known()
+		// The fact columns stay until assembly is done with them.
+		rs.keys.Stored = rs.factCols
 		rs.factCols = nil
 	}
 	res, err := e.asm.Assemble(ctx, rs.keys)

@@ -181,30 +181,28 @@ func (c *factCols) columns() chbatch.Columns {
 	}
 }
 
-// known are the facts that carry a transaction id, as assembly reads them
-// back (assembly.Keys.Stored): once they are stored, assembly need not read
-// them again.
-func (c *factCols) known() []assembly.Known {
-	out := make([]assembly.Known, 0, c.n)
-	for i := range c.n {
-		if c.txnID[i] == "" {
-			continue
-		}
-		f := domain.Fact{
-			TxnID: c.txnID[i], TraceID: c.traceID[i], SpanID: c.spanID[i], ParentSpanID: c.parentID[i],
-			Name: c.name[i], Service: c.service[i], ErrorType: c.errorType[i], ResponseCode: c.responseCode[i],
-			ResponseSource: c.responseSource[i], TxnType: c.txnType[i], AmountMinor: c.amount[i], Currency: c.currency[i],
-			Dims: domain.Dimensions{
-				TerminalID: c.terminalID[i], TerminalModel: c.terminalModel[i], MerchantID: c.merchantID[i],
-				Region: c.region[i], GatewayID: c.gatewayID[i], AcquirerID: c.acquirerID[i], IssuerID: c.issuerID[i],
-				CardScheme: c.cardScheme[i], CardFunding: c.cardFunding[i], EntryMode: c.entryMode[i],
-				CardBIN: c.cardBIN[i], BatchNumber: c.batchNum[i],
-			},
-			SettlementStatus: c.settlementStatus[i], SettlementDate: c.settlementDate[i],
-		}
-		out = append(out, assembly.Known{Fact: assembly.StoredFact(f, c.status[i], c.amountOK[i], c.startNs[i], c.durNs[i]), IngestedNs: c.ingested[i]})
+// factCols are assembly's stored facts (assembly.Stored) once inserted:
+// assembly reads each fact from the columns when it needs it, instead of
+// the batch's facts being copied whole into another form first.
+
+func (c *factCols) Len() int                { return c.n }
+func (c *factCols) TxnID(i int) string      { return c.txnID[i] }
+func (c *factCols) IngestedNs(i int) uint64 { return c.ingested[i] }
+
+func (c *factCols) Fact(i int) domain.Fact {
+	f := domain.Fact{
+		TxnID: c.txnID[i], TraceID: c.traceID[i], SpanID: c.spanID[i], ParentSpanID: c.parentID[i],
+		Name: c.name[i], Service: c.service[i], ErrorType: c.errorType[i], ResponseCode: c.responseCode[i],
+		ResponseSource: c.responseSource[i], TxnType: c.txnType[i], AmountMinor: c.amount[i], Currency: c.currency[i],
+		Dims: domain.Dimensions{
+			TerminalID: c.terminalID[i], TerminalModel: c.terminalModel[i], MerchantID: c.merchantID[i],
+			Region: c.region[i], GatewayID: c.gatewayID[i], AcquirerID: c.acquirerID[i], IssuerID: c.issuerID[i],
+			CardScheme: c.cardScheme[i], CardFunding: c.cardFunding[i], EntryMode: c.entryMode[i],
+			CardBIN: c.cardBIN[i], BatchNumber: c.batchNum[i],
+		},
+		SettlementStatus: c.settlementStatus[i], SettlementDate: c.settlementDate[i],
 	}
-	return out
+	return assembly.StoredFact(f, c.status[i], c.amountOK[i], c.startNs[i], c.durNs[i])
 }
 
 // batchCols are the columns of chschema.BatchCloses.
