@@ -224,7 +224,7 @@ func sortedFacts(in []Fact) []Fact {
 // shortened slice. Classify reads its result without copying it, which saves
 // a caller that owns its facts (assembly) one copy of each.
 func SortFacts(facts []Fact) []Fact {
-	sort.SliceStable(facts, func(i, j int) bool { return factBefore(&facts[i], &facts[j]) })
+	sortStable(facts)
 	out := facts[:0]
 	for i := range facts {
 		if len(out) > 0 && sameSpan(&out[len(out)-1], &facts[i]) {
@@ -233,6 +233,21 @@ func SortFacts(facts []Fact) []Fact {
 		out = append(out, facts[i])
 	}
 	return out
+}
+
+// sortStable sorts a transaction's handful of facts by insertion, in place:
+// sort.SliceStable allocated a Fact-sized temporary and two closures per
+// call, once for every transaction assembled. Long lists take the library.
+func sortStable(facts []Fact) {
+	if len(facts) > 16 {
+		sort.SliceStable(facts, func(i, j int) bool { return factBefore(&facts[i], &facts[j]) })
+		return
+	}
+	for i := 1; i < len(facts); i++ {
+		for j := i; j > 0 && factBefore(&facts[j], &facts[j-1]); j-- {
+			facts[j], facts[j-1] = facts[j-1], facts[j]
+		}
+	}
 }
 
 func factBefore(a, b *Fact) bool {

@@ -3,6 +3,8 @@ package domain
 import (
 	"math/rand"
 	"reflect"
+	"sort"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -227,5 +229,28 @@ func TestDataIssues(t *testing.T) {
 	twoRoots := append(txn(code("00")), Fact{TxnID: "X1", TraceID: "tr1", SpanID: "s0", Name: SpanTransaction, StartNs: t0.UnixNano() - 1})
 	if got := r.Classify(Input{Facts: twoRoots, AsOf: t0}); got.Outcome != OutcomePending || got.Issues[0] != IssueManyRootSpans {
 		t.Errorf("two roots: %s %v", got.Outcome, got.Issues)
+	}
+}
+
+// sortStable orders as sort.SliceStable does, equal facts kept in the order
+// given, for the short lists it sorts itself and the long ones it hands on.
+func TestSortStableMatchesTheLibrary(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, n := range []int{0, 1, 2, 5, 16, 17, 40} {
+		for range 50 {
+			facts := make([]Fact, n)
+			for i := range facts {
+				// Few distinct keys, so that ties are common; Name tells the
+				// copies of a key apart.
+				facts[i] = Fact{StartNs: int64(rng.Intn(3)), SpanID: string(rune('a' + rng.Intn(2))), TraceID: "t", Name: strconv.Itoa(i)}
+			}
+			want := make([]Fact, n)
+			copy(want, facts)
+			sort.SliceStable(want, func(i, j int) bool { return factBefore(&want[i], &want[j]) })
+			sortStable(facts)
+			if !reflect.DeepEqual(facts, want) {
+				t.Fatalf("%d facts: got %v, want %v", n, facts, want)
+			}
+		}
 	}
 }
