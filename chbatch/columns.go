@@ -19,7 +19,7 @@ import (
 )
 
 // Columns holds one table's rows keyed by column name; each value is a slice
-// (or a slice of slices for arrays) with one element per row.
+// (or a slice of slices for arrays) with one element per row, or a Column.
 type Columns map[string]any
 
 // BlockRows is how many rows go into one block of an INSERT. The driver's
@@ -42,17 +42,24 @@ func Insert(ctx context.Context, conn driver.Conn, db string, t chschema.Table, 
 		return nil
 	}
 	names := t.Columns()
-	vals := make([]reflect.Value, len(names))
+	vals := make([]source, len(names))
 	for i, name := range names {
 		v, ok := cols[name]
 		if !ok {
 			return fmt.Errorf("insert into %s: no values for column %s", t.Name, name)
 		}
+		if c, ok := v.(Column); ok {
+			if c.Len() != rows {
+				return fmt.Errorf("insert into %s: column %s holds %d rows, expected %d", t.Name, name, c.Len(), rows)
+			}
+			vals[i] = source{col: c}
+			continue
+		}
 		rv := reflect.ValueOf(v)
 		if rv.Kind() != reflect.Slice || rv.Len() != rows {
 			return fmt.Errorf("insert into %s: column %s holds %s, expected a slice of %d rows", t.Name, name, describe(rv), rows)
 		}
-		vals[i] = rv
+		vals[i] = source{slice: rv}
 	}
 	batch, err := conn.PrepareBatch(ctx, t.InsertSQL(db))
 	if err != nil {
@@ -68,7 +75,7 @@ func Insert(ctx context.Context, conn driver.Conn, db string, t chschema.Table, 
 	for off := 0; off < rows; off += blockRows {
 		end := min(off+blockRows, rows)
 		for i, name := range names {
-			if err := appendColumn(batch.Column(i), vals[i].Slice(off, end).Interface()); err != nil {
+			if err := appendColumn(batch.Column(i), vals[i].block(off, end)); err != nil {
 				return fmt.Errorf("insert into %s: column %s: %w", t.Name, name, err)
 			}
 		}
@@ -88,6 +95,50 @@ func Insert(ctx context.Context, conn driver.Conn, db string, t chschema.Table, 
 	return nil
 }
 
+// source is one column's values: a Column or a slice.
+type source struct {
+	col   Column
+	slice reflect.Value
+}
+
+func (s source) block(from, to int) any {
+	if s.col != nil {
+		return s.col.Block(from, to)
+	}
+	return s.slice.Slice(from, to).Interface()
+}
+
+// bytes returns each row's string bytes for a String or Array(String)
+// column given as a slice, or the bytes of a block for a Column; nil for
+// other columns.
+func (s source) bytes(rows int) func(from, to int) int {
+	if s.col != nil {
+		return s.col.Bytes
+	}
+	var row func(int) int
+	switch v := s.slice.Interface().(type) {
+	case []string:
+		row = func(r int) int { return len(v[r]) }
+	case [][]string:
+		row = func(r int) int {
+			n := 0
+			for _, x := range v[r] {
+				n += len(x)
+			}
+			return n
+		}
+	default:
+		return nil
+	}
+	return func(from, to int) int {
+		n := 0
+		for r := from; r < to; r++ {
+			n += row(r)
+		}
+		return n
+	}
+}
+
 func describe(v reflect.Value) string {
 	if v.Kind() == reflect.Slice {
 		return fmt.Sprintf("%d rows", v.Len())
@@ -102,6 +153,13 @@ func describe(v reflect.Value) string {
 func (c Columns) Slice(from, to int) (Columns, error) {
 	out := make(Columns, len(c))
 	for name, v := range c {
+		if col, ok := v.(Column); ok {
+			if col.Len() < to || from > to || from < 0 {
+				return nil, fmt.Errorf("column %s holds %d rows: no rows %d-%d", name, col.Len(), from, to)
+			}
+			out[name] = col.Slice(from, to)
+			continue
+		}
 		rv := reflect.ValueOf(v)
 		if rv.Kind() != reflect.Slice || rv.Len() < to || from > to || from < 0 {
 			return nil, fmt.Errorf("column %s holds %s: no rows %d-%d", name, describe(rv), from, to)
@@ -156,26 +214,16 @@ func appendRows[T any](c driver.BatchColumn, rows [][]T) error {
 // the largest allocation of the collector under load. Only capacity is at
 // stake: whatever the driver does, the column is empty again before any
 // row is appended (Insert checks the rows of every block).
-func reserveStrings(cols []column.Interface, vals []reflect.Value, rows int) {
+func reserveStrings(cols []column.Interface, vals []source, rows int) {
 	if len(cols) != len(vals) {
 		return
 	}
 	for i, c := range cols {
-		var n int
-		switch v := vals[i].Interface().(type) {
-		case []string:
-			n = maxBlockBytes(rows, func(r int) int { return len(v[r]) })
-		case [][]string:
-			n = maxBlockBytes(rows, func(r int) int {
-				s := 0
-				for _, x := range v[r] {
-					s += len(x)
-				}
-				return s
-			})
-		default:
+		bytes := vals[i].bytes(rows)
+		if bytes == nil {
 			continue
 		}
+		n := maxBlockBytes(rows, bytes)
 		if n == 0 {
 			continue
 		}
@@ -193,15 +241,11 @@ func reserveStrings(cols []column.Interface, vals []reflect.Value, rows int) {
 }
 
 // maxBlockBytes is the most bytes any block of blockRows rows holds, given
-// each row's bytes.
-func maxBlockBytes(rows int, bytes func(int) int) int {
+// the bytes of rows [from, to).
+func maxBlockBytes(rows int, bytes func(from, to int) int) int {
 	most := 0
 	for off := 0; off < rows; off += blockRows {
-		n := 0
-		for r := off; r < min(off+blockRows, rows); r++ {
-			n += bytes(r)
-		}
-		most = max(most, n)
+		most = max(most, bytes(off, min(off+blockRows, rows)))
 	}
 	return most
 }

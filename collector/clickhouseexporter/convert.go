@@ -174,13 +174,13 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 						c.issue(reasonBatchCloseKeys)
 						break
 					}
-					bc.add(pay, tid, sid, startTime, startNs, status)
+					bc.add(&pay, tid, sid, startTime, startNs, status)
 					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: pay.dims.TerminalID, BatchNumber: pay.dims.BatchNumber, CloseNs: startNs})
 				case pay.txnID != "" || status == domain.StatusError:
 					if pay.txnID == "" && name == domain.SpanTransaction {
 						c.issue(reasonMissingTxnID)
 					}
-					fc.add(pay, tid, sid, pid, name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
+					fc.add(&pay, tid, sid, pid, name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
 					tkey := tid
 					if pay.txnID != "" {
 						if !seenTxn[pay.txnID] {

@@ -41,7 +41,7 @@ func FuzzConvert(f *testing.F) {
 		if rs.nFacts > rs.nSpans || rs.nBatches > rs.nSpans || rs.nTraces > rs.nSpans {
 			t.Fatalf("more derived rows than spans: %d facts, %d batches, %d traces", rs.nFacts, rs.nBatches, rs.nTraces)
 		}
-		for _, v := range rs.spans["name"].([]string) {
+		for _, v := range stringsOf(rs.spans["name"]) {
 			if len(v) > 1024+len("…[truncated]") {
 				t.Fatalf("unbounded name of %d bytes", len(v))
 			}

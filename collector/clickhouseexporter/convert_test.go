@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -22,6 +23,26 @@ func newSpan(td ptrace.Traces, service string) ptrace.Span {
 	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
 	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Second)))
 	return sp
+}
+
+// stringsOf is a String column's values, whatever form it is held in.
+func stringsOf(v any) []string {
+	if c, ok := v.(chbatch.Column); ok {
+		return append([]string(nil), c.Block(0, c.Len()).([]string)...)
+	}
+	return v.([]string)
+}
+
+// arraysOf is an Array(String) column's rows.
+func arraysOf(v any) [][]string {
+	if c, ok := v.(chbatch.Column); ok {
+		var out [][]string
+		for _, row := range c.Block(0, c.Len()).([][]string) {
+			out = append(out, append([]string(nil), row...))
+		}
+		return out
+	}
+	return v.([][]string)
 }
 
 func convertOne(t *testing.T, td ptrace.Traces) *rowSet {
@@ -42,10 +63,10 @@ func TestSpanAttributeOverridesResource(t *testing.T) {
 	if rs.nSpans != 1 || rs.nFacts != 1 || rs.nTraces != 1 {
 		t.Fatalf("rows: spans %d facts %d traces %d", rs.nSpans, rs.nFacts, rs.nTraces)
 	}
-	if got := rs.facts["terminal_id"].([]string)[0]; got != "T-span" {
+	if got := stringsOf(rs.facts["terminal_id"])[0]; got != "T-span" {
 		t.Errorf("terminal %q: the span attribute must win", got)
 	}
-	if got := rs.facts["response_code"].([]string)[0]; got != "5C" {
+	if got := stringsOf(rs.facts["response_code"])[0]; got != "5C" {
 		t.Errorf("response code %q", got)
 	}
 	if got := rs.facts["amount_minor"].([]int64)[0]; got != 1250 {
@@ -102,7 +123,7 @@ func TestBadInputIsCountedNotFatal(t *testing.T) {
 	if got := rs.facts["amount_ok"].([]uint8)[0]; got != uint8(domain.AmountInvalid) {
 		t.Errorf("amount state %d", got)
 	}
-	for _, v := range rs.spans["attributes.value"].([][]string) {
+	for _, v := range arraysOf(rs.spans["attributes.value"]) {
 		for _, s := range v {
 			if len(s) > 1024+len("…[truncated]") {
 				t.Errorf("value of %d bytes stored", len(s))
@@ -112,7 +133,7 @@ func TestBadInputIsCountedNotFatal(t *testing.T) {
 			}
 		}
 	}
-	if got := rs.spans["name"].([]string)[2]; got != "pos.card.read\uFFFD" {
+	if got := stringsOf(rs.spans["name"])[2]; got != "pos.card.read\uFFFD" {
 		t.Errorf("name %q", got)
 	}
 }
@@ -128,7 +149,7 @@ func TestFailedSpanWithoutTxnIDBecomesTraceKey(t *testing.T) {
 	if rs.nFacts != 1 || len(rs.keys.TraceIDs) != 1 || len(rs.keys.TxnIDs) != 0 || rs.nTraces != 0 {
 		t.Fatalf("facts %d trace keys %d txn keys %d", rs.nFacts, len(rs.keys.TraceIDs), len(rs.keys.TxnIDs))
 	}
-	if got := rs.facts["error_type"].([]string)[0]; got != "database_error" {
+	if got := stringsOf(rs.facts["error_type"])[0]; got != "database_error" {
 		t.Errorf("error.type %q", got)
 	}
 }
@@ -171,14 +192,14 @@ func TestPaymentAttributeCleanedOnceForBothUses(t *testing.T) {
 	if rs.issues[reasonPANAtExport] != 1 {
 		t.Errorf("PAN counted %d times, want once (all: %v)", rs.issues[reasonPANAtExport], rs.issues)
 	}
-	merchant := rs.facts["merchant_id"].([]string)[0]
+	merchant := stringsOf(rs.facts["merchant_id"])[0]
 	if strings.Contains(merchant, "4111111111111111") || !strings.HasPrefix(merchant, "M-411111") || strings.HasPrefix(merchant, " ") {
 		t.Errorf("merchant column %q: want trimmed, the PAN masked", merchant)
 	}
-	if got := rs.facts["currency"].([]string)[0]; got != "CNY" {
+	if got := stringsOf(rs.facts["currency"])[0]; got != "CNY" {
 		t.Errorf("currency column %q, want CNY", got)
 	}
-	keys, vals := rs.spans["attributes.key"].([][]string)[0], rs.spans["attributes.value"].([][]string)[0]
+	keys, vals := arraysOf(rs.spans["attributes.key"])[0], arraysOf(rs.spans["attributes.value"])[0]
 	got := map[string]string{}
 	for i, k := range keys {
 		got[k] = vals[i]

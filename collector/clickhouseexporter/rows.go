@@ -21,15 +21,20 @@ type spanRow struct {
 	resKeys, resVals            []string
 }
 
-// spanCols are the columns of chschema.Spans.
+// spanCols are the columns of chschema.Spans. Strings are held in
+// chbatch.Strings: a batch's columns are most of what the collector keeps
+// live, and as slices of strings every value was a pointer for the garbage
+// collector to scan (docs/benchmarks.md, "Columns without pointers"). A
+// resource's attributes stay shared slices: one per resource, not per span.
 type spanCols struct {
 	n                                    int
-	traceID, spanID, parentID            []string
+	traceID, spanID, parentID            *chbatch.Strings
 	start                                []time.Time
 	startNs, durNs, ingested             []uint64
-	service, name, kind, status          []string
-	statusMsg, txnID, scope              []string
-	attrKeys, attrVals, resKeys, resVals [][]string
+	service, name, kind, status          *chbatch.Strings
+	statusMsg, txnID, scope              *chbatch.Strings
+	attrKeys, attrVals                   *chbatch.StringArrays
+	resKeys, resVals                     [][]string
 	evTime                               [][]uint64
 	evName, evAttrs, linkTrace, linkSpan [][]string
 	ingestNs                             uint64
@@ -39,11 +44,12 @@ type spanCols struct {
 // row by row was most of the conversion's cost.
 func newSpanCols(n int, ingestNs uint64) *spanCols {
 	return &spanCols{
-		traceID: mk[string](n), spanID: mk[string](n), parentID: mk[string](n),
+		traceID: strs(n, 16), spanID: strs(n, 8), parentID: strs(n, 8),
 		start: mk[time.Time](n), startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n),
-		service: mk[string](n), name: mk[string](n), kind: mk[string](n), status: mk[string](n),
-		statusMsg: mk[string](n), txnID: mk[string](n), scope: mk[string](n),
-		attrKeys: mk[[]string](n), attrVals: mk[[]string](n), resKeys: mk[[]string](n), resVals: mk[[]string](n),
+		service: strs(n, 16), name: strs(n, 16), kind: strs(n, 8), status: strs(n, 5),
+		statusMsg: strs(n, 0), txnID: strs(n, 20), scope: strs(n, 0),
+		attrKeys: chbatch.NewStringArrays(n, 4*n, 64*n), attrVals: chbatch.NewStringArrays(n, 4*n, 40*n),
+		resKeys: mk[[]string](n), resVals: mk[[]string](n),
 		evTime: mk[[]uint64](n), evName: mk[[]string](n), evAttrs: mk[[]string](n),
 		linkTrace: mk[[]string](n), linkSpan: mk[[]string](n),
 		ingestNs: ingestNs,
@@ -52,39 +58,44 @@ func newSpanCols(n int, ingestNs uint64) *spanCols {
 
 func mk[T any](n int) []T { return make([]T, 0, n) }
 
+// strs is a String column with room for n values of about size bytes.
+func strs(n, size int) *chbatch.Strings { return chbatch.NewStrings(n, n*size) }
+
 // newFactCols sizes the fact columns for at most n rows.
 func newFactCols(n int, ingestNs uint64) *factCols {
+	// Bytes sized for what every fact carries; the payment dimensions are
+	// mostly on a transaction's root span alone, so they grow as needed.
 	return &factCols{
-		txnID: mk[string](n), traceID: mk[string](n), spanID: mk[string](n), parentID: mk[string](n),
-		name: mk[string](n), service: mk[string](n), kind: mk[string](n), start: mk[time.Time](n),
-		startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n), status: mk[string](n),
-		errorType: mk[string](n), responseCode: mk[string](n), responseSource: mk[string](n),
-		txnType: mk[string](n), currency: mk[string](n), amount: mk[int64](n), amountOK: mk[uint8](n),
-		terminalID: mk[string](n), terminalModel: mk[string](n), merchantID: mk[string](n), region: mk[string](n),
-		gatewayID: mk[string](n), acquirerID: mk[string](n), issuerID: mk[string](n),
-		cardScheme: mk[string](n), cardFunding: mk[string](n), entryMode: mk[string](n), cardBIN: mk[string](n),
-		batchNum: mk[string](n), settlementStatus: mk[string](n), settlementDate: mk[string](n),
-		serverAddress: mk[string](n), ingestNs: ingestNs,
+		txnID: strs(n, 20), traceID: strs(n, 16), spanID: strs(n, 8), parentID: strs(n, 8),
+		name: strs(n, 16), service: strs(n, 16), kind: strs(n, 8), start: mk[time.Time](n),
+		startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n), status: strs(n, 5),
+		errorType: strs(n, 0), responseCode: strs(n, 0), responseSource: strs(n, 0),
+		txnType: strs(n, 0), currency: strs(n, 0), amount: mk[int64](n), amountOK: mk[uint8](n),
+		terminalID: strs(n, 0), terminalModel: strs(n, 0), merchantID: strs(n, 0), region: strs(n, 0),
+		gatewayID: strs(n, 0), acquirerID: strs(n, 0), issuerID: strs(n, 0),
+		cardScheme: strs(n, 0), cardFunding: strs(n, 0), entryMode: strs(n, 0), cardBIN: strs(n, 0),
+		batchNum: strs(n, 0), settlementStatus: strs(n, 0), settlementDate: strs(n, 0),
+		serverAddress: strs(n, 0), ingestNs: ingestNs,
 	}
 }
 
 func (c *spanCols) add(r spanRow, conv *converter, s ptrace.Span) {
 	c.n++
-	c.traceID = append(c.traceID, r.traceID)
-	c.spanID = append(c.spanID, r.spanID)
-	c.parentID = append(c.parentID, r.parentID)
+	c.traceID.Append(r.traceID)
+	c.spanID.Append(r.spanID)
+	c.parentID.Append(r.parentID)
 	c.start = append(c.start, r.start)
 	c.startNs = append(c.startNs, r.startNs)
 	c.durNs = append(c.durNs, r.durNs)
-	c.service = append(c.service, r.service)
-	c.name = append(c.name, r.name)
-	c.kind = append(c.kind, r.kind)
-	c.status = append(c.status, r.status)
-	c.statusMsg = append(c.statusMsg, r.statusMsg)
-	c.txnID = append(c.txnID, r.txnID)
-	c.scope = append(c.scope, r.scope)
-	c.attrKeys = append(c.attrKeys, r.attrKeys)
-	c.attrVals = append(c.attrVals, r.attrVals)
+	c.service.Append(r.service)
+	c.name.Append(r.name)
+	c.kind.Append(r.kind)
+	c.status.Append(r.status)
+	c.statusMsg.Append(r.statusMsg)
+	c.txnID.Append(r.txnID)
+	c.scope.Append(r.scope)
+	c.attrKeys.AppendRow(r.attrKeys)
+	c.attrVals.AppendRow(r.attrVals)
 	c.resKeys = append(c.resKeys, r.resKeys)
 	c.resVals = append(c.resVals, r.resVals)
 	evT, evN, evA, lT, lS := conv.eventsAndLinks(s)
@@ -113,56 +124,56 @@ func (c *spanCols) columns() chbatch.Columns {
 // factCols are the columns of chschema.PaymentFacts.
 type factCols struct {
 	n                                                     int
-	txnID, traceID, spanID, parentID, name, service, kind []string
+	txnID, traceID, spanID, parentID, name, service, kind *chbatch.Strings
 	start                                                 []time.Time
 	startNs, durNs, ingested                              []uint64
-	status, errorType, responseCode, responseSource       []string
-	txnType, currency                                     []string
+	status, errorType, responseCode, responseSource       *chbatch.Strings
+	txnType, currency                                     *chbatch.Strings
 	amount                                                []int64
 	amountOK                                              []uint8
-	terminalID, terminalModel, merchantID, region         []string
-	gatewayID, acquirerID, issuerID                       []string
-	cardScheme, cardFunding, entryMode, cardBIN, batchNum []string
-	settlementStatus, settlementDate, serverAddress       []string
+	terminalID, terminalModel, merchantID, region         *chbatch.Strings
+	gatewayID, acquirerID, issuerID                       *chbatch.Strings
+	cardScheme, cardFunding, entryMode, cardBIN, batchNum *chbatch.Strings
+	settlementStatus, settlementDate, serverAddress       *chbatch.Strings
 	ingestNs                                              uint64
 }
 
-func (c *factCols) add(p payment, traceID, spanID, parentID, name, service, kind string, start time.Time, startNs, durNs uint64, status domain.SpanStatus) {
+func (c *factCols) add(p *payment, traceID, spanID, parentID, name, service, kind string, start time.Time, startNs, durNs uint64, status domain.SpanStatus) {
 	c.n++
-	c.txnID = append(c.txnID, p.txnID)
-	c.traceID = append(c.traceID, traceID)
-	c.spanID = append(c.spanID, spanID)
-	c.parentID = append(c.parentID, parentID)
-	c.name = append(c.name, name)
-	c.service = append(c.service, service)
-	c.kind = append(c.kind, kind)
+	c.txnID.Append(p.txnID)
+	c.traceID.Append(traceID)
+	c.spanID.Append(spanID)
+	c.parentID.Append(parentID)
+	c.name.Append(name)
+	c.service.Append(service)
+	c.kind.Append(kind)
 	c.start = append(c.start, start)
 	c.startNs = append(c.startNs, startNs)
 	c.durNs = append(c.durNs, durNs)
-	c.status = append(c.status, status.String())
-	c.errorType = append(c.errorType, p.errorType)
-	c.responseCode = append(c.responseCode, p.responseCode)
-	c.responseSource = append(c.responseSource, p.responseSource)
-	c.txnType = append(c.txnType, p.txnType)
+	c.status.Append(status.String())
+	c.errorType.Append(p.errorType)
+	c.responseCode.Append(p.responseCode)
+	c.responseSource.Append(p.responseSource)
+	c.txnType.Append(p.txnType)
 	c.amount = append(c.amount, p.amount)
 	c.amountOK = append(c.amountOK, uint8(p.amountState))
-	c.currency = append(c.currency, p.currency)
-	d := p.dims
-	c.terminalID = append(c.terminalID, d.TerminalID)
-	c.terminalModel = append(c.terminalModel, d.TerminalModel)
-	c.merchantID = append(c.merchantID, d.MerchantID)
-	c.region = append(c.region, d.Region)
-	c.gatewayID = append(c.gatewayID, d.GatewayID)
-	c.acquirerID = append(c.acquirerID, d.AcquirerID)
-	c.issuerID = append(c.issuerID, d.IssuerID)
-	c.cardScheme = append(c.cardScheme, d.CardScheme)
-	c.cardFunding = append(c.cardFunding, d.CardFunding)
-	c.entryMode = append(c.entryMode, d.EntryMode)
-	c.cardBIN = append(c.cardBIN, d.CardBIN)
-	c.batchNum = append(c.batchNum, d.BatchNumber)
-	c.settlementStatus = append(c.settlementStatus, p.settlementStatus)
-	c.settlementDate = append(c.settlementDate, p.settlementDate)
-	c.serverAddress = append(c.serverAddress, p.serverAddress)
+	c.currency.Append(p.currency)
+	d := &p.dims
+	c.terminalID.Append(d.TerminalID)
+	c.terminalModel.Append(d.TerminalModel)
+	c.merchantID.Append(d.MerchantID)
+	c.region.Append(d.Region)
+	c.gatewayID.Append(d.GatewayID)
+	c.acquirerID.Append(d.AcquirerID)
+	c.issuerID.Append(d.IssuerID)
+	c.cardScheme.Append(d.CardScheme)
+	c.cardFunding.Append(d.CardFunding)
+	c.entryMode.Append(d.EntryMode)
+	c.cardBIN.Append(d.CardBIN)
+	c.batchNum.Append(d.BatchNumber)
+	c.settlementStatus.Append(p.settlementStatus)
+	c.settlementDate.Append(p.settlementDate)
+	c.serverAddress.Append(p.serverAddress)
 	c.ingested = append(c.ingested, c.ingestNs)
 }
 
@@ -186,23 +197,23 @@ func (c *factCols) columns() chbatch.Columns {
 // the batch's facts being copied whole into another form first.
 
 func (c *factCols) Len() int                { return c.n }
-func (c *factCols) TxnID(i int) string      { return c.txnID[i] }
+func (c *factCols) TxnID(i int) string      { return c.txnID.At(i) }
 func (c *factCols) IngestedNs(i int) uint64 { return c.ingested[i] }
 
 func (c *factCols) Fact(i int) domain.Fact {
 	f := domain.Fact{
-		TxnID: c.txnID[i], TraceID: c.traceID[i], SpanID: c.spanID[i], ParentSpanID: c.parentID[i],
-		Name: c.name[i], Service: c.service[i], ErrorType: c.errorType[i], ResponseCode: c.responseCode[i],
-		ResponseSource: c.responseSource[i], TxnType: c.txnType[i], AmountMinor: c.amount[i], Currency: c.currency[i],
+		TxnID: c.txnID.At(i), TraceID: c.traceID.At(i), SpanID: c.spanID.At(i), ParentSpanID: c.parentID.At(i),
+		Name: c.name.At(i), Service: c.service.At(i), ErrorType: c.errorType.At(i), ResponseCode: c.responseCode.At(i),
+		ResponseSource: c.responseSource.At(i), TxnType: c.txnType.At(i), AmountMinor: c.amount[i], Currency: c.currency.At(i),
 		Dims: domain.Dimensions{
-			TerminalID: c.terminalID[i], TerminalModel: c.terminalModel[i], MerchantID: c.merchantID[i],
-			Region: c.region[i], GatewayID: c.gatewayID[i], AcquirerID: c.acquirerID[i], IssuerID: c.issuerID[i],
-			CardScheme: c.cardScheme[i], CardFunding: c.cardFunding[i], EntryMode: c.entryMode[i],
-			CardBIN: c.cardBIN[i], BatchNumber: c.batchNum[i],
+			TerminalID: c.terminalID.At(i), TerminalModel: c.terminalModel.At(i), MerchantID: c.merchantID.At(i),
+			Region: c.region.At(i), GatewayID: c.gatewayID.At(i), AcquirerID: c.acquirerID.At(i), IssuerID: c.issuerID.At(i),
+			CardScheme: c.cardScheme.At(i), CardFunding: c.cardFunding.At(i), EntryMode: c.entryMode.At(i),
+			CardBIN: c.cardBIN.At(i), BatchNumber: c.batchNum.At(i),
 		},
-		SettlementStatus: c.settlementStatus[i], SettlementDate: c.settlementDate[i],
+		SettlementStatus: c.settlementStatus.At(i), SettlementDate: c.settlementDate.At(i),
 	}
-	return assembly.StoredFact(f, c.status[i], c.amountOK[i], c.startNs[i], c.durNs[i])
+	return assembly.StoredFact(f, c.status.At(i), c.amountOK[i], c.startNs[i], c.durNs[i])
 }
 
 // batchCols are the columns of chschema.BatchCloses.
@@ -217,7 +228,7 @@ type batchCols struct {
 	ingestNs                         uint64
 }
 
-func (c *batchCols) add(p payment, traceID, spanID string, start time.Time, startNs uint64, status domain.SpanStatus) {
+func (c *batchCols) add(p *payment, traceID, spanID string, start time.Time, startNs uint64, status domain.SpanStatus) {
 	c.n++
 	c.terminalID = append(c.terminalID, p.dims.TerminalID)
 	c.merchantID = append(c.merchantID, p.dims.MerchantID)
