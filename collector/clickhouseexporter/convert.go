@@ -129,7 +129,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		var resPay payment
-		resKeys, resVals := c.attrs(rs.Resource().Attributes(), &resPay)
+		resKeys, resVals := c.resourceAttrs(rs.Resource().Attributes(), &resPay)
 		service := ""
 		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
 			service = c.clean(v.AsString())
@@ -148,7 +148,9 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 				// own pos.txn.id is only known (cleaned) after the pass.
 				c.curSpan, c.curTxn = spanID, resPay.txnID
 				pay := resPay
-				ak, av := c.attrs(s.Attributes(), &pay)
+				// The span's attributes go straight into their columns; its
+				// row of them ends in sp.add.
+				c.attrs(s.Attributes(), &pay, sp.attrKeys, sp.attrVals)
 				c.curTxn = pay.txnID
 				if pay.amountState == domain.AmountInvalid {
 					c.issue(reasonAmountNotInteger)
@@ -165,7 +167,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 					start: startTime, startNs: startNs, durNs: durNs, service: service, name: name,
 					kind: kindName(s.Kind()), status: statusOf(s.Status().Code()).String(),
 					statusMsg: c.clean(s.Status().Message()), txnID: pay.txnID, scope: scope,
-					attrKeys: ak, attrVals: av, resKeys: resKeys, resVals: resVals,
+					resKeys: resKeys, resVals: resVals,
 				}, c, s)
 
 				switch {
@@ -233,22 +235,29 @@ func (c *converter) times(s ptrace.Span) (uint64, uint64, time.Time) {
 	return start, dur, t
 }
 
-// attrs flattens a map to parallel key/value arrays (non-string values in
-// their OTLP JSON form, so nothing is lost) and overlays its payment
-// attributes on p, in one pass that cleans each value once.
-func (c *converter) attrs(m pcommon.Map, p *payment) ([]string, []string) {
-	// One allocation for both arrays.
-	buf := make([]string, 2*m.Len())
-	keys, vals := buf[:0:m.Len()], buf[m.Len():m.Len()]
+// attrs flattens a map into the current row of keys and vals (non-string
+// values in their OTLP JSON form, so nothing is lost) and overlays its
+// payment attributes on p, in one pass that cleans each value once. The
+// caller ends the row.
+func (c *converter) attrs(m pcommon.Map, p *payment, keys, vals *chbatch.StringArrays) {
 	m.Range(func(k string, v pcommon.Value) bool {
 		cleaned := c.clean(v.AsString())
-		keys = append(keys, c.clean(k))
-		vals = append(vals, cleaned)
+		keys.Add(c.clean(k))
+		vals.Add(cleaned)
 		p.set(k, v, cleaned)
 		return true
 	})
 	p.finish()
-	return keys, vals
+}
+
+// resourceAttrs are a resource's attributes as parallel arrays, made once
+// and shared by the rows of all its spans.
+func (c *converter) resourceAttrs(m pcommon.Map, p *payment) ([]string, []string) {
+	var keys, vals chbatch.StringArrays
+	c.attrs(m, p, &keys, &vals)
+	keys.EndRow()
+	vals.EndRow()
+	return keys.Row(0), vals.Row(0)
 }
 
 func (c *converter) eventsAndLinks(s ptrace.Span) (evT []uint64, evN, evA, lT, lS []string) {

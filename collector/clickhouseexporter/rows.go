@@ -17,7 +17,6 @@ type spanRow struct {
 	startNs, durNs              uint64
 	service, name, kind, status string
 	statusMsg, txnID, scope     string
-	attrKeys, attrVals          []string
 	resKeys, resVals            []string
 }
 
@@ -94,8 +93,8 @@ func (c *spanCols) add(r spanRow, conv *converter, s ptrace.Span) {
 	c.statusMsg.Append(r.statusMsg)
 	c.txnID.Append(r.txnID)
 	c.scope.Append(r.scope)
-	c.attrKeys.AppendRow(r.attrKeys)
-	c.attrVals.AppendRow(r.attrVals)
+	c.attrKeys.EndRow()
+	c.attrVals.EndRow()
 	c.resKeys = append(c.resKeys, r.resKeys)
 	c.resVals = append(c.resVals, r.resVals)
 	evT, evN, evA, lT, lS := conv.eventsAndLinks(s)
