@@ -69,7 +69,9 @@ func (a *Assembler) queryFacts(ctx context.Context, src string, expect int, set 
 // reading the row back gives, whether it was read or just written.
 func StoredFact(f domain.Fact, status string, amountOK uint8, startNs, durNs uint64) domain.Fact {
 	f.TraceID, f.SpanID = fixed(f.TraceID, 16), fixed(f.SpanID, 8)
-	f.ParentSpanID = zeroID(fixed(f.ParentSpanID, 8))
+	if f.ParentSpanID != "" { // a root span's: no padding to make and trim again
+		f.ParentSpanID = zeroID(fixed(f.ParentSpanID, 8))
+	}
 	f.StartNs, f.DurationNs = int64(startNs), int64(durNs)
 	f.Status = statusFromEnum(status)
 	f.Amount = domain.AmountState(amountOK)

@@ -131,8 +131,8 @@ func sized[T any](n int) []T { return make([]T, 0, n) }
 // the order the facts were read in.
 func factHours(facts []domain.Fact) []time.Time {
 	out := make([]time.Time, 0, 2)
-	for _, f := range facts {
-		h := dateTime(f.StartNs).Truncate(time.Hour)
+	for i := range facts { // by index: a Fact is too large to copy per look
+		h := dateTime(facts[i].StartNs).Truncate(time.Hour)
 		if !slices.ContainsFunc(out, h.Equal) {
 			out = append(out, h)
 		}

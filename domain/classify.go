@@ -225,14 +225,21 @@ func sortedFacts(in []Fact) []Fact {
 // a caller that owns its facts (assembly) one copy of each.
 func SortFacts(facts []Fact) []Fact {
 	sortStable(facts)
-	out := facts[:0]
-	for i := range facts {
-		if len(out) > 0 && sameSpan(&out[len(out)-1], &facts[i]) {
+	if len(facts) == 0 {
+		return facts
+	}
+	// Facts move only once a duplicate has been dropped: each is large.
+	n := 1
+	for i := 1; i < len(facts); i++ {
+		if sameSpan(&facts[n-1], &facts[i]) {
 			continue
 		}
-		out = append(out, facts[i])
+		if n != i {
+			facts[n] = facts[i]
+		}
+		n++
 	}
-	return out
+	return facts[:n]
 }
 
 // sortStable sorts a transaction's handful of facts by insertion, in place:

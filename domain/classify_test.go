@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -252,5 +253,23 @@ func TestSortStableMatchesTheLibrary(t *testing.T) {
 				t.Fatalf("%d facts: got %v, want %v", n, facts, want)
 			}
 		}
+	}
+}
+
+// SortFacts drops every re-sent copy of a span, wherever the copies fall,
+// and keeps one of each span in order.
+func TestSortFactsDropsCopies(t *testing.T) {
+	f := func(ns int64, span string) Fact { return Fact{StartNs: ns, SpanID: span, TraceID: "t"} }
+	in := []Fact{f(3, "c"), f(1, "a"), f(1, "a"), f(2, "b"), f(3, "c"), f(4, "d"), f(1, "a"), f(4, "d")}
+	got := SortFacts(in)
+	var spans []string
+	for _, x := range got {
+		spans = append(spans, x.SpanID)
+	}
+	if strings.Join(spans, "") != "abcd" {
+		t.Errorf("kept %v, want a b c d once each", spans)
+	}
+	if len(SortFacts(nil)) != 0 || len(SortFacts([]Fact{f(1, "a")})) != 1 {
+		t.Error("an empty or single list changed")
 	}
 }
