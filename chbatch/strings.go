@@ -149,3 +149,39 @@ func (a *StringArrays) Bytes(from, to int) int {
 func (a *StringArrays) Slice(from, to int) Column {
 	return &StringArrays{elems: a.elems, rowEnds: a.rowEnds[from:to:to], firstRow: a.rowStart(from)}
 }
+
+// Picked is a String column whose values are rows of another: a table whose
+// rows repeat another's values (a payment fact its span's ids and name)
+// holds the row numbers alone.
+type Picked struct {
+	from    *Strings
+	rows    []int32
+	scratch []string
+}
+
+// Pick returns the column of from's rows, in that order.
+func Pick(from *Strings, rows []int32) *Picked { return &Picked{from: from, rows: rows} }
+
+func (p *Picked) Len() int { return len(p.rows) }
+
+// At returns value i.
+func (p *Picked) At(i int) string { return p.from.At(int(p.rows[i])) }
+
+func (p *Picked) Block(from, to int) any {
+	p.scratch = p.scratch[:0]
+	for i := from; i < to; i++ {
+		p.scratch = append(p.scratch, p.At(i))
+	}
+	return p.scratch
+}
+
+func (p *Picked) Bytes(from, to int) int {
+	n := 0
+	for i := from; i < to; i++ {
+		r := int(p.rows[i])
+		n += p.from.Bytes(r, r+1)
+	}
+	return n
+}
+
+func (p *Picked) Slice(from, to int) Column { return &Picked{from: p.from, rows: p.rows[from:to:to]} }

@@ -62,6 +62,7 @@ func TestInsertStringsColumns(t *testing.T) {
 			{Name: "id", Type: "UInt64"},
 			{Name: "name", Type: "String"},
 			{Name: "words", Type: "Array(String)"},
+			{Name: "picked", Type: "String"},
 		},
 	})
 	defer chbatch.SetBlockRows(7)()
@@ -77,7 +78,11 @@ func TestInsertStringsColumns(t *testing.T) {
 		}
 		words.EndRow()
 	}
-	cols := chbatch.Columns{"id": ids, "name": names, "words": words}
+	reversed := make([]int32, rows) // row i picks the name of row rows-1-i
+	for i := range reversed {
+		reversed[i] = int32(rows - 1 - i)
+	}
+	cols := chbatch.Columns{"id": ids, "name": names, "words": words, "picked": chbatch.Pick(names, reversed)}
 	ctx := context.Background()
 	for _, r := range [][2]int{{0, 40}, {40, 100}} {
 		part, err := cols.Slice(r[0], r[1])
@@ -88,7 +93,7 @@ func TestInsertStringsColumns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := db.Count(t, "SELECT count() FROM held WHERE name = concat('n', substring(toString(1000 + id), 2)) AND length(words) = id % 4 AND (id % 4 = 0 OR words[1] = 'w0')")
+	got := db.Count(t, "SELECT count() FROM held WHERE name = concat('n', substring(toString(1000 + id), 2)) AND length(words) = id % 4 AND (id % 4 = 0 OR words[1] = 'w0') AND picked = concat('n', substring(toString(1000 + 99 - id), 2))")
 	if got != rows {
 		t.Errorf("%d of %d rows stored as appended", got, rows)
 	}

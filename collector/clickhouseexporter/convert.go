@@ -117,7 +117,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 	// get a later one, which is what the ReplacingMergeTree keeps.
 	ingestNs := uint64(time.Now().UnixNano())
 	sp := newSpanCols(n, ingestNs)
-	fc := newFactCols(n, ingestNs)
+	fc := newFactCols(n, ingestNs, sp)
 	bc := batchCols{ingestNs: ingestNs}
 	tc := traceCols{ingestNs: ingestNs}
 	// Sized for a transaction per five spans (the contract's usual trace):
@@ -182,7 +182,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 					if pay.txnID == "" && name == domain.SpanTransaction {
 						c.issue(reasonMissingTxnID)
 					}
-					fc.add(&pay, tid, sid, pid, name, service, kindName(s.Kind()), startTime, startNs, durNs, status)
+					fc.add(&pay, sp.n-1, startTime, startNs, durNs, status)
 					tkey := tid
 					if pay.txnID != "" {
 						if !seenTxn[pay.txnID] {

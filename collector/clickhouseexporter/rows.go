@@ -61,12 +61,13 @@ func mk[T any](n int) []T { return make([]T, 0, n) }
 func strs(n, size int) *chbatch.Strings { return chbatch.NewStrings(n, n*size) }
 
 // newFactCols sizes the fact columns for at most n rows.
-func newFactCols(n int, ingestNs uint64) *factCols {
+func newFactCols(n int, ingestNs uint64, sp *spanCols) *factCols {
 	// Bytes sized for what every fact carries; the payment dimensions are
 	// mostly on a transaction's root span alone, so they grow as needed.
 	return &factCols{
-		txnID: strs(n, 20), traceID: strs(n, 16), spanID: strs(n, 8), parentID: strs(n, 8),
-		name: strs(n, 16), service: strs(n, 16), kind: strs(n, 8), start: mk[time.Time](n),
+		txnID: strs(n, 20), spanRow: mk[int32](n),
+		traceID: sp.traceID, spanID: sp.spanID, parentID: sp.parentID,
+		name: sp.name, service: sp.service, kind: sp.kind, start: mk[time.Time](n),
 		startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n), status: strs(n, 5),
 		errorType: strs(n, 0), responseCode: strs(n, 0), responseSource: strs(n, 0),
 		txnType: strs(n, 0), currency: strs(n, 0), amount: mk[int64](n), amountOK: mk[uint8](n),
@@ -122,8 +123,12 @@ func (c *spanCols) columns() chbatch.Columns {
 
 // factCols are the columns of chschema.PaymentFacts.
 type factCols struct {
-	n                                                     int
-	txnID, traceID, spanID, parentID, name, service, kind *chbatch.Strings
+	n     int
+	txnID *chbatch.Strings
+	// A fact repeats its span's ids, name, service and kind: it holds its
+	// span's row in spanRow, and these are the spans' own columns.
+	spanRow                                               []int32
+	traceID, spanID, parentID, name, service, kind        *chbatch.Strings
 	start                                                 []time.Time
 	startNs, durNs, ingested                              []uint64
 	status, errorType, responseCode, responseSource       *chbatch.Strings
@@ -137,15 +142,11 @@ type factCols struct {
 	ingestNs                                              uint64
 }
 
-func (c *factCols) add(p *payment, traceID, spanID, parentID, name, service, kind string, start time.Time, startNs, durNs uint64, status domain.SpanStatus) {
+// add adds the fact of the span in row spanRow of the spans' columns.
+func (c *factCols) add(p *payment, spanRow int, start time.Time, startNs, durNs uint64, status domain.SpanStatus) {
 	c.n++
 	c.txnID.Append(p.txnID)
-	c.traceID.Append(traceID)
-	c.spanID.Append(spanID)
-	c.parentID.Append(parentID)
-	c.name.Append(name)
-	c.service.Append(service)
-	c.kind.Append(kind)
+	c.spanRow = append(c.spanRow, int32(spanRow))
 	c.start = append(c.start, start)
 	c.startNs = append(c.startNs, startNs)
 	c.durNs = append(c.durNs, durNs)
@@ -178,8 +179,9 @@ func (c *factCols) add(p *payment, traceID, spanID, parentID, name, service, kin
 
 func (c *factCols) columns() chbatch.Columns {
 	return chbatch.Columns{
-		"txn_id": c.txnID, "trace_id": c.traceID, "span_id": c.spanID, "parent_span_id": c.parentID,
-		"name": c.name, "service_name": c.service, "kind": c.kind, "start_time": c.start,
+		"txn_id": c.txnID, "trace_id": chbatch.Pick(c.traceID, c.spanRow), "span_id": chbatch.Pick(c.spanID, c.spanRow),
+		"parent_span_id": chbatch.Pick(c.parentID, c.spanRow), "name": chbatch.Pick(c.name, c.spanRow),
+		"service_name": chbatch.Pick(c.service, c.spanRow), "kind": chbatch.Pick(c.kind, c.spanRow), "start_time": c.start,
 		"start_ns": c.startNs, "duration_ns": c.durNs, "status_code": c.status,
 		"error_type": c.errorType, "response_code": c.responseCode, "response_source": c.responseSource,
 		"txn_type": c.txnType, "amount_minor": c.amount, "amount_ok": c.amountOK, "currency": c.currency,
@@ -200,9 +202,10 @@ func (c *factCols) TxnID(i int) string      { return c.txnID.At(i) }
 func (c *factCols) IngestedNs(i int) uint64 { return c.ingested[i] }
 
 func (c *factCols) Fact(i int) domain.Fact {
+	r := int(c.spanRow[i])
 	f := domain.Fact{
-		TxnID: c.txnID.At(i), TraceID: c.traceID.At(i), SpanID: c.spanID.At(i), ParentSpanID: c.parentID.At(i),
-		Name: c.name.At(i), Service: c.service.At(i), ErrorType: c.errorType.At(i), ResponseCode: c.responseCode.At(i),
+		TxnID: c.txnID.At(i), TraceID: c.traceID.At(r), SpanID: c.spanID.At(r), ParentSpanID: c.parentID.At(r),
+		Name: c.name.At(r), Service: c.service.At(r), ErrorType: c.errorType.At(i), ResponseCode: c.responseCode.At(i),
 		ResponseSource: c.responseSource.At(i), TxnType: c.txnType.At(i), AmountMinor: c.amount[i], Currency: c.currency.At(i),
 		Dims: domain.Dimensions{
 			TerminalID: c.terminalID.At(i), TerminalModel: c.terminalModel.At(i), MerchantID: c.merchantID.At(i),
