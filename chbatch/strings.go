@@ -58,12 +58,15 @@ func (s *Strings) At(i int) string {
 	return unsafe.String(&s.buf[from], to-from)
 }
 
-func (s *Strings) Block(from, to int) any {
-	s.scratch = s.scratch[:0]
+func (s *Strings) Block(from, to int) any { return block(&s.scratch, from, to, s.At) }
+
+// block fills scratch with values [from, to) read by at.
+func block(scratch *[]string, from, to int, at func(int) string) []string {
+	*scratch = (*scratch)[:0]
 	for i := from; i < to; i++ {
-		s.scratch = append(s.scratch, s.At(i))
+		*scratch = append(*scratch, at(i))
 	}
-	return s.scratch
+	return *scratch
 }
 
 func (s *Strings) Bytes(from, to int) int {
@@ -167,13 +170,7 @@ func (p *Picked) Len() int { return len(p.rows) }
 // At returns value i.
 func (p *Picked) At(i int) string { return p.from.At(int(p.rows[i])) }
 
-func (p *Picked) Block(from, to int) any {
-	p.scratch = p.scratch[:0]
-	for i := from; i < to; i++ {
-		p.scratch = append(p.scratch, p.At(i))
-	}
-	return p.scratch
-}
+func (p *Picked) Block(from, to int) any { return block(&p.scratch, from, to, p.At) }
 
 func (p *Picked) Bytes(from, to int) int {
 	n := 0
