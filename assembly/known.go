@@ -16,7 +16,7 @@ type Known struct {
 
 // Stored are the facts a caller has just stored (Keys.Stored), each read
 // when assembly needs it: a batch's facts are not copied whole into another
-// form first (that copy was a seventh of the collector's allocations under
+// form first (that copy was 7 % of the bytes the collector allocated under
 // load, docs/benchmarks.md).
 type Stored interface {
 	// Len is how many facts there are.

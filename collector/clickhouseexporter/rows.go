@@ -23,8 +23,9 @@ type spanRow struct {
 // spanCols are the columns of chschema.Spans. Strings are held in
 // chbatch.Strings: a batch's columns are most of what the collector keeps
 // live, and as slices of strings every value was a pointer for the garbage
-// collector to scan (docs/benchmarks.md, "Columns without pointers"). A
-// resource's attributes stay shared slices: one per resource, not per span.
+// collector to scan (docs/benchmarks.md, "Columns without pointers",
+// twelfth stop). A resource's attributes stay shared slices: one per
+// resource, not per span.
 type spanCols struct {
 	n                                    int
 	traceID, spanID, parentID            *chbatch.Strings
