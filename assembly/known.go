@@ -178,10 +178,10 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 }
 
 // foreignStamps compares a transaction's stored rows, counted by
-// ingested_ns, with the caller's facts of it (mine: their ingested_ns). It reports false when
-// a stamp of the caller's has another count stored than the caller wrote
-// (read the transaction whole); else the range and count of the rows of
-// other stamps (none: every row is the caller's).
+// ingested_ns, with the caller's facts of it (mine: their ingested_ns). It
+// reports false when a stamp of the caller's has another count stored than
+// the caller wrote (read the transaction whole); else the range and count of
+// the rows of other stamps (none: every row is the caller's).
 func foreignStamps(id string, mine []uint64, stamps []stampCount) (foreignRange, bool) {
 	fr := foreignRange{id: id}
 	matched := 0

@@ -111,7 +111,7 @@ func (s source) block(from, to int) any {
 // bytes returns each row's string bytes for a String or Array(String)
 // column given as a slice, or the bytes of a block for a Column; nil for
 // other columns.
-func (s source) bytes(rows int) func(from, to int) int {
+func (s source) bytes() func(from, to int) int {
 	if s.col != nil {
 		return s.col.Bytes
 	}
@@ -219,7 +219,7 @@ func reserveStrings(cols []column.Interface, vals []source, rows int) {
 		return
 	}
 	for i, c := range cols {
-		bytes := vals[i].bytes(rows)
+		bytes := vals[i].bytes()
 		if bytes == nil {
 			continue
 		}
