@@ -190,7 +190,10 @@ func run() error {
 	}
 
 	// The same span rows through the bare driver, into a copy of the table.
-	cols, rows := clickhouseexporter.SpanColumns(mergeAll(reqs))
+	cols, rows, err := clickhouseexporter.SpanColumns(mergeAll(reqs))
+	if err != nil {
+		return err
+	}
 	if err := conn.Exec(ctx, "CREATE TABLE `"+db+"`.spans_raw AS `"+db+"`.spans"); err != nil {
 		return err
 	}

@@ -73,10 +73,30 @@ func (c *Config) Validate() error {
 	if _, err := domain.LoadRules(c.Assembly.RulesFile); err != nil {
 		errs = append(errs, fmt.Errorf("assembly.rules_file: %w", err))
 	}
+	if err := c.validateBatch(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.TimeoutConfig.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout must be positive: it bounds every insert and paired max_execution_time"))
 	}
 	return errors.Join(errs...)
+}
+
+// validateBatch checks what batching OTLP requests supports (request.go):
+// batches sized in spans.
+func (c *Config) validateBatch() error {
+	if !c.QueueConfig.HasValue() || !c.QueueConfig.Get().Batch.HasValue() {
+		return nil
+	}
+	q := c.QueueConfig.Get()
+	sizer := q.Batch.Get().Sizer
+	if sizer == (exporterhelper.RequestSizerType{}) {
+		sizer = q.Sizer // unset: the queue's
+	}
+	if sizer != exporterhelper.RequestSizerTypeItems {
+		return fmt.Errorf("sending_queue.batch.sizer must be items (spans), got %s", sizer.String())
+	}
+	return nil
 }
 
 // settings turns the configuration into connection settings.

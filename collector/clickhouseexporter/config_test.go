@@ -65,6 +65,7 @@ func TestInvalidConfigsSayWhatToFix(t *testing.T) {
 		"bad_window":    "settlement_window",
 		"tiny_values":   "max_value_bytes",
 		"missing_rules": "rules_file",
+		"bytes_batches": "sending_queue.batch.sizer",
 	} {
 		err := confmap.Validate(loadConfig(t, name))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -7,11 +7,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/settlewatch/settlewatch/assembly"
 	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/collector/otlpwire"
 	"github.com/settlewatch/settlewatch/domain"
 	"github.com/settlewatch/settlewatch/panmask"
 )
@@ -30,6 +30,9 @@ const (
 	// reasonPANAtExport: a card number reached the exporter, so the pipeline
 	// lacks the payment processor. It is masked here as a last guard.
 	reasonPANAtExport = "pan_masked_at_export"
+	// reasonMalformed: a queued request's bytes could not be read to the
+	// end (a damaged queue file); the spans before the fault are stored.
+	reasonMalformed = "malformed_request"
 )
 
 // Spans with start times this far from the receive time are stored as sent
@@ -51,9 +54,10 @@ type rowSet struct {
 	factCols                          *factCols // for assembly's known facts
 	issues                            map[string]int
 	examples                          map[string]string // reason → one txn or span id, for the log
+	malformed                         error             // the first fault in the requests' bytes
 }
 
-// converter turns pdata into rows. It is not safe for concurrent use; the
+// converter turns OTLP requests into rows. It is not safe for concurrent use; the
 // exporter makes one per request.
 type converter struct {
 	maxValueBytes int
@@ -62,7 +66,7 @@ type converter struct {
 	// curTxn and curSpan name the span being converted, for the log; the
 	// span id is only hex-encoded when an issue needs it.
 	curTxn  string
-	curSpan pcommon.SpanID
+	curSpan [8]byte
 }
 
 func newRowSet() *rowSet {
@@ -108,9 +112,10 @@ func (c *converter) clean(s string) string {
 	return s
 }
 
-// convert fills a rowSet from one export request.
-func (c *converter) convert(td ptrace.Traces) *rowSet {
-	n := td.SpanCount()
+// convert fills a rowSet from a batch of encoded requests (TracesData)
+// holding n spans. Its strings view the requests' bytes, which must outlive
+// the rows.
+func (c *converter) convert(parts [][]byte, n int) *rowSet {
 	c.rs = newRowSet()
 	// One ingest time per request, the version of its rows: a retry writes
 	// the same rows with it (they collapse), and spans a client sends again
@@ -125,22 +130,37 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 	seenTrace := make(map[[2]string]bool, n/5)
 	seenTxn := make(map[string]bool, n/5)
 	seenTraceKey := map[string]bool{}
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
+	for _, part := range parts {
+		td := otlpwire.NewTraces(part)
+		c.convertPart(td, sp, fc, &bc, &tc, seenTrace, seenTxn, seenTraceKey)
+		if err := td.Err(); err != nil {
+			c.curTxn, c.curSpan = "", [8]byte{}
+			c.issue(reasonMalformed)
+			if c.rs.malformed == nil {
+				c.rs.malformed = err
+			}
+		}
+	}
+	c.rs.spans, c.rs.nSpans = sp.columns(), sp.n
+	c.rs.facts, c.rs.nFacts, c.rs.factCols = fc.columns(), fc.n, fc
+	c.rs.batches, c.rs.nBatches = bc.columns(), bc.n
+	c.rs.traces, c.rs.nTraces = tc.columns(), tc.n
+	return c.rs
+}
+
+// convertPart adds one request's spans to the batch's columns.
+func (c *converter) convertPart(td otlpwire.Traces, sp *spanCols, fc *factCols, bc *batchCols, tc *traceCols,
+	seenTrace map[[2]string]bool, seenTxn, seenTraceKey map[string]bool) {
+	for rs := range td.ResourceSpans() {
 		var resPay payment
-		resKeys, resVals := c.resourceAttrs(rs.Resource().Attributes(), &resPay)
+		resKeys, resVals := c.resourceAttrs(rs.Attributes(), &resPay)
 		service := ""
-		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
+		if v, ok := rs.Attributes().Get("service.name"); ok {
 			service = c.clean(v.AsString())
 		}
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			scope := c.clean(ss.Scope().Name())
-			spans := ss.Spans()
-			for k := 0; k < spans.Len(); k++ {
-				s := spans.At(k)
+		for ss := range rs.ScopeSpans() {
+			scope := c.clean(ss.ScopeName())
+			for s := range ss.Spans() {
 				traceID, spanID := s.TraceID(), s.SpanID()
 				tid, sid, pid := string(traceID[:]), string(spanID[:]), parentOf(s)
 				// What cleaning the span's attributes finds is named by its
@@ -157,7 +177,7 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 				}
 				startNs, durNs, startTime := c.times(s)
 				name := c.clean(s.Name())
-				status := statusOf(s.Status().Code())
+				status := statusOf(s.StatusCode())
 				if pay.errorType != "" && status == domain.StatusUnset {
 					// error.type without ERROR status still marks a failure.
 					status = domain.StatusError
@@ -165,8 +185,8 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 				sp.add(spanRow{
 					traceID: tid, spanID: sid, parentID: pid,
 					start: startTime, startNs: startNs, durNs: durNs, service: service, name: name,
-					kind: kindName(s.Kind()), status: statusOf(s.Status().Code()).String(),
-					statusMsg: c.clean(s.Status().Message()), txnID: pay.txnID, scope: scope,
+					kind: kindName(s.Kind()), status: statusOf(s.StatusCode()).String(),
+					statusMsg: c.clean(s.StatusMessage()), txnID: pay.txnID, scope: scope,
 					resKeys: resKeys, resVals: resVals,
 				}, c, s)
 
@@ -204,16 +224,11 @@ func (c *converter) convert(td ptrace.Traces) *rowSet {
 			}
 		}
 	}
-	c.rs.spans, c.rs.nSpans = sp.columns(), sp.n
-	c.rs.facts, c.rs.nFacts, c.rs.factCols = fc.columns(), fc.n, fc
-	c.rs.batches, c.rs.nBatches = bc.columns(), bc.n
-	c.rs.traces, c.rs.nTraces = tc.columns(), tc.n
-	return c.rs
 }
 
 // times returns start ns, duration ns and the DateTime to partition by.
-func (c *converter) times(s ptrace.Span) (uint64, uint64, time.Time) {
-	start, end := uint64(s.StartTimestamp()), uint64(s.EndTimestamp())
+func (c *converter) times(s *otlpwire.Span) (uint64, uint64, time.Time) {
+	start, end := s.StartTimestamp(), s.EndTimestamp()
 	var dur uint64
 	if end >= start {
 		dur = end - start
@@ -239,8 +254,8 @@ func (c *converter) times(s ptrace.Span) (uint64, uint64, time.Time) {
 // values in their OTLP JSON form, so nothing is lost) and overlays its
 // payment attributes on p, in one pass that cleans each value once. The
 // caller ends the row.
-func (c *converter) attrs(m pcommon.Map, p *payment, keys, vals *chbatch.StringArrays) {
-	m.Range(func(k string, v pcommon.Value) bool {
+func (c *converter) attrs(m otlpwire.Map, p *payment, keys, vals *chbatch.StringArrays) {
+	m.Range(func(k string, v otlpwire.Value) bool {
 		cleaned := c.clean(v.AsString())
 		keys.Add(c.clean(k))
 		vals.Add(cleaned)
@@ -252,7 +267,7 @@ func (c *converter) attrs(m pcommon.Map, p *payment, keys, vals *chbatch.StringA
 
 // resourceAttrs are a resource's attributes as parallel arrays, made once
 // and shared by the rows of all its spans.
-func (c *converter) resourceAttrs(m pcommon.Map, p *payment) ([]string, []string) {
+func (c *converter) resourceAttrs(m otlpwire.Map, p *payment) ([]string, []string) {
 	var keys, vals chbatch.StringArrays
 	c.attrs(m, p, &keys, &vals)
 	keys.EndRow()
@@ -260,40 +275,31 @@ func (c *converter) resourceAttrs(m pcommon.Map, p *payment) ([]string, []string
 	return keys.Row(0), vals.Row(0)
 }
 
-func (c *converter) eventsAndLinks(s ptrace.Span) (evT []uint64, evN, evA, lT, lS []string) {
-	evs, ls := s.Events(), s.Links()
-	if evs.Len() == 0 && ls.Len() == 0 {
+func (c *converter) eventsAndLinks(s *otlpwire.Span) (evT []uint64, evN, evA, lT, lS []string) {
+	if !s.HasEventsOrLinks() {
 		return nil, nil, nil, nil, nil // empty arrays; most spans have neither
 	}
-	evT = make([]uint64, evs.Len())
-	evN = make([]string, evs.Len())
-	evA = make([]string, evs.Len())
-	for i := 0; i < evs.Len(); i++ {
-		e := evs.At(i)
-		evT[i] = uint64(e.Timestamp())
-		evN[i] = c.clean(e.Name())
-		attrs := make(map[string]string, e.Attributes().Len())
-		e.Attributes().Range(func(k string, v pcommon.Value) bool {
+	for e := range s.Events() {
+		evT = append(evT, e.Timestamp)
+		evN = append(evN, c.clean(e.Name))
+		attrs := map[string]string{}
+		e.Attributes().Range(func(k string, v otlpwire.Value) bool {
 			attrs[c.clean(k)] = c.clean(v.AsString())
 			return true
 		})
 		b, _ := json.Marshal(attrs) // a map of strings always marshals
-		evA[i] = string(b)
+		evA = append(evA, string(b))
 	}
-	lT = make([]string, ls.Len())
-	lS = make([]string, ls.Len())
-	for i := 0; i < ls.Len(); i++ {
-		l := ls.At(i)
-		tid, sid := l.TraceID(), l.SpanID()
-		lT[i] = hex.EncodeToString(tid[:])
-		lS[i] = hex.EncodeToString(sid[:])
+	for l := range s.Links() {
+		lT = append(lT, hex.EncodeToString(l.TraceID[:]))
+		lS = append(lS, hex.EncodeToString(l.SpanID[:]))
 	}
 	return
 }
 
-func parentOf(s ptrace.Span) string {
+func parentOf(s *otlpwire.Span) string {
 	p := s.ParentSpanID()
-	if p.IsEmpty() {
+	if p == [8]byte{} {
 		return ""
 	}
 	return string(p[:])

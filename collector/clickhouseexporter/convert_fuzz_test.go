@@ -5,10 +5,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/settlewatch/settlewatch/collector/otlpwire"
 )
 
-// FuzzConvert feeds arbitrary OTLP protobuf to the conversion: whatever
-// parses must convert without panicking, keep one spans row per span, and
+// FuzzConvert feeds arbitrary bytes to the conversion: nothing may panic,
+// and whatever pdata parses, encoded again as the queue holds it, must
+// convert whole, keep one spans row per span, and
 // produce only storable strings.
 func FuzzConvert(f *testing.F) {
 	m := &ptrace.ProtoMarshaler{}
@@ -29,14 +32,22 @@ func FuzzConvert(f *testing.F) {
 	f.Add(b)
 	u := &ptrace.ProtoUnmarshaler{}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Whatever the bytes, reading them never panics.
+		n, _ := otlpwire.CountSpans(data)
+		c := converter{maxValueBytes: 1024, now: time.Unix(1_800_000_000, 0)}
+		c.convert([][]byte{data}, n)
 		td, err := u.UnmarshalTraces(data)
 		if err != nil {
 			return // not OTLP: the receiver rejects it before us
 		}
-		c := converter{maxValueBytes: 1024, now: time.Unix(1_800_000_000, 0)}
-		rs := c.convert(td)
-		if rs.nSpans != td.SpanCount() {
-			t.Fatalf("%d spans rows for %d spans", rs.nSpans, td.SpanCount())
+		// What the queue holds is pdata's encoding of what it parsed: that
+		// converts whole.
+		rs, err := c.convertTraces(td)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rs.malformed != nil || rs.nSpans != td.SpanCount() {
+			t.Fatalf("%d spans rows for %d spans (%v)", rs.nSpans, td.SpanCount(), rs.malformed)
 		}
 		if rs.nFacts > rs.nSpans || rs.nBatches > rs.nSpans || rs.nTraces > rs.nSpans {
 			t.Fatalf("more derived rows than spans: %d facts, %d batches, %d traces", rs.nFacts, rs.nBatches, rs.nTraces)

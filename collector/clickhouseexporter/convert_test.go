@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/settlewatch/settlewatch/collector/otlpwire"
 	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/domain"
 )
@@ -48,7 +49,14 @@ func arraysOf(v any) [][]string {
 func convertOne(t *testing.T, td ptrace.Traces) *rowSet {
 	t.Helper()
 	c := converter{maxValueBytes: 1024, now: time.Now()}
-	return c.convert(td)
+	rs, err := c.convertTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.malformed != nil {
+		t.Fatalf("pdata's own encoding read as malformed: %v", rs.malformed)
+	}
+	return rs
 }
 
 func TestSpanAttributeOverridesResource(t *testing.T) {
@@ -154,6 +162,28 @@ func TestFailedSpanWithoutTxnIDBecomesTraceKey(t *testing.T) {
 	}
 }
 
+// wireValue is v as the exporter reads it: an attribute of an encoded span.
+func wireValue(t *testing.T, v pcommon.Value) otlpwire.Value {
+	t.Helper()
+	td := ptrace.NewTraces()
+	v.CopyTo(newSpan(td, "svc").Attributes().PutEmpty("v"))
+	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rs := range otlpwire.NewTraces(b).ResourceSpans() {
+		for ss := range rs.ScopeSpans() {
+			for sp := range ss.Spans() {
+				if got, ok := sp.Attributes().Get("v"); ok {
+					return got
+				}
+			}
+		}
+	}
+	t.Fatal("the attribute was not read back")
+	return otlpwire.Value{}
+}
+
 func TestIntValue(t *testing.T) {
 	cases := []struct {
 		v    pcommon.Value
@@ -170,7 +200,7 @@ func TestIntValue(t *testing.T) {
 		{pcommon.NewValueDouble(1e300), 0, domain.AmountInvalid},
 	}
 	for _, c := range cases {
-		n, st := intValue(c.v)
+		n, st := intValue(wireValue(t, c.v))
 		if n != c.n || st != c.want {
 			t.Errorf("%v: %d/%d, want %d/%d", c.v.AsString(), n, st, c.n, c.want)
 		}

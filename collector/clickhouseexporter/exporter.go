@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
-	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.uber.org/zap"
 
 	"github.com/settlewatch/settlewatch/assembly"
@@ -42,8 +42,6 @@ type chExporter struct {
 	pruning  sync.WaitGroup
 	stop     context.Context // cancelled by shutdown
 	cancel   context.CancelFunc
-
-	retries *retryState // rows of requests awaiting the helper's retry
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
@@ -60,8 +58,7 @@ func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
 		return nil, fmt.Errorf("create exporter metrics: %w", err)
 	}
 	stop, cancel := context.WithCancel(context.Background())
-	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel, stop: stop, cancel: cancel,
-		retries: newRetryState(retryTTL(cfg))}, nil
+	return &chExporter{cfg: cfg, settings: s, rules: rules, log: set.Logger, tel: tel, stop: stop, cancel: cancel}, nil
 }
 
 // start tries to connect and migrate, but a ClickHouse that is down must not
@@ -83,7 +80,6 @@ func (e *chExporter) shutdown(context.Context) error {
 	e.cancel()
 	e.pruneMu.Unlock()
 	e.pruning.Wait()
-	e.retries.clear()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn != nil {
@@ -154,47 +150,29 @@ func (e *chExporter) migrate(ctx context.Context) error {
 	return nil
 }
 
-// push stores one request: rows converted from it, or, on a retry, the rows
-// an earlier attempt kept (retrystate.go). Every table is keyed by span id,
-// so rows written twice collapse; a retry still skips the tables an earlier
-// attempt stored.
-func (e *chExporter) push(ctx context.Context, td ptrace.Traces) error {
-	rs, err := e.rowsOf(ctx, td)
-	if err != nil {
-		return err
+// push stores one batch. Its first attempt converts the batch's requests
+// to rows and lets their bytes go; a retry (the helper hands the same
+// request back) resumes from the rows: tables an earlier attempt stored are
+// not written again, and every table is keyed by span id, so rows written
+// twice collapse.
+func (e *chExporter) push(ctx context.Context, req xexporterhelper.Request) error {
+	r, ok := req.(*otlpRequest)
+	if !ok {
+		return consumererror.NewPermanent(fmt.Errorf("settlewatch exporter: cannot store a %T", req))
 	}
-	if err := e.store(ctx, rs); err != nil {
-		if !e.cfg.BackOffConfig.Enabled {
-			return err // no retries configured: the helper drops the request
+	if r.rows == nil {
+		if err := r.encode(); err != nil {
+			return consumererror.NewPermanent(err)
 		}
-		return consumererror.NewTraces(err, e.retries.put(rs, time.Now()))
+		conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
+		// Some of the rows' strings view the requests' bytes, which so stay
+		// alive until the batch is stored (about 200 bytes a span).
+		r.rows = conv.convert(r.parts, r.n)
+		r.parts = nil
+		e.tel.add(ctx, e.tel.spans, r.n, "", "")
+		e.report(ctx, r.rows)
 	}
-	return nil
-}
-
-// rowsOf returns the rows kept for td when it is a retry token, else td's
-// spans converted. A converted request is emptied: from here on only its rows
-// are needed, and the helper would otherwise hold its spans until the push
-// returns.
-func (e *chExporter) rowsOf(ctx context.Context, td ptrace.Traces) (*rowSet, error) {
-	if rs, tok, isToken := e.retries.take(td, time.Now()); isToken {
-		if rs == nil {
-			// Only a bug gets here: rows are kept until the helper stops
-			// retrying (retryTTL). Loud, counted, and not retried in vain.
-			e.tel.add(ctx, e.tel.failures, 1, "table", "retry_state")
-			e.log.Error("the rows of a retried request are no longer held; its spans are lost", zap.Uint64("retry", tok))
-			return nil, consumererror.NewPermanent(fmt.Errorf("settlewatch exporter: rows of retry %d no longer held", tok))
-		}
-		return rs, nil
-	}
-	conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
-	rs := conv.convert(td)
-	e.tel.add(ctx, e.tel.spans, td.SpanCount(), "", "")
-	e.report(ctx, rs)
-	if !td.IsReadOnly() {
-		td.ResourceSpans().MoveAndAppendTo(ptrace.NewResourceSpansSlice())
-	}
-	return rs, nil
+	return e.store(ctx, r.rows)
 }
 
 // store writes what rs still holds: each table's columns are let go once
@@ -295,6 +273,10 @@ func (e *chExporter) report(ctx context.Context, rs *rowSet) {
 	}
 	for reason, n := range rs.issues {
 		e.tel.add(ctx, e.tel.rejected, n, "reason", reason)
+	}
+	if rs.malformed != nil {
+		e.log.Error("a queued request could not be read to its end; stored the spans before the fault",
+			zap.Error(rs.malformed))
 	}
 	e.log.Warn("spans broke the telemetry contract; stored what could be stored",
 		zap.Any("reasons", rs.issues), zap.Any("example_ids", rs.examples))

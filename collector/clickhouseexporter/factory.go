@@ -10,10 +10,12 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/settlewatch/settlewatch/collector/spoolstorage"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -67,15 +69,31 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 }
 
 // traces wraps e in the exporter helper: queue, batches, timeout, retries.
+// The queue and the batches hold requests as OTLP bytes (request.go).
 func (e *chExporter) traces(ctx context.Context, set exporter.Settings) (exporter.Traces, error) {
 	c := e.cfg
-	return exporterhelper.NewTraces(ctx, set, c, e.push,
+	persistent, owned := false, false
+	if c.QueueConfig.HasValue() && c.QueueConfig.Get().StorageID != nil {
+		persistent = true
+		owned = c.QueueConfig.Get().StorageID.Type().String() == spoolstorage.TypeStr
+	}
+	return xexporterhelper.NewTracesRequest(ctx, set,
+		func(_ context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
+			r := &otlpRequest{td: td, n: td.SpanCount()}
+			if !persistent {
+				// Encoded now: the request outlives ConsumeTraces, and the
+				// receiver's spans must not be held past it.
+				if err := r.encode(); err != nil {
+					return nil, err
+				}
+			}
+			return r, nil
+		},
+		e.push,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithRetry(c.BackOffConfig),
-		exporterhelper.WithQueue(c.QueueConfig),
-		// push empties a request once converted (exporter.go, rowsOf).
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: true}),
+		xexporterhelper.WithQueueBatch(c.QueueConfig, xexporterhelper.QueueBatchSettings{Encoding: otlpEncoding{owned: owned}}),
 	)
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/settlewatch/settlewatch/collector/otlpwire"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -61,7 +62,7 @@ type payment struct {
 // v.AsString() as the converter stores it (valid UTF-8, PANs masked, at most
 // max_value_bytes), so that every value is cleaned once for both the
 // attribute arrays and the payment columns. finish must follow the last.
-func (p *payment) set(k string, v pcommon.Value, cleaned string) {
+func (p *payment) set(k string, v otlpwire.Value, cleaned string) {
 	if !strings.HasPrefix(k, "pos.") && k != attrErrorType && k != attrServerAddress && k != attrInvalid {
 		return
 	}
@@ -134,7 +135,7 @@ func (p *payment) finish() {
 // intValue reads an integer amount or count. Money is integer minor units:
 // an integral double or a decimal-integer string is accepted (some SDKs send
 // numbers that way); anything else is invalid and never rounded.
-func intValue(v pcommon.Value) (int64, domain.AmountState) {
+func intValue(v otlpwire.Value) (int64, domain.AmountState) {
 	switch v.Type() {
 	case pcommon.ValueTypeInt:
 		return v.Int(), domain.AmountOK

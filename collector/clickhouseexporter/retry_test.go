@@ -2,7 +2,6 @@ package clickhouseexporter
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +35,9 @@ func testConfig(db *chtest.DB) *Config {
 }
 
 // A request whose inserts fail midway is retried by the real exporter helper
-// from the rows the exporter kept, its spans let go after the conversion:
-// the tables the first attempt stored are not written again, and every row
-// of the others lands.
+// from the rows its first attempt converted: the tables that attempt stored
+// are not written again, every row of the others lands, and both attempts
+// stamp their rows alike.
 func TestRetryResumesFromKeptRows(t *testing.T) {
 	db := chtest.Migrated(t)
 	ctx := context.Background()
@@ -68,8 +67,8 @@ func TestRetryResumesFromKeptRows(t *testing.T) {
 	if err := exp.ConsumeTraces(ctx, td); err != nil {
 		t.Fatalf("ConsumeTraces: %v", err)
 	}
-	if n := td.SpanCount(); n != 0 {
-		t.Errorf("the converted request still holds %d spans", n)
+	if n := td.SpanCount(); n != spans {
+		t.Errorf("the receiver's request was changed: %d spans, was %d", n, spans)
 	}
 	if got := db.Count(t, "SELECT count() FROM spans"); got != uint64(spans) {
 		t.Errorf("spans: %d rows, want %d", got, spans)
@@ -90,33 +89,14 @@ func TestRetryResumesFromKeptRows(t *testing.T) {
 	if got := db.Count(t, "SELECT count() FROM transactions FINAL"); got != 400 {
 		t.Errorf("transactions assembled: %d, want 400", got)
 	}
-	if n := len(e.retries.kept); n != 0 {
-		t.Errorf("%d row sets still kept after the request was stored", n)
+	if got := db.Count(t, "SELECT uniqExact(ingested_ns) FROM (SELECT ingested_ns FROM spans UNION ALL SELECT ingested_ns FROM txn_traces)"); got != 1 {
+		t.Errorf("the rows carry %d ingested_ns, want the one of the first attempt", got)
 	}
 }
 
-// A token whose rows are gone (only a bug can do it) fails for good, loudly,
-// instead of being retried forever or stored as an empty request.
-func TestTokenWithoutRowsIsAPermanentError(t *testing.T) {
-	cfg := createDefaultConfig().(*Config)
-	e, err := newExporter(exportertest.NewNopSettings(Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := e.retries.put(&rowSet{}, time.Now())
-	e.retries.clear()
-	err = e.push(context.Background(), tok)
-	if err == nil || !consumererror.IsPermanent(err) {
-		t.Fatalf("push(token without rows) = %v, want a permanent error", err)
-	}
-	if !strings.Contains(err.Error(), "no longer held") {
-		t.Errorf("the error does not say what happened: %v", err)
-	}
-}
-
-// With ClickHouse unreachable, every attempt hands the helper a new token for
-// the same kept rows, and the request itself is emptied at the first; with
-// retries off nothing is kept.
+// With ClickHouse unreachable, every attempt keeps the batch's rows for the
+// next, and its bytes are let go at the first; a request of another type is
+// refused for good.
 func TestUnreachableClickHouseKeepsRowsAcrossAttempts(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Endpoint = "127.0.0.1:1" // nothing listens there
@@ -126,46 +106,21 @@ func TestUnreachableClickHouseKeepsRowsAcrossAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	td := loadgen.Requests(20, 100, 3)[0]
-	err = e.push(context.Background(), td)
-	var left consumererror.Traces
-	if !errors.As(err, &left) {
-		t.Fatalf("push with ClickHouse down = %v, want the part left to send (consumererror.Traces)", err)
+	r := &otlpRequest{td: td, n: td.SpanCount()}
+	if err := e.push(context.Background(), r); err == nil || consumererror.IsPermanent(err) {
+		t.Fatalf("push with ClickHouse down = %v, want an error to retry", err)
 	}
-	if td.SpanCount() != 0 || left.Data().SpanCount() != 0 {
-		t.Fatalf("spans still held: request %d, retry %d", td.SpanCount(), left.Data().SpanCount())
+	rows := r.rows
+	if rows == nil || rows.nSpans != 100 || r.parts != nil {
+		t.Fatalf("after a failed attempt: rows %v, parts held %v", rows, r.parts != nil)
 	}
-	first := e.retries.kept
-	var rows *rowSet
-	for _, k := range first {
-		rows = k.rows
+	if err := e.push(context.Background(), r); err == nil {
+		t.Fatal("the second attempt succeeded with ClickHouse down")
 	}
-	if len(first) != 1 || rows == nil || rows.nSpans != 100 {
-		t.Fatalf("kept %d row sets (%v), want one of 100 spans", len(first), rows)
+	if r.rows != rows || rows.spans == nil {
+		t.Fatal("the second attempt converted the batch again or dropped its rows")
 	}
-	err = e.push(context.Background(), left.Data())
-	var again consumererror.Traces
-	if !errors.As(err, &again) {
-		t.Fatalf("retry with ClickHouse down = %v, want a new token", err)
-	}
-	if n := len(e.retries.kept); n != 1 {
-		t.Fatalf("%d row sets kept after the second attempt, want 1", n)
-	}
-	for _, k := range e.retries.kept {
-		if k.rows != rows {
-			t.Fatal("the second attempt kept other rows than the first")
-		}
-	}
-
-	cfg.BackOffConfig.Enabled = false
-	off, err := newExporter(exportertest.NewNopSettings(Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = off.push(context.Background(), loadgen.Requests(20, 100, 4)[0])
-	if err == nil || errors.As(err, &left) {
-		t.Fatalf("push with retries off = %v, want a plain error", err)
-	}
-	if n := len(off.retries.kept); n != 0 {
-		t.Fatalf("retries off, yet %d row sets kept", n)
+	if err := e.push(context.Background(), &struct{ *otlpRequest }{r}); !consumererror.IsPermanent(err) {
+		t.Errorf("push of a foreign request = %v, want a permanent error", err)
 	}
 }

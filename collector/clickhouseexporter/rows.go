@@ -3,10 +3,9 @@ package clickhouseexporter
 import (
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/ptrace"
-
 	"github.com/settlewatch/settlewatch/assembly"
 	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/collector/otlpwire"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -80,7 +79,7 @@ func newFactCols(n int, ingestNs uint64, sp *spanCols) *factCols {
 	}
 }
 
-func (c *spanCols) add(r spanRow, conv *converter, s ptrace.Span) {
+func (c *spanCols) add(r spanRow, conv *converter, s *otlpwire.Span) {
 	c.n++
 	c.traceID.Append(r.traceID)
 	c.spanID.Append(r.spanID)

@@ -1,6 +1,7 @@
 package clickhouseexporter
 
 import (
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
@@ -11,8 +12,20 @@ import (
 // SpanColumns returns the rows the exporter would write to the spans table
 // for td, column by column. Benchmarks use it to insert exactly the same rows
 // with the bare driver, as the baseline our pipeline is measured against.
-func SpanColumns(td ptrace.Traces) (chbatch.Columns, int) {
+func SpanColumns(td ptrace.Traces) (chbatch.Columns, int, error) {
 	c := converter{maxValueBytes: createDefaultConfig().(*Config).MaxValueBytes, now: time.Now()}
-	rs := c.convert(td)
-	return rs.spans, rs.nSpans
+	rs, err := c.convertTraces(td)
+	if err != nil {
+		return nil, 0, err
+	}
+	return rs.spans, rs.nSpans, nil
+}
+
+// convertTraces converts td encoded as the queue holds it.
+func (c *converter) convertTraces(td ptrace.Traces) (*rowSet, error) {
+	b, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		return nil, fmt.Errorf("settlewatch exporter: encode traces: %w", err)
+	}
+	return c.convert([][]byte{b}, td.SpanCount()), nil
 }
