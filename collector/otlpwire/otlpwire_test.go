@@ -9,6 +9,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // sample builds traces with every kind of value and field the exporter reads.
@@ -47,6 +48,7 @@ func sample() ptrace.Traces {
 				}
 				a.PutEmptyBytes("bytes").FromRaw([]byte{0, 1, 2, 250})
 				a.PutEmpty("empty")
+				a.PutStr(strings.Repeat("long key ", 20), strings.Repeat("a long value ", 30))
 				sl := a.PutEmptySlice("slice")
 				sl.AppendEmpty().SetStr("x<y")
 				sl.AppendEmpty().SetInt(7)
@@ -168,6 +170,56 @@ func TestMatchesPdata(t *testing.T) {
 	}
 	if n, err := CountSpans(encode(t, td)); err != nil || n != td.SpanCount() {
 		t.Errorf("CountSpans = %d, %v; want %d", n, err, td.SpanCount())
+	}
+}
+
+// TestFieldsInAnyOrder reads a span written by hand with its attribute's
+// value before its key and a oneof sent twice (the last counts), which no
+// pdata writer does but protobuf allows.
+func TestFieldsInAnyOrder(t *testing.T) {
+	var v1, v2, kv, span, scope, rs, td []byte
+	v1 = protowire.AppendTag(v1, 1, protowire.BytesType)
+	v1 = protowire.AppendString(v1, "first")
+	v2 = protowire.AppendTag(v2, 3, protowire.VarintType)
+	v2 = protowire.AppendVarint(v2, 42)
+	kv = protowire.AppendTag(kv, 2, protowire.BytesType)
+	kv = protowire.AppendBytes(kv, append(v1, v2...))
+	kv = protowire.AppendTag(kv, 1, protowire.BytesType)
+	kv = protowire.AppendString(kv, "pos.amount.minor")
+	span = protowire.AppendTag(span, 9, protowire.BytesType)
+	span = protowire.AppendBytes(span, kv)
+	span = protowire.AppendTag(span, 5, protowire.BytesType)
+	span = protowire.AppendString(span, "late name")
+	scope = protowire.AppendTag(scope, 2, protowire.BytesType)
+	scope = protowire.AppendBytes(scope, span)
+	rs = protowire.AppendTag(rs, 2, protowire.BytesType)
+	rs = protowire.AppendBytes(rs, scope)
+	td = protowire.AppendTag(td, 1, protowire.BytesType)
+	td = protowire.AppendBytes(td, rs)
+
+	want, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsp := want.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	tr := NewTraces(td)
+	n := 0
+	for r := range tr.ResourceSpans() {
+		for ss := range r.ScopeSpans() {
+			for sp := range ss.Spans() {
+				n++
+				if sp.Name() != wsp.Name() {
+					t.Errorf("name %q, pdata %q", sp.Name(), wsp.Name())
+				}
+				got, want := flatWire(sp.Attributes()), flatMap(wsp.Attributes())
+				if strings.Join(got, ";") != strings.Join(want, ";") || len(got) != 1 {
+					t.Errorf("attributes %v, pdata %v", got, want)
+				}
+			}
+		}
+	}
+	if n != 1 || tr.Err() != nil {
+		t.Fatalf("%d spans, %v", n, tr.Err())
 	}
 }
 
