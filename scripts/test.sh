@@ -38,7 +38,7 @@ echo "==> go test"
 go test -count=1 -timeout 25m $pkgs
 
 echo "==> fuzz (short runs here; the seed corpora also run in go test above)"
-for target in "FuzzConvert ./collector/clickhouseexporter" "FuzzClassify ./domain" "FuzzMask ./panmask" \
+for target in "FuzzConvert ./collector/clickhouseexporter" "FuzzRead ./collector/otlpwire" "FuzzClassify ./domain" "FuzzMask ./panmask" \
               "FuzzParseQuery ./grafana-plugin/pkg/plugin" "FuzzParseConfig ./simulator"; do
   set -- $target
   # A count, not a duration: a time limit that expires while the fuzzer is

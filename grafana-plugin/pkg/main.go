@@ -5,11 +5,11 @@ package main
 
 import (
 	"os"
-	"runtime/debug"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
+	"github.com/settlewatch/settlewatch/gcpercent"
 	"github.com/settlewatch/settlewatch/grafana-plugin/pkg/plugin"
 )
 
@@ -20,14 +20,8 @@ import (
 // (docs/benchmarks.md, "Plugin").
 const gcPercent = 400
 
-func tuneGC(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
-}
-
 func main() {
-	tuneGC(os.Getenv)
+	gcpercent.SetDefault(gcPercent, os.Getenv)
 	// Manage serves the data source with automatic instance management: an
 	// instance per data source and settings version, disposed when replaced.
 	if err := datasource.Manage(plugin.PluginID, plugin.NewDatasource, datasource.ManageOpts{}); err != nil {
