@@ -14,7 +14,7 @@ import (
 
 // gcPercent is the collector's garbage-collection target unless the
 // operator sets GOGC. At Go's default of 100 the collector spent about a
-// tenth of its CPU collecting; at 150 it stores 4–6 % more spans a second
+// tenth of its CPU collecting; at 150 it stores 3–6 % more spans a second
 // on two cores, for a peak RSS of 204–228 MiB instead of 176–186 under
 // sustained load (docs/benchmarks.md, "OTLP read in place").
 const gcPercent = 150
