@@ -57,12 +57,20 @@ type rowSet struct {
 	malformed                         error             // the first fault in the requests' bytes
 }
 
-// converter turns OTLP requests into rows. It is not safe for concurrent use; the
-// exporter makes one per request.
+// converter turns OTLP requests into rows. It is not safe for concurrent
+// use; the exporter makes one per batch.
 type converter struct {
 	maxValueBytes int
 	now           time.Time
 	rs            *rowSet
+	// The batch's columns, and what it has seen, while convert runs.
+	sp           *spanCols
+	fc           *factCols
+	bc           batchCols
+	tc           traceCols
+	seenTrace    map[[2]string]bool // (txn id, trace id)
+	seenTxn      map[string]bool
+	seenTraceKey map[string]bool // traces of failed spans without a txn id
 	// curTxn and curSpan name the span being converted, for the log; the
 	// span id is only hex-encoded when an issue needs it.
 	curTxn  string
@@ -117,22 +125,22 @@ func (c *converter) clean(s string) string {
 // the rows.
 func (c *converter) convert(parts [][]byte, n int) *rowSet {
 	c.rs = newRowSet()
-	// One ingest time per request, the version of its rows: a retry writes
+	// One ingest time per batch, the version of its rows: a retry writes
 	// the same rows with it (they collapse), and spans a client sends again
 	// get a later one, which is what the ReplacingMergeTree keeps.
 	ingestNs := uint64(time.Now().UnixNano())
-	sp := newSpanCols(n, ingestNs)
-	fc := newFactCols(n, ingestNs, sp)
-	bc := batchCols{ingestNs: ingestNs}
-	tc := traceCols{ingestNs: ingestNs}
+	c.sp = newSpanCols(n, ingestNs)
+	c.fc = newFactCols(n, ingestNs, c.sp)
+	c.bc = batchCols{ingestNs: ingestNs}
+	c.tc = traceCols{ingestNs: ingestNs}
 	// Sized for a transaction per five spans (the contract's usual trace):
 	// grown from empty they were rehashed about ten times a batch.
-	seenTrace := make(map[[2]string]bool, n/5)
-	seenTxn := make(map[string]bool, n/5)
-	seenTraceKey := map[string]bool{}
+	c.seenTrace = make(map[[2]string]bool, n/5)
+	c.seenTxn = make(map[string]bool, n/5)
+	c.seenTraceKey = map[string]bool{}
 	for _, part := range parts {
 		td := otlpwire.NewTraces(part)
-		c.convertPart(td, sp, fc, &bc, &tc, seenTrace, seenTxn, seenTraceKey)
+		c.convertPart(td)
 		if err := td.Err(); err != nil {
 			c.curTxn, c.curSpan = "", [8]byte{}
 			c.issue(reasonMalformed)
@@ -141,16 +149,16 @@ func (c *converter) convert(parts [][]byte, n int) *rowSet {
 			}
 		}
 	}
-	c.rs.spans, c.rs.nSpans = sp.columns(), sp.n
-	c.rs.facts, c.rs.nFacts, c.rs.factCols = fc.columns(), fc.n, fc
-	c.rs.batches, c.rs.nBatches = bc.columns(), bc.n
-	c.rs.traces, c.rs.nTraces = tc.columns(), tc.n
+	c.rs.spans, c.rs.nSpans = c.sp.columns(), c.sp.n
+	c.rs.facts, c.rs.nFacts, c.rs.factCols = c.fc.columns(), c.fc.n, c.fc
+	c.rs.batches, c.rs.nBatches = c.bc.columns(), c.bc.n
+	c.rs.traces, c.rs.nTraces = c.tc.columns(), c.tc.n
 	return c.rs
 }
 
 // convertPart adds one request's spans to the batch's columns.
-func (c *converter) convertPart(td otlpwire.Traces, sp *spanCols, fc *factCols, bc *batchCols, tc *traceCols,
-	seenTrace map[[2]string]bool, seenTxn, seenTraceKey map[string]bool) {
+func (c *converter) convertPart(td otlpwire.Traces) {
+	sp, fc, seenTrace, seenTxn, seenTraceKey := c.sp, c.fc, c.seenTrace, c.seenTxn, c.seenTraceKey
 	for rs := range td.ResourceSpans() {
 		var resPay payment
 		resKeys, resVals := c.resourceAttrs(rs.Attributes(), &resPay)
@@ -196,7 +204,7 @@ func (c *converter) convertPart(td otlpwire.Traces, sp *spanCols, fc *factCols, 
 						c.issue(reasonBatchCloseKeys)
 						break
 					}
-					bc.add(&pay, tid, sid, startTime, startNs, status)
+					c.bc.add(&pay, tid, sid, startTime, startNs, status)
 					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: pay.dims.TerminalID, BatchNumber: pay.dims.BatchNumber, CloseNs: startNs})
 				case pay.txnID != "" || status == domain.StatusError:
 					if pay.txnID == "" && name == domain.SpanTransaction {
@@ -212,7 +220,7 @@ func (c *converter) convertPart(td otlpwire.Traces, sp *spanCols, fc *factCols, 
 						pair := [2]string{pay.txnID, tkey}
 						if !seenTrace[pair] {
 							seenTrace[pair] = true
-							tc.add(pay.txnID, tkey, startTime)
+							c.tc.add(pay.txnID, tkey, startTime)
 						}
 					} else if !seenTraceKey[tkey] {
 						seenTraceKey[tkey] = true

@@ -3,14 +3,12 @@ package clickhouseexporter
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	pdatareq "go.opentelemetry.io/collector/pdata/xpdata/request"
-	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/settlewatch/settlewatch/collector/otlpwire"
 )
@@ -104,13 +102,6 @@ type otlpEncoding struct {
 	owned bool
 }
 
-// The envelope's fields (pdata's TracesRequest).
-const (
-	envVersion protowire.Number = 1 // fixed32
-	envContext protowire.Number = 2
-	envTraces  protowire.Number = 3
-)
-
 func (otlpEncoding) Marshal(ctx context.Context, req xexporterhelper.Request) ([]byte, error) {
 	r, ok := req.(*otlpRequest)
 	if !ok {
@@ -127,53 +118,30 @@ func (otlpEncoding) Marshal(ctx context.Context, req xexporterhelper.Request) ([
 	return b, err
 }
 
-// envelope writes parts (encoded TracesData, whose concatenation is one
-// TracesData: its only field is repeated) and ctx as pdatareq.MarshalTraces
-// would.
+// envelope writes parts and ctx as pdatareq.MarshalTraces would.
 func envelope(ctx context.Context, parts [][]byte) ([]byte, error) {
 	withCtx, err := pdatareq.MarshalTraces(ctx, ptrace.NewTraces())
 	if err != nil {
 		return nil, fmt.Errorf("settlewatch exporter: queue request context: %w", err)
 	}
-	_, reqCtx, err := envelopeFields(withCtx)
+	_, reqCtx, err := otlpwire.Envelope(withCtx)
 	if err != nil {
 		return nil, fmt.Errorf("settlewatch exporter: queue request context: %w", err)
 	}
-	n := 0
-	for _, p := range parts {
-		n += len(p)
-	}
-	b := make([]byte, 0, 5+2*binary.MaxVarintLen64+2+n+len(reqCtx))
-	b = protowire.AppendTag(b, envVersion, protowire.Fixed32Type)
-	b = protowire.AppendFixed32(b, 1)
-	b = protowire.AppendTag(b, envTraces, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(n))
-	for _, p := range parts {
-		b = append(b, p...)
-	}
-	if reqCtx != nil {
-		b = protowire.AppendTag(b, envContext, protowire.BytesType)
-		b = protowire.AppendBytes(b, reqCtx)
-	}
-	return b, nil
+	return otlpwire.AppendEnvelope(nil, parts, reqCtx), nil
 }
 
 // Unmarshal finds the TracesData in a queued request and counts its spans.
-// A request queued without the envelope (collectors before 0.1xx) is a bare
+// A request queued without the envelope (by collectors from before it existed) is a bare
 // TracesData.
 func (enc otlpEncoding) Unmarshal(b []byte) (context.Context, xexporterhelper.Request, error) {
 	ctx := context.Background()
-	traces := b
-	if isEnvelope(b) {
-		var reqCtx []byte
-		var err error
-		traces, reqCtx, err = envelopeFields(b)
-		if err != nil {
-			return ctx, nil, err
-		}
-		if reqCtx != nil {
-			ctx = requestContext(reqCtx)
-		}
+	traces, reqCtx, err := otlpwire.Envelope(b)
+	if err != nil {
+		return ctx, nil, fmt.Errorf("settlewatch exporter: queued request: %w", err)
+	}
+	if reqCtx != nil {
+		ctx = requestContext(reqCtx)
 	}
 	n, err := otlpwire.CountSpans(traces)
 	if err != nil {
@@ -185,49 +153,11 @@ func (enc otlpEncoding) Unmarshal(b []byte) (context.Context, xexporterhelper.Re
 	return ctx, &otlpRequest{parts: [][]byte{traces}, n: n}, nil
 }
 
-// isEnvelope tells pdatareq's envelope (its format version 1 first) from a
-// bare TracesData, whose first byte is never that tag.
-func isEnvelope(b []byte) bool {
-	return len(b) >= 5 && b[0] == byte(protowire.EncodeTag(envVersion, protowire.Fixed32Type)) && binary.LittleEndian.Uint32(b[1:5]) == 1
-}
-
-// envelopeFields returns the TracesData and the encoded context of an
-// envelope.
-func envelopeFields(b []byte) (traces, reqCtx []byte, err error) {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, nil, fmt.Errorf("settlewatch exporter: queued request: %w", protowire.ParseError(n))
-		}
-		b = b[n:]
-		var v []byte
-		if typ == protowire.BytesType {
-			v, n = protowire.ConsumeBytes(b)
-		} else {
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return nil, nil, fmt.Errorf("settlewatch exporter: queued request field %d: %w", num, protowire.ParseError(n))
-		}
-		b = b[n:]
-		switch num {
-		case envTraces:
-			traces = v
-		case envContext:
-			reqCtx = v
-		}
-	}
-	return traces, reqCtx, nil
-}
-
 // requestContext decodes a queued request's context (its client metadata
 // and span context) with pdata's own decoder, from an envelope that holds
 // the context alone.
 func requestContext(enc []byte) context.Context {
-	env := protowire.AppendTag(nil, envVersion, protowire.Fixed32Type)
-	env = protowire.AppendFixed32(env, 1)
-	env = protowire.AppendTag(env, envContext, protowire.BytesType)
-	env = protowire.AppendBytes(env, enc)
+	env := otlpwire.AppendEnvelope(nil, nil, enc)
 	ctx, _, err := pdatareq.UnmarshalTraces(env)
 	if err != nil {
 		return context.Background() // the spans matter; their context does not

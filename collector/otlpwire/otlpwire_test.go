@@ -1,6 +1,7 @@
 package otlpwire
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	pdatareq "go.opentelemetry.io/collector/pdata/xpdata/request"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -296,4 +298,24 @@ func FuzzRead(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// An envelope written here reads back as pdata's decoder reads it, a bare
+// TracesData is returned whole, and a cut envelope is an error.
+func TestEnvelope(t *testing.T) {
+	td := encode(t, sample())
+	env := AppendEnvelope(nil, [][]byte{td[:len(td)/2], td[len(td)/2:]}, nil)
+	got, reqCtx, err := Envelope(env)
+	if err != nil || !bytes.Equal(got, td) || reqCtx != nil {
+		t.Fatalf("Envelope = %d bytes, context %v, %v; want the %d bytes written", len(got), reqCtx, err, len(td))
+	}
+	if _, stock, err := pdatareq.UnmarshalTraces(env); err != nil || stock.SpanCount() != sample().SpanCount() {
+		t.Fatalf("pdata reads the envelope as %v, %v", stock.SpanCount(), err)
+	}
+	if got, _, err := Envelope(td); err != nil || !bytes.Equal(got, td) {
+		t.Errorf("a bare TracesData: %d bytes, %v", len(got), err)
+	}
+	if _, _, err := Envelope(env[:len(env)-3]); !errors.Is(err, ErrMalformed) {
+		t.Errorf("a cut envelope: %v", err)
+	}
 }
