@@ -117,6 +117,11 @@ func (c *Config) settings() (chconn.Settings, error) {
 	if c.TimeoutConfig.Timeout > 0 {
 		s.QueryTimeout = c.TimeoutConfig.Timeout
 	}
+	if c.QueueConfig.HasValue() {
+		// Each consumer holds an INSERT per table at once (store), then one
+		// connection for assembly's queries.
+		s.MaxOpenConns = max(s.MaxOpenConns, (insertTables+1)*c.QueueConfig.Get().NumConsumers)
+	}
 	if err := s.Validate(); err != nil {
 		return s, fmt.Errorf("clickhouse connection: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/settlewatch/settlewatch/chconn"
 )
 
 func loadConfig(t *testing.T, name string) *Config {
@@ -37,8 +39,15 @@ func TestDefaultConfigIsValid(t *testing.T) {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	q := cfg.QueueConfig.Get()
-	if q == nil || q.Batch.Get() == nil || q.Batch.Get().MinSize != 20_000 {
+	if q == nil || q.Batch.Get() == nil || q.Batch.Get().MinSize != 40_000 || q.NumConsumers != 1 {
 		t.Errorf("queue batching defaults missing: %+v", q)
+	}
+	s, err := cfg.settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MaxOpenConns != chconn.DefaultSettings().MaxOpenConns {
+		t.Errorf("one consumer: %d connections, want the default %d", s.MaxOpenConns, chconn.DefaultSettings().MaxOpenConns)
 	}
 }
 
@@ -53,6 +62,11 @@ func TestCustomConfig(t *testing.T) {
 	}
 	if len(s.Addr) != 2 || s.Database != "payments" || s.Password != "s3cret" || s.QueryTimeout != 10*time.Second {
 		t.Errorf("settings %+v", s)
+	}
+	// Four consumers, each with an INSERT per table open at once and a
+	// connection for assembly: the pool must not make one wait for another.
+	if want := 4 * (insertTables + 1); s.MaxOpenConns != want {
+		t.Errorf("%d connections for 4 consumers, want %d", s.MaxOpenConns, want)
 	}
 	if cfg.Assembly.Enabled || cfg.Assembly.SettlementWindow != 48*time.Hour || cfg.Cluster != "pos" || cfg.RetentionDays != 400 {
 		t.Errorf("config %+v", cfg)

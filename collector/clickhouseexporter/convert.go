@@ -11,6 +11,7 @@ import (
 
 	"github.com/settlewatch/settlewatch/assembly"
 	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/collector/otlpwire"
 	"github.com/settlewatch/settlewatch/domain"
 	"github.com/settlewatch/settlewatch/panmask"
@@ -55,6 +56,27 @@ type rowSet struct {
 	issues                            map[string]int
 	examples                          map[string]string // reason → one txn or span id, for the log
 	malformed                         error             // the first fault in the requests' bytes
+}
+
+// insertTables is how many tables a batch's rows go to before assembly.
+const insertTables = 4
+
+// tableWrite is one of them, with its columns until they are stored.
+type tableWrite struct {
+	t    chschema.Table
+	cols *chbatch.Columns
+	n    int
+}
+
+// writes lists the tables rs still holds columns for (a stored table's are
+// nil).
+func (rs *rowSet) writes() [insertTables]tableWrite {
+	return [insertTables]tableWrite{
+		{chschema.Spans, &rs.spans, rs.nSpans},
+		{chschema.PaymentFacts, &rs.facts, rs.nFacts},
+		{chschema.BatchCloses, &rs.batches, rs.nBatches},
+		{chschema.TxnTraces, &rs.traces, rs.nTraces},
+	}
 }
 
 // converter turns OTLP requests into rows. It is not safe for concurrent

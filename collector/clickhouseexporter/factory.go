@@ -33,11 +33,14 @@ func createDefaultConfig() component.Config {
 	// Batch by spans: ClickHouse wants few large inserts (10k–100k rows).
 	queue.Sizer = exporterhelper.RequestSizerTypeItems
 	queue.QueueSize = 1_000_000
-	queue.NumConsumers = 2
+	// One consumer writing its batch's tables side by side (store) stores
+	// as fast as two did, and its batches, twice as large in the same
+	// memory, make half the parts for the server to merge.
+	queue.NumConsumers = 1
 	batch := exporterhelper.NewDefaultBatchConfig()
 	batch.Sizer = exporterhelper.RequestSizerTypeItems
-	batch.MinSize = 20_000
-	batch.MaxSize = 50_000
+	batch.MinSize = 40_000
+	batch.MaxSize = 80_000
 	batch.FlushTimeout = time.Second
 	queue.Batch = configoptional.Some(batch)
 	retry := configretry.NewDefaultBackOffConfig()

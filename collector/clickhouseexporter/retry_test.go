@@ -55,9 +55,10 @@ func TestRetryResumesFromKeptRows(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
 
-	// An operator drops txn_traces, the last table a request is written to
-	// before assembly: the spans, facts and batch closes land, then the
-	// insert fails, and the next attempt recreates the table.
+	// An operator drops txn_traces, one of the four tables a batch is
+	// written to side by side before assembly: the spans, facts and batch
+	// closes land, its insert fails, and the next attempt recreates the
+	// table.
 	db.Exec(t, "DROP TABLE "+db.Name+".txn_traces")
 	td := loadgen.Requests(400, 2000, 7)[0]
 	spans := td.SpanCount()
