@@ -117,7 +117,7 @@ func (c *converter) issue(reason string) {
 		if id == "" {
 			id = hex.EncodeToString(c.curSpan[:])
 		}
-		c.rs.examples[reason] = id
+		c.rs.examples[reason] = strings.Clone(id)
 	}
 }
 
@@ -160,7 +160,7 @@ func (c *converter) convert(parts [][]byte, n int) *rowSet {
 	c.seenTrace = make(map[[2]string]bool, n/5)
 	c.seenTxn = make(map[string]bool, n/5)
 	c.seenTraceKey = map[string]bool{}
-	for _, part := range parts {
+	for i, part := range parts {
 		td := otlpwire.NewTraces(part)
 		c.convertPart(td)
 		if err := td.Err(); err != nil {
@@ -170,6 +170,12 @@ func (c *converter) convert(parts [][]byte, n int) *rowSet {
 				c.rs.malformed = err
 			}
 		}
+		// Nothing converted views a request's bytes (the columns copy them,
+		// and what else outlives the conversion is cloned), so each
+		// request's bytes can go as soon as it is converted: at the end of a
+		// batch the collector holds its rows, not its rows and its requests
+		// (docs/benchmarks.md, "Requests let go as they are converted").
+		parts[i] = nil
 	}
 	c.rs.spans, c.rs.nSpans = c.sp.columns(), c.sp.n
 	c.rs.facts, c.rs.nFacts, c.rs.factCols = c.fc.columns(), c.fc.n, c.fc
@@ -227,7 +233,8 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 						break
 					}
 					c.bc.add(&pay, tid, sid, startTime, startNs, status)
-					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: pay.dims.TerminalID, BatchNumber: pay.dims.BatchNumber, CloseNs: startNs})
+					last := c.bc.n - 1 // the close's own copies, not views of the request
+					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: c.bc.terminalID[last], BatchNumber: c.bc.batchNum[last], CloseNs: startNs})
 				case pay.txnID != "" || status == domain.StatusError:
 					if pay.txnID == "" && name == domain.SpanTransaction {
 						c.issue(reasonMissingTxnID)
@@ -235,14 +242,17 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 					fc.add(&pay, sp.n-1, startTime, startNs, durNs, status)
 					tkey := tid
 					if pay.txnID != "" {
-						if !seenTxn[pay.txnID] {
-							seenTxn[pay.txnID] = true
-							c.rs.keys.TxnIDs = append(c.rs.keys.TxnIDs, pay.txnID)
+						// The id is the fact's own copy in its column, not a
+						// view of the request (see convert).
+						txn := fc.txnID.At(fc.n - 1)
+						if !seenTxn[txn] {
+							seenTxn[txn] = true
+							c.rs.keys.TxnIDs = append(c.rs.keys.TxnIDs, txn)
 						}
-						pair := [2]string{pay.txnID, tkey}
+						pair := [2]string{txn, tkey}
 						if !seenTrace[pair] {
 							seenTrace[pair] = true
-							c.tc.add(pay.txnID, tkey, startTime)
+							c.tc.add(txn, tkey, startTime)
 						}
 					} else if !seenTraceKey[tkey] {
 						seenTraceKey[tkey] = true
@@ -311,7 +321,7 @@ func (c *converter) eventsAndLinks(s *otlpwire.Span) (evT []uint64, evN, evA, lT
 	}
 	for e := range s.Events() {
 		evT = append(evT, e.Timestamp)
-		evN = append(evN, c.clean(e.Name))
+		evN = append(evN, strings.Clone(c.clean(e.Name)))
 		attrs := map[string]string{}
 		e.Attributes().Range(func(k string, v otlpwire.Value) bool {
 			attrs[c.clean(k)] = c.clean(v.AsString())

@@ -1,6 +1,7 @@
 package clickhouseexporter
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/collector/otlpwire"
 	"github.com/settlewatch/settlewatch/domain"
+	"github.com/settlewatch/settlewatch/loadgen"
 )
 
 func newSpan(td ptrace.Traces, service string) ptrace.Span {
@@ -240,4 +242,84 @@ func TestPaymentAttributeCleanedOnceForBothUses(t *testing.T) {
 	if v := got["pos.currency"]; v != " cny " {
 		t.Errorf("attribute value %q, want it as sent", v)
 	}
+}
+
+// A request's bytes go once it is converted (convert), and a queue may reuse
+// its buffer: nothing the rows, keys or issues hold may view them.
+// Overwriting the bytes after conversion must change nothing.
+func TestRowsOutliveTheRequestBytes(t *testing.T) {
+	td := loadgen.Requests(20, 100, 5)[0]
+	// Besides sales: a batch close, a span with events and links, a failed
+	// span without a transaction id, and an issue with an example id.
+	bc := newSpan(td, "pos-terminal")
+	bc.SetName(domain.SpanBatchClose)
+	bc.Attributes().PutStr("pos.terminal.id", "T-77")
+	bc.Attributes().PutStr("pos.batch.number", "B-12")
+	bc.Attributes().PutStr("pos.batch.result", "accepted")
+	ev := newSpan(td, "pos-gateway")
+	ev.SetName("gateway.authorize")
+	ev.Attributes().PutStr("pos.txn.id", "TX-events")
+	e := ev.Events().AppendEmpty()
+	e.SetName("retry")
+	e.Attributes().PutStr("attempt", "2")
+	ev.Links().AppendEmpty().SetTraceID(pcommon.TraceID{7})
+	failed := newSpan(td, "pos-gateway")
+	failed.SetName("gateway.issuer.request")
+	failed.Status().SetCode(ptrace.StatusCodeError)
+	bad := newSpan(td, "pos-terminal")
+	bad.SetName("pos.card.read\xff") // counted with its transaction's id as the example
+	bad.Attributes().PutStr("pos.txn.id", "TX-bad")
+
+	enc, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	convert := func(b []byte) *rowSet {
+		c := converter{maxValueBytes: 1024, now: time.Now()}
+		return c.convert([][]byte{b}, td.SpanCount())
+	}
+	reused := append([]byte(nil), enc...)
+	got := convert(reused)
+	for i := range reused {
+		reused[i] = 'x'
+	}
+	want := convert(append([]byte(nil), enc...))
+
+	if got.nSpans != td.SpanCount() || got.nBatches != 1 || len(got.keys.TraceIDs) != 1 || got.issues[reasonInvalidUTF8] != 1 {
+		t.Fatalf("converted %d spans, %d batch closes, %d trace keys, issues %v", got.nSpans, got.nBatches, len(got.keys.TraceIDs), got.issues)
+	}
+	for table, cols := range map[string][2]chbatch.Columns{
+		"spans": {got.spans, want.spans}, "payment_facts": {got.facts, want.facts},
+		"batch_closes": {got.batches, want.batches}, "txn_traces": {got.traces, want.traces},
+	} {
+		for name, v := range cols[0] {
+			if name == "ingested_ns" {
+				continue // each conversion's own time
+			}
+			if a, b := valuesOf(v), valuesOf(cols[1][name]); !reflect.DeepEqual(a, b) {
+				t.Errorf("%s.%s changed with the request's bytes:\n%v\nwant\n%v", table, name, a, b)
+			}
+		}
+	}
+	if !reflect.DeepEqual(got.keys.TxnIDs, want.keys.TxnIDs) || !reflect.DeepEqual(got.keys.TraceIDs, want.keys.TraceIDs) ||
+		!reflect.DeepEqual(got.keys.Batches, want.keys.Batches) {
+		t.Errorf("assembly's keys changed with the request's bytes: %+v\nwant %+v", got.keys, want.keys)
+	}
+	if got.examples[reasonInvalidUTF8] != "TX-bad" || !reflect.DeepEqual(got.examples, want.examples) {
+		t.Errorf("issue examples changed with the request's bytes: %v, want %v", got.examples, want.examples)
+	}
+}
+
+// valuesOf is a column's values as plain Go values, whatever form it is
+// held in.
+func valuesOf(v any) any {
+	if c, ok := v.(chbatch.Column); ok {
+		switch c.Block(0, 0).(type) {
+		case []string:
+			return stringsOf(c)
+		case [][]string:
+			return arraysOf(c)
+		}
+	}
+	return v
 }

@@ -2,6 +2,7 @@ package clickhouseexporter
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +21,8 @@ func spanIDs(rs *rowSet) []string { return stringsOf(rs.spans["span_id"]) }
 func convertParts(t *testing.T, r *otlpRequest) *rowSet {
 	t.Helper()
 	c := converter{maxValueBytes: 1024, now: time.Now()}
-	rs := c.convert(r.parts, r.n)
+	// convert lets each part go once converted; the request keeps its own.
+	rs := c.convert(slices.Clone(r.parts), r.n)
 	if rs.malformed != nil {
 		t.Fatal(rs.malformed)
 	}

@@ -1,6 +1,7 @@
 package clickhouseexporter
 
 import (
+	"strings"
 	"time"
 
 	"github.com/settlewatch/settlewatch/assembly"
@@ -230,18 +231,20 @@ type batchCols struct {
 	ingestNs                         uint64
 }
 
+// add copies p's strings: they may view the request's bytes, which go once
+// it is converted (convert). Batch closes are a few per batch.
 func (c *batchCols) add(p *payment, traceID, spanID string, start time.Time, startNs uint64, status domain.SpanStatus) {
 	c.n++
-	c.terminalID = append(c.terminalID, p.dims.TerminalID)
-	c.merchantID = append(c.merchantID, p.dims.MerchantID)
-	c.batchNum = append(c.batchNum, p.dims.BatchNumber)
+	c.terminalID = append(c.terminalID, strings.Clone(p.dims.TerminalID))
+	c.merchantID = append(c.merchantID, strings.Clone(p.dims.MerchantID))
+	c.batchNum = append(c.batchNum, strings.Clone(p.dims.BatchNumber))
 	c.traceID = append(c.traceID, traceID)
 	c.spanID = append(c.spanID, spanID)
 	c.closeTime = append(c.closeTime, start)
 	c.closeNs = append(c.closeNs, startNs)
 	c.status = append(c.status, status.String())
-	c.result = append(c.result, p.batchResult)
-	c.errorType = append(c.errorType, p.errorType)
+	c.result = append(c.result, strings.Clone(p.batchResult))
+	c.errorType = append(c.errorType, strings.Clone(p.errorType))
 	c.txnCount = append(c.txnCount, p.batchTxnCount)
 	c.amount = append(c.amount, p.batchAmount)
 	c.ingested = append(c.ingested, c.ingestNs)
