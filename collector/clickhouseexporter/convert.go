@@ -143,8 +143,8 @@ func (c *converter) clean(s string) string {
 }
 
 // convert fills a rowSet from a batch of encoded requests (TracesData)
-// holding n spans. Its strings view the requests' bytes, which must outlive
-// the rows.
+// holding n spans. The rows hold copies: each part is let go (set to nil)
+// once converted.
 func (c *converter) convert(parts [][]byte, n int) *rowSet {
 	c.rs = newRowSet()
 	// One ingest time per batch, the version of its rows: a retry writes

@@ -165,8 +165,7 @@ func (e *chExporter) push(ctx context.Context, req xexporterhelper.Request) erro
 			return consumererror.NewPermanent(err)
 		}
 		conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
-		// Some of the rows' strings view the requests' bytes, which so stay
-		// alive until the batch is stored (about 200 bytes a span).
+		// convert lets each request's bytes go once it is converted.
 		r.rows = conv.convert(r.parts, r.n)
 		r.parts = nil
 		e.tel.add(ctx, e.tel.spans, r.n, "", "")
