@@ -98,7 +98,8 @@ func (r *otlpRequest) MergeSplit(_ context.Context, maxSize int, szt exporterhel
 type otlpEncoding struct {
 	// owned: the storage hands Unmarshal a buffer of its own that nothing
 	// changes afterwards (settlewatch_spool reads each item from its file),
-	// so the rows may view it. Another storage's buffer is copied first.
+	// so the request may hold it until its batch is converted. Another
+	// storage's buffer is copied first. The rows copy what they keep.
 	owned bool
 }
 
