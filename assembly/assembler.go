@@ -93,11 +93,18 @@ func (a *Assembler) window() time.Duration {
 	return domain.DefaultSettlementWindow
 }
 
+// defaultChunk holds the transactions of a whole ingest batch (40k spans
+// make about 8k transactions): every chunk is one INSERT, so one part in
+// transactions and one in transactions_by_time for the server to merge.
+// At 5 000 a batch made two of each, and the server spent 8-10 % more CPU
+// per span (docs/benchmarks.md, "One part per batch for transactions").
+const defaultChunk = 20000
+
 func (a *Assembler) chunk() int {
 	if a.ChunkSize > 0 {
 		return a.ChunkSize
 	}
-	return 5000
+	return defaultChunk
 }
 
 // Transaction ids are the client's, up to the exporter's max_value_bytes.
