@@ -12,7 +12,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -414,8 +416,24 @@ func freeAddr() (string, error) {
 }
 
 // startCollector starts the collector binary and returns it with its OTLP/gRPC
-// and Prometheus metrics addresses once it is healthy.
+// and Prometheus metrics addresses once it is healthy. A port freeAddr found
+// can be taken by another process before the collector binds it; then the
+// collector is started again on fresh ports.
 func startCollector(bin, config string, s chconn.Settings) (*exec.Cmd, string, string, error) {
+	const attempts = 3
+	for i := 1; ; i++ {
+		cmd, grpcAddr, metrics, err := startCollectorOnce(bin, config, s)
+		if !errors.Is(err, errPortTaken) || i == attempts {
+			return cmd, grpcAddr, metrics, err
+		}
+		fmt.Printf("collector: %v; starting it again on other ports\n", err)
+	}
+}
+
+// errPortTaken: the collector could not bind a port chosen for it.
+var errPortTaken = errors.New("a port chosen for the collector was taken before it bound it")
+
+func startCollectorOnce(bin, config string, s chconn.Settings) (*exec.Cmd, string, string, error) {
 	grpcAddr, _ := freeAddr()
 	httpAddr, _ := freeAddr()
 	health, _ := freeAddr()
@@ -452,9 +470,15 @@ func startCollector(bin, config string, s chconn.Settings) (*exec.Cmd, string, s
 				return cmd, grpcAddr, metrics, nil
 			}
 		}
+		if out, err := os.ReadFile(logf.Name()); err == nil && bytes.Contains(out, []byte("address already in use")) {
+			_ = cmd.Process.Kill()
+			_, _ = cmd.Process.Wait()
+			return nil, "", "", fmt.Errorf("%w (see %s)", errPortTaken, logf.Name())
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	_ = cmd.Process.Kill()
+	_, _ = cmd.Process.Wait()
 	return nil, "", "", fmt.Errorf("collector not healthy after 30s; see %s", logf.Name())
 }
 
