@@ -93,12 +93,11 @@ func (a *Assembler) window() time.Duration {
 	return domain.DefaultSettlementWindow
 }
 
-// defaultChunk holds the transactions of a whole ingest batch (40k spans
-// make about 8k transactions): every chunk is one INSERT, so one part in
-// transactions and one in transactions_by_time for the server to merge.
-// At 5 000 a batch made two of each, and the server spent 8-10 % more CPU
-// per span (docs/benchmarks.md, "One part per batch for transactions").
-const defaultChunk = 20000
+// defaultChunk is how many transactions are read and classified at a time;
+// their facts are held until then. The rows of every chunk of one call are
+// written together (txnRows), so the chunk no longer sets the parts the
+// server merges.
+const defaultChunk = 5000
 
 func (a *Assembler) chunk() int {
 	if a.ChunkSize > 0 {
@@ -210,24 +209,29 @@ func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, 
 
 func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src string) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
+	rows := newTxnRows(len(txnIDs))
 	for _, chunk := range a.chunks(txnIDs) {
-		n, err := a.assembleChunk(ctx, chunk, known, src, &res)
-		res.Transactions += n
-		if err != nil {
+		if err := a.assembleChunk(ctx, chunk, known, src, &res, rows); err != nil {
 			return res, err
 		}
+		if rows.len() >= flushRows {
+			if err := a.flush(ctx, rows, &res); err != nil {
+				return res, err
+			}
+		}
 	}
-	return res, nil
+	return res, a.flush(ctx, rows, &res)
 }
 
-func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known knownFacts, src string, res *Result) (int, error) {
+// assembleChunk classifies a chunk's transactions and adds their rows.
+func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known knownFacts, src string, res *Result, rows *txnRows) error {
 	byTxn, traceOwner, fromMemory, err := a.loadFacts(ctx, txnIDs, known, src)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	res.FromMemory += fromMemory
 	if err := a.addTracelessFailures(ctx, byTxn, traceOwner, src); err != nil {
-		return 0, err
+		return err
 	}
 	asOf := a.now()
 	txns := make([]domain.Transaction, 0, len(byTxn))
@@ -240,18 +244,13 @@ func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known kn
 		txns = append(txns, a.Rules.Classify(in))
 	}
 	if err := a.refine(ctx, inputs, txns); err != nil {
-		return 0, err
+		return err
 	}
 	if a.afterRead != nil {
 		a.afterRead()
 	}
-	if err := a.write(ctx, inputs, txns); err != nil {
-		return 0, err
-	}
-	for _, t := range txns {
-		res.ByOutcome[t.Outcome]++
-	}
-	return len(txns), nil
+	rows.add(a.Rules, a.now().UTC().Truncate(time.Second), inputs, txns)
+	return nil
 }
 
 // refine re-classifies the transactions that need more than their own facts:

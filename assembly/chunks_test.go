@@ -1,7 +1,6 @@
 package assembly
 
 import (
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -33,18 +32,6 @@ func TestChunksBoundCountAndBytes(t *testing.T) {
 		if !slices.Equal(got, tc.want) || n != len(tc.ids) {
 			t.Errorf("chunks of %d ids: lengths %v, want %v", len(tc.ids), got, tc.want)
 		}
-	}
-}
-
-// An ingest batch's transactions (40k spans make about 8k) are one chunk,
-// so assembly writes them in one INSERT: one part per batch to merge.
-func TestDefaultChunkHoldsABatch(t *testing.T) {
-	ids := make([]string, 8000)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("txn-%032d", i)
-	}
-	if got := len((&Assembler{}).chunks(ids)); got != 1 {
-		t.Fatalf("8000 transaction ids made %d chunks, want 1", got)
 	}
 }
 

@@ -104,3 +104,38 @@ func TestLongTransactionIDsFitTheQueries(t *testing.T) {
 		t.Errorf("transactions holds %d rows, want %d", n, len(ids))
 	}
 }
+
+// The chunks of one call are written in one INSERT: a single part, never
+// merged (level 0), holds every transaction, and the result counts them by
+// outcome. Written chunk by chunk, the five would make three parts.
+func TestChunksOfOneCallAreOneInsert(t *testing.T) {
+	db := chtest.Migrated(t)
+	a := newAssembler(db)
+	a.ChunkSize = 2
+	var facts []domain.Fact
+	var ids []string
+	for i := range 5 {
+		f := saleRoot()
+		f.TxnID = fmt.Sprintf("TXN-CHUNK-%d", i)
+		f.TraceID = fmt.Sprintf("%016d", i)
+		if i == 4 {
+			f.ResponseCode, f.Status = "51", domain.StatusError
+		}
+		ids = append(ids, f.TxnID)
+		facts = append(facts, f)
+	}
+	insertFacts(t, db, facts...)
+	res, err := a.Assemble(context.Background(), Keys{TxnIDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Transactions != 5 || res.ByOutcome[domain.OutcomeDeclined] != 1 {
+		t.Errorf("result %+v, want 5 transactions, 1 declined", res)
+	}
+	if n := db.Count(t, "SELECT count() FROM transactions"); n != 5 {
+		t.Errorf("transactions holds %d rows, want 5", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'transactions' AND active AND level = 0"); n != 1 {
+		t.Errorf("transactions has %d unmerged parts, want the 1 INSERT's", n)
+	}
+}

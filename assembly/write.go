@@ -24,29 +24,37 @@ func dateTime(ns int64) time.Time {
 	return t
 }
 
-// write stores one row per classified transaction.
-func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []domain.Transaction) error {
-	n := len(txns)
-	if n == 0 {
-		return nil
-	}
-	now := a.now().UTC().Truncate(time.Second)
-	// Every column sized for n rows up front: appending to empty slices
-	// regrew forty of them on every batch.
-	type strs = []string
-	c := struct {
-		txnID, traceID, txnType, outcome, cause, class, causeSource, causeCode strs
-		responseCode, responseSource, errorType, currency                      strs
-		terminalID, terminalModel, merchantID, region, gatewayID, acquirerID   strs
-		issuerID, cardScheme, cardFunding, entryMode, cardBIN, batchNumber     strs
-		settlementStatus, settlementDate, settlementCode                       strs
-		version, txnNs, settledNs, latencyNs                                   []uint64
-		txnTime, assembledAt                                                   []time.Time
-		amount                                                                 []int64
-		spanCount, rulesRevision                                               []uint32
-		issues                                                                 [][]string
-		factHours                                                              [][]time.Time
-	}{
+// txnRows holds classified transactions as the columns of their rows until
+// they are written. The chunks of one call go into one INSERT (up to
+// flushRows rows): every INSERT is a part in transactions and in
+// transactions_by_time for the server to merge, and an ingest batch's
+// transactions in two parts instead of one cost the server 8-10 % more CPU
+// per span (docs/benchmarks.md, "One part per batch for transactions").
+// The facts a chunk was classified from can go once its rows are added.
+type txnRows struct {
+	txnID, traceID, txnType, outcome, cause, class, causeSource, causeCode []string
+	responseCode, responseSource, errorType, currency                      []string
+	terminalID, terminalModel, merchantID, region, gatewayID, acquirerID   []string
+	issuerID, cardScheme, cardFunding, entryMode, cardBIN, batchNumber     []string
+	settlementStatus, settlementDate, settlementCode                       []string
+	version, txnNs, settledNs, latencyNs                                   []uint64
+	txnTime, assembledAt                                                   []time.Time
+	amount                                                                 []int64
+	spanCount, rulesRevision                                               []uint32
+	issues                                                                 [][]string
+	factHours                                                              [][]time.Time
+	byOutcome                                                              map[domain.Outcome]int
+}
+
+// flushRows bounds the rows held before they are written: a reassembly of
+// millions of transactions still writes as it goes.
+const flushRows = 20000
+
+// newTxnRows sizes every column for n rows up front: appending to empty
+// slices regrew forty of them on every batch.
+func newTxnRows(n int) *txnRows {
+	n = min(n, flushRows)
+	return &txnRows{
 		txnID: sized[string](n), traceID: sized[string](n), txnType: sized[string](n), outcome: sized[string](n),
 		cause: sized[string](n), class: sized[string](n), causeSource: sized[string](n), causeCode: sized[string](n),
 		responseCode: sized[string](n), responseSource: sized[string](n), errorType: sized[string](n), currency: sized[string](n),
@@ -57,68 +65,93 @@ func (a *Assembler) write(ctx context.Context, inputs []domain.Input, txns []dom
 		version: sized[uint64](n), txnNs: sized[uint64](n), settledNs: sized[uint64](n), latencyNs: sized[uint64](n),
 		txnTime: sized[time.Time](n), assembledAt: sized[time.Time](n), amount: sized[int64](n),
 		spanCount: sized[uint32](n), rulesRevision: sized[uint32](n), issues: sized[[]string](n), factHours: sized[[]time.Time](n),
+		byOutcome: map[domain.Outcome]int{},
 	}
+}
+
+func (r *txnRows) len() int { return len(r.txnID) }
+
+// add appends one row per classified transaction.
+func (r *txnRows) add(rules *domain.Rules, now time.Time, inputs []domain.Input, txns []domain.Transaction) {
 	for i, t := range txns {
-		c.txnID = append(c.txnID, t.TxnID)
-		c.version = append(c.version, Version(a.Rules.Revision, inputs[i], t))
-		c.txnTime = append(c.txnTime, dateTime(t.TxnNs))
-		c.txnNs = append(c.txnNs, uint64(max(t.TxnNs, 0)))
-		c.traceID = append(c.traceID, t.TraceID)
-		c.txnType = append(c.txnType, t.TxnType)
-		c.outcome = append(c.outcome, string(t.Outcome))
-		c.cause = append(c.cause, string(t.Cause))
-		c.class = append(c.class, string(t.Class))
-		c.causeSource = append(c.causeSource, t.CauseSource)
-		c.causeCode = append(c.causeCode, t.CauseCode)
-		c.responseCode = append(c.responseCode, t.ResponseCode)
-		c.responseSource = append(c.responseSource, t.ResponseSource)
-		c.errorType = append(c.errorType, t.ErrorType)
-		c.amount = append(c.amount, t.AmountMinor)
-		c.currency = append(c.currency, t.Currency)
+		r.txnID = append(r.txnID, t.TxnID)
+		r.version = append(r.version, Version(rules.Revision, inputs[i], t))
+		r.txnTime = append(r.txnTime, dateTime(t.TxnNs))
+		r.txnNs = append(r.txnNs, uint64(max(t.TxnNs, 0)))
+		r.traceID = append(r.traceID, t.TraceID)
+		r.txnType = append(r.txnType, t.TxnType)
+		r.outcome = append(r.outcome, string(t.Outcome))
+		r.cause = append(r.cause, string(t.Cause))
+		r.class = append(r.class, string(t.Class))
+		r.causeSource = append(r.causeSource, t.CauseSource)
+		r.causeCode = append(r.causeCode, t.CauseCode)
+		r.responseCode = append(r.responseCode, t.ResponseCode)
+		r.responseSource = append(r.responseSource, t.ResponseSource)
+		r.errorType = append(r.errorType, t.ErrorType)
+		r.amount = append(r.amount, t.AmountMinor)
+		r.currency = append(r.currency, t.Currency)
 		d := t.Dims
-		c.terminalID = append(c.terminalID, d.TerminalID)
-		c.terminalModel = append(c.terminalModel, d.TerminalModel)
-		c.merchantID = append(c.merchantID, d.MerchantID)
-		c.region = append(c.region, d.Region)
-		c.gatewayID = append(c.gatewayID, d.GatewayID)
-		c.acquirerID = append(c.acquirerID, d.AcquirerID)
-		c.issuerID = append(c.issuerID, d.IssuerID)
-		c.cardScheme = append(c.cardScheme, d.CardScheme)
-		c.cardFunding = append(c.cardFunding, d.CardFunding)
-		c.entryMode = append(c.entryMode, d.EntryMode)
-		c.cardBIN = append(c.cardBIN, d.CardBIN)
-		c.batchNumber = append(c.batchNumber, d.BatchNumber)
-		c.settlementStatus = append(c.settlementStatus, t.SettlementStatus)
-		c.settlementDate = append(c.settlementDate, t.SettlementDate)
-		c.settlementCode = append(c.settlementCode, t.SettlementCode)
-		c.settledNs = append(c.settledNs, uint64(max(t.SettledNs, 0)))
-		c.latencyNs = append(c.latencyNs, uint64(max(t.LatencyNs, 0)))
-		c.spanCount = append(c.spanCount, uint32(t.SpanCount))
-		c.rulesRevision = append(c.rulesRevision, a.Rules.Revision)
+		r.terminalID = append(r.terminalID, d.TerminalID)
+		r.terminalModel = append(r.terminalModel, d.TerminalModel)
+		r.merchantID = append(r.merchantID, d.MerchantID)
+		r.region = append(r.region, d.Region)
+		r.gatewayID = append(r.gatewayID, d.GatewayID)
+		r.acquirerID = append(r.acquirerID, d.AcquirerID)
+		r.issuerID = append(r.issuerID, d.IssuerID)
+		r.cardScheme = append(r.cardScheme, d.CardScheme)
+		r.cardFunding = append(r.cardFunding, d.CardFunding)
+		r.entryMode = append(r.entryMode, d.EntryMode)
+		r.cardBIN = append(r.cardBIN, d.CardBIN)
+		r.batchNumber = append(r.batchNumber, d.BatchNumber)
+		r.settlementStatus = append(r.settlementStatus, t.SettlementStatus)
+		r.settlementDate = append(r.settlementDate, t.SettlementDate)
+		r.settlementCode = append(r.settlementCode, t.SettlementCode)
+		r.settledNs = append(r.settledNs, uint64(max(t.SettledNs, 0)))
+		r.latencyNs = append(r.latencyNs, uint64(max(t.LatencyNs, 0)))
+		r.spanCount = append(r.spanCount, uint32(t.SpanCount))
+		r.rulesRevision = append(r.rulesRevision, rules.Revision)
 		issues := t.Issues
 		if issues == nil {
 			issues = []string{}
 		}
-		c.issues = append(c.issues, issues)
-		c.factHours = append(c.factHours, factHours(inputs[i].Facts))
-		c.assembledAt = append(c.assembledAt, now)
+		r.issues = append(r.issues, issues)
+		r.factHours = append(r.factHours, factHours(inputs[i].Facts))
+		r.assembledAt = append(r.assembledAt, now)
+		r.byOutcome[t.Outcome]++
+	}
+}
+
+// flush writes the rows held and counts them into res; the columns are
+// emptied for the next rows whether or not the write succeeded (the
+// caller's retry assembles the transactions again).
+func (a *Assembler) flush(ctx context.Context, r *txnRows, res *Result) error {
+	n := r.len()
+	if n == 0 {
+		return nil
 	}
 	cols := chbatch.Columns{
-		"txn_id": c.txnID, "version": c.version, "txn_time": c.txnTime, "txn_ns": c.txnNs, "trace_id": c.traceID,
-		"txn_type": c.txnType, "outcome": c.outcome, "cause": c.cause, "cause_class": c.class,
-		"cause_source": c.causeSource, "cause_code": c.causeCode, "response_code": c.responseCode,
-		"response_source": c.responseSource, "error_type": c.errorType, "amount_minor": c.amount, "currency": c.currency,
-		"terminal_id": c.terminalID, "terminal_model": c.terminalModel, "merchant_id": c.merchantID, "region": c.region,
-		"gateway_id": c.gatewayID, "acquirer_id": c.acquirerID, "issuer_id": c.issuerID, "card_scheme": c.cardScheme,
-		"card_funding": c.cardFunding, "entry_mode": c.entryMode, "card_bin": c.cardBIN, "batch_number": c.batchNumber,
-		"settlement_status": c.settlementStatus, "settlement_date": c.settlementDate, "settlement_code": c.settlementCode,
-		"settled_ns": c.settledNs, "latency_ns": c.latencyNs, "span_count": c.spanCount, "rules_revision": c.rulesRevision,
-		"data_issues": c.issues, "fact_hours": c.factHours, "assembled_at": c.assembledAt,
+		"txn_id": r.txnID, "version": r.version, "txn_time": r.txnTime, "txn_ns": r.txnNs, "trace_id": r.traceID,
+		"txn_type": r.txnType, "outcome": r.outcome, "cause": r.cause, "cause_class": r.class,
+		"cause_source": r.causeSource, "cause_code": r.causeCode, "response_code": r.responseCode,
+		"response_source": r.responseSource, "error_type": r.errorType, "amount_minor": r.amount, "currency": r.currency,
+		"terminal_id": r.terminalID, "terminal_model": r.terminalModel, "merchant_id": r.merchantID, "region": r.region,
+		"gateway_id": r.gatewayID, "acquirer_id": r.acquirerID, "issuer_id": r.issuerID, "card_scheme": r.cardScheme,
+		"card_funding": r.cardFunding, "entry_mode": r.entryMode, "card_bin": r.cardBIN, "batch_number": r.batchNumber,
+		"settlement_status": r.settlementStatus, "settlement_date": r.settlementDate, "settlement_code": r.settlementCode,
+		"settled_ns": r.settledNs, "latency_ns": r.latencyNs, "span_count": r.spanCount, "rules_revision": r.rulesRevision,
+		"data_issues": r.issues, "fact_hours": r.factHours, "assembled_at": r.assembledAt,
 	}
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
-	if err := chbatch.Insert(qctx, a.Conn, a.DB, chschema.Transactions, cols, n); err != nil {
+	err := chbatch.Insert(qctx, a.Conn, a.DB, chschema.Transactions, cols, n)
+	byOutcome := r.byOutcome
+	*r = *newTxnRows(n)
+	if err != nil {
 		return wrap("write transactions", err)
+	}
+	res.Transactions += n
+	for o, k := range byOutcome {
+		res.ByOutcome[o] += k
 	}
 	return nil
 }
