@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -56,6 +57,7 @@ func run() error {
 	history := flag.Int("prefill", 0, "transactions of history the database holds before the run (generated on the server when missing; needs -database)")
 	tgenRate := flag.Float64("telemetrygen-rate", 0, "telemetrygen's --rate per worker (0: unthrottled; its SDK then drops what it cannot export in time)")
 	floorConfig := flag.String("floor-config", "collector/config.floor.yaml", "overlay making the stock floor (OTLP receiver → nop exporter) that receives the same requests after the run; empty: no floor")
+	rawAll := flag.Bool("raw-all", false, "also insert every row the pipeline stores (spans, facts with their views, trace keys, batch closes, transactions) through the bare driver into a second database, and compare")
 	tgen := flag.String("telemetrygen", "", "send with this telemetrygen binary instead of loadgen: generic traces of 10 spans without payment attributes (the spans path alone, no assembly, no raw comparison)")
 	flag.Parse()
 	ctx := context.Background()
@@ -192,7 +194,8 @@ func run() error {
 	}
 
 	// The same span rows through the bare driver, into a copy of the table.
-	cols, rows, err := clickhouseexporter.SpanColumns(mergeAll(reqs))
+	all := mergeAll(reqs)
+	cols, rows, err := clickhouseexporter.SpanColumns(all)
 	if err != nil {
 		return err
 	}
@@ -228,6 +231,13 @@ func run() error {
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
 	fmt.Print(rawCPU)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
+	if *rawAll {
+		out, err := rawEveryTable(ctx, conn, s, db, all, total, e2eRate)
+		if err != nil {
+			return err
+		}
+		fmt.Print(out)
+	}
 	fmt.Print(floor)
 	fmt.Print(parts)
 	return nil
@@ -340,6 +350,66 @@ func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what stri
 		}
 		time.Sleep(max(200*time.Millisecond, 4*time.Since(t0)))
 	}
+}
+
+// rawEveryTable writes every row the pipeline stored for the run through the
+// bare driver into a fresh database of the same schema (so its views run):
+// the exporter's rows of spans, payment_facts, batch_closes and txn_traces
+// converted again from the same requests, in INSERTs of rawBatchRows rows,
+// and the assembled transactions copied from the run's database on the
+// server (INSERT … SELECT: their classification is the pipeline's, not the
+// driver's). It returns the report's lines.
+func rawEveryTable(ctx context.Context, conn driver.Conn, s chconn.Settings, db string, all ptrace.Traces, spans int, e2eRate float64) (string, error) {
+	raw := db + "_raw"
+	if err := conn.Exec(ctx, "CREATE DATABASE `"+raw+"`"); err != nil {
+		return "", fmt.Errorf("raw-all: %w", err)
+	}
+	defer func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS `"+raw+"`") }()
+	v, err := chconn.ServerVersion(ctx, conn)
+	if err != nil {
+		return "", err
+	}
+	if _, err := chschema.Migrate(ctx, conn, raw, chschema.DialectFor(v, ""), slog.New(slog.DiscardHandler)); err != nil {
+		return "", fmt.Errorf("raw-all: %w", err)
+	}
+	tables, err := clickhouseexporter.AllTableRows(all)
+	if err != nil {
+		return "", err
+	}
+	const rawBatchRows = 40_000
+	server := cpuMeter(s.Addr[0])
+	start := time.Now()
+	for _, t := range tables {
+		for off := 0; off < t.N; off += rawBatchRows {
+			end := min(off+rawBatchRows, t.N)
+			part, err := t.Cols.Slice(off, end)
+			if err != nil {
+				return "", err
+			}
+			if err := chbatch.Insert(ctx, conn, raw, t.Table, part, end-off); err != nil {
+				return "", fmt.Errorf("raw-all: %s: %w", t.Table.Name, err)
+			}
+		}
+	}
+	txnCols := strings.Join(chschema.Transactions.Columns(), ", ")
+	if err := conn.Exec(ctx, "INSERT INTO `"+raw+"`.transactions ("+txnCols+") SELECT "+txnCols+" FROM `"+db+"`.transactions"); err != nil {
+		return "", fmt.Errorf("raw-all: transactions: %w", err)
+	}
+	dur := time.Since(start)
+	rate := float64(spans) / dur.Seconds()
+	out := fmt.Sprintf("raw driver insert (every table): %s → %.0f spans/s (every row the run stored, %d INSERTs of up to %d rows a table)\n",
+		dur.Round(time.Millisecond), rate, rawInserts(tables, rawBatchRows)+1, rawBatchRows)
+	out += server.read(spans, "  its ClickHouse CPU:       ", "views included, merges so far")
+	out += fmt.Sprintf("ratio end-to-end / raw every table: %.2f\n", e2eRate/rate)
+	return out, nil
+}
+
+func rawInserts(tables []clickhouseexporter.TableRows, per int) int {
+	n := 0
+	for _, t := range tables {
+		n += (t.N + per - 1) / per
+	}
+	return n
 }
 
 func mergeAll(reqs []ptrace.Traces) ptrace.Traces {

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/settlewatch/settlewatch/chbatch"
+	"github.com/settlewatch/settlewatch/chschema"
 )
 
 // SpanColumns returns the rows the exporter would write to the spans table
@@ -19,6 +20,31 @@ func SpanColumns(td ptrace.Traces) (chbatch.Columns, int, error) {
 		return nil, 0, err
 	}
 	return rs.spans, rs.nSpans, nil
+}
+
+// TableRows is one table's rows as the exporter writes them.
+type TableRows struct {
+	Table chschema.Table
+	Cols  chbatch.Columns
+	N     int
+}
+
+// AllTableRows converts td into the rows of every table the exporter writes
+// for a batch (spans, payment_facts, batch_closes, txn_traces), for tools
+// that write the same rows through the bare driver.
+func AllTableRows(td ptrace.Traces) ([]TableRows, error) {
+	c := converter{maxValueBytes: createDefaultConfig().(*Config).MaxValueBytes, now: time.Now()}
+	rs, err := c.convertTraces(td)
+	if err != nil {
+		return nil, err
+	}
+	var out []TableRows
+	for _, w := range rs.writes() {
+		if w.n > 0 {
+			out = append(out, TableRows{Table: w.t, Cols: *w.cols, N: w.n})
+		}
+	}
+	return out, nil
 }
 
 // convertTraces converts td encoded as the queue holds it.
