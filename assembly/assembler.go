@@ -59,6 +59,8 @@ type Assembler struct {
 	ChunkSize int
 	Log       *slog.Logger
 
+	// flushAt, in tests, replaces flushRows.
+	flushAt int
 	// afterRead, in tests, runs between reading a chunk and writing its rows
 	// so that another writer can be interleaved there deterministically.
 	afterRead func()
@@ -91,6 +93,13 @@ func (a *Assembler) window() time.Duration {
 		return a.Window
 	}
 	return domain.DefaultSettlementWindow
+}
+
+func (a *Assembler) flushRows() int {
+	if a.flushAt > 0 {
+		return a.flushAt
+	}
+	return flushRows
 }
 
 // defaultChunk is how many transactions are read and classified at a time;
@@ -210,14 +219,17 @@ func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, 
 func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src string) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
 	rows := newTxnRows(len(txnIDs))
+	done := 0
 	for _, chunk := range a.chunks(txnIDs) {
 		if err := a.assembleChunk(ctx, chunk, known, src, &res, rows); err != nil {
 			return res, err
 		}
-		if rows.len() >= flushRows {
+		done += len(chunk)
+		if rows.len() >= a.flushRows() {
 			if err := a.flush(ctx, rows, &res); err != nil {
 				return res, err
 			}
+			rows = newTxnRows(len(txnIDs) - done)
 		}
 	}
 	return res, a.flush(ctx, rows, &res)

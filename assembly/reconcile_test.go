@@ -3,6 +3,7 @@ package assembly
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -105,37 +106,75 @@ func TestLongTransactionIDsFitTheQueries(t *testing.T) {
 	}
 }
 
-// The chunks of one call are written in one INSERT: a single part, never
-// merged (level 0), holds every transaction, and the result counts them by
-// outcome. Written chunk by chunk, the five would make three parts.
-func TestChunksOfOneCallAreOneInsert(t *testing.T) {
-	db := chtest.Migrated(t)
-	a := newAssembler(db)
-	a.ChunkSize = 2
-	var facts []domain.Fact
-	var ids []string
-	for i := range 5 {
-		f := saleRoot()
-		f.TxnID = fmt.Sprintf("TXN-CHUNK-%d", i)
-		f.TraceID = fmt.Sprintf("%016d", i)
+// The chunks of one call are written in one INSERT (chunk by chunk, five
+// transactions in chunks of two would be three); a call with more rows than
+// a write holds writes as it goes (written once three rows are held: four
+// rows, then one). Either way every transaction is written and counted once,
+// by outcome.
+func TestChunksOfOneCallShareInserts(t *testing.T) {
+	declineLast := func(i int, f *domain.Fact) {
 		if i == 4 {
 			f.ResponseCode, f.Status = "51", domain.StatusError
+		}
+	}
+	for _, c := range []struct {
+		name        string
+		flushAt     int
+		edit        func(int, *domain.Fact)
+		want        map[domain.Outcome]int
+		wantInserts uint64
+	}{
+		{"one insert", 0, declineLast, map[domain.Outcome]int{domain.OutcomeUnsettled: 4, domain.OutcomeDeclined: 1}, 1},
+		{"written as it goes", 3, nil, map[domain.Outcome]int{domain.OutcomeUnsettled: 5}, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			db := chtest.Migrated(t)
+			a := newAssembler(db)
+			a.ChunkSize, a.flushAt = 2, c.flushAt
+			ids := storeSales(t, db, 5, c.edit)
+			res, err := a.Assemble(context.Background(), Keys{TxnIDs: ids})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Transactions != 5 || !maps.Equal(res.ByOutcome, c.want) {
+				t.Errorf("result %+v, want 5 transactions, %v", res, c.want)
+			}
+			if n := db.Count(t, "SELECT count() FROM transactions FINAL"); n != 5 {
+				t.Errorf("transactions holds %d rows, want 5", n)
+			}
+			if n := inserts(t, db, "transactions"); n != c.wantInserts {
+				t.Errorf("%d INSERTs into transactions, want %d", n, c.wantInserts)
+			}
+		})
+	}
+}
+
+// inserts counts the parts INSERTs made in table, from the server's log of
+// new parts: parts themselves may have merged since (18.16 and 24.x name
+// the event differently).
+func inserts(t *testing.T, db *chtest.DB, table string) uint64 {
+	t.Helper()
+	db.Exec(t, "SYSTEM FLUSH LOGS")
+	return db.Count(t, "SELECT count() FROM system.part_log WHERE database = currentDatabase() AND table = '"+table+
+		"' AND toString(event_type) IN ('NEW_PART', 'NewPart')")
+}
+
+// storeSales stores n sales' roots, each its own transaction and trace,
+// edit changing the i-th first, and returns their transaction ids.
+func storeSales(t *testing.T, db *chtest.DB, n int, edit func(i int, f *domain.Fact)) []string {
+	t.Helper()
+	facts := make([]domain.Fact, 0, n)
+	ids := make([]string, 0, n)
+	for i := range n {
+		f := saleRoot()
+		f.TxnID = fmt.Sprintf("TXN-SALE-%d", i)
+		f.TraceID = fmt.Sprintf("%016d", i)
+		if edit != nil {
+			edit(i, &f)
 		}
 		ids = append(ids, f.TxnID)
 		facts = append(facts, f)
 	}
 	insertFacts(t, db, facts...)
-	res, err := a.Assemble(context.Background(), Keys{TxnIDs: ids})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Transactions != 5 || res.ByOutcome[domain.OutcomeDeclined] != 1 {
-		t.Errorf("result %+v, want 5 transactions, 1 declined", res)
-	}
-	if n := db.Count(t, "SELECT count() FROM transactions"); n != 5 {
-		t.Errorf("transactions holds %d rows, want 5", n)
-	}
-	if n := db.Count(t, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'transactions' AND active AND level = 0"); n != 1 {
-		t.Errorf("transactions has %d unmerged parts, want the 1 INSERT's", n)
-	}
+	return ids
 }

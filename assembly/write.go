@@ -121,9 +121,8 @@ func (r *txnRows) add(rules *domain.Rules, now time.Time, inputs []domain.Input,
 	}
 }
 
-// flush writes the rows held and counts them into res; the columns are
-// emptied for the next rows whether or not the write succeeded (the
-// caller's retry assembles the transactions again).
+// flush writes the rows held and counts them into res. The caller starts a
+// new txnRows for any rows after them.
 func (a *Assembler) flush(ctx context.Context, r *txnRows, res *Result) error {
 	n := r.len()
 	if n == 0 {
@@ -143,14 +142,11 @@ func (a *Assembler) flush(ctx context.Context, r *txnRows, res *Result) error {
 	}
 	qctx, cancel := a.queryCtx(ctx)
 	defer cancel()
-	err := chbatch.Insert(qctx, a.Conn, a.DB, chschema.Transactions, cols, n)
-	byOutcome := r.byOutcome
-	*r = *newTxnRows(n)
-	if err != nil {
+	if err := chbatch.Insert(qctx, a.Conn, a.DB, chschema.Transactions, cols, n); err != nil {
 		return wrap("write transactions", err)
 	}
 	res.Transactions += n
-	for o, k := range byOutcome {
+	for o, k := range r.byOutcome {
 		res.ByOutcome[o] += k
 	}
 	return nil
