@@ -43,7 +43,6 @@ type txnRows struct {
 	spanCount, rulesRevision                                               []uint32
 	issues                                                                 [][]string
 	factHours                                                              [][]time.Time
-	byOutcome                                                              map[domain.Outcome]int
 }
 
 // flushRows bounds the rows held before they are written: a reassembly of
@@ -65,7 +64,6 @@ func newTxnRows(n int) *txnRows {
 		version: sized[uint64](n), txnNs: sized[uint64](n), settledNs: sized[uint64](n), latencyNs: sized[uint64](n),
 		txnTime: sized[time.Time](n), assembledAt: sized[time.Time](n), amount: sized[int64](n),
 		spanCount: sized[uint32](n), rulesRevision: sized[uint32](n), issues: sized[[]string](n), factHours: sized[[]time.Time](n),
-		byOutcome: map[domain.Outcome]int{},
 	}
 }
 
@@ -117,7 +115,6 @@ func (r *txnRows) add(rules *domain.Rules, now time.Time, inputs []domain.Input,
 		r.issues = append(r.issues, issues)
 		r.factHours = append(r.factHours, factHours(inputs[i].Facts))
 		r.assembledAt = append(r.assembledAt, now)
-		r.byOutcome[t.Outcome]++
 	}
 }
 
@@ -146,8 +143,8 @@ func (a *Assembler) flush(ctx context.Context, r *txnRows, res *Result) error {
 		return wrap("write transactions", err)
 	}
 	res.Transactions += n
-	for o, k := range r.byOutcome {
-		res.ByOutcome[o] += k
+	for _, o := range r.outcome {
+		res.ByOutcome[domain.Outcome(o)]++
 	}
 	return nil
 }

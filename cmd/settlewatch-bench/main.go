@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,28 +195,25 @@ func run() error {
 	}
 
 	// The same span rows through the bare driver, into a copy of the table.
-	all := mergeAll(reqs)
-	cols, rows, err := clickhouseexporter.SpanColumns(all)
+	tables, err := clickhouseexporter.AllTableRows(mergeAll(reqs))
 	if err != nil {
 		return err
 	}
+	i := slices.IndexFunc(tables, func(t clickhouseexporter.TableRows) bool { return t.Table.Name == chschema.Spans.Name })
+	if i < 0 {
+		return fmt.Errorf("the requests converted to no span rows")
+	}
+	spanRows := tables[i]
+	rows := spanRows.N
 	if err := conn.Exec(ctx, "CREATE TABLE `"+db+"`.spans_raw AS `"+db+"`.spans"); err != nil {
 		return err
 	}
 	raw := chschema.Spans
 	raw.Name = "spans_raw"
-	const batchRows = 50_000
 	rawServer := cpuMeter(s.Addr[0])
 	rawStart := time.Now()
-	for off := 0; off < rows; off += batchRows {
-		end := min(off+batchRows, rows)
-		part, err := cols.Slice(off, end)
-		if err != nil {
-			return err
-		}
-		if err := chbatch.Insert(ctx, conn, db, raw, part, end-off); err != nil {
-			return err
-		}
+	if _, err := insertInSlices(ctx, conn, db, raw, spanRows.Cols, rows, 50_000); err != nil {
+		return err
 	}
 	rawDur := time.Since(rawStart)
 	rawCPU := rawServer.read(rows, "  its ClickHouse CPU:       ", "the spans table alone, no merges yet")
@@ -232,7 +230,7 @@ func run() error {
 	fmt.Print(rawCPU)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
 	if *rawAll {
-		out, err := rawEveryTable(ctx, conn, s, db, all, total, e2eRate)
+		out, err := rawEveryTable(ctx, conn, s, db, tables, total, e2eRate)
 		if err != nil {
 			return err
 		}
@@ -355,11 +353,11 @@ func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what stri
 // rawEveryTable writes every row the pipeline stored for the run through the
 // bare driver into a fresh database of the same schema (so its views run):
 // the exporter's rows of spans, payment_facts, batch_closes and txn_traces
-// converted again from the same requests, in INSERTs of rawBatchRows rows,
-// and the assembled transactions copied from the run's database on the
-// server (INSERT … SELECT: their classification is the pipeline's, not the
+// converted from the same requests, in INSERTs of rawSliceRows rows, and the
+// assembled transactions copied from the run's database on the server
+// (INSERT … SELECT: their classification is the pipeline's, not the
 // driver's). It returns the report's lines.
-func rawEveryTable(ctx context.Context, conn driver.Conn, s chconn.Settings, db string, all ptrace.Traces, spans int, e2eRate float64) (string, error) {
+func rawEveryTable(ctx context.Context, conn driver.Conn, s chconn.Settings, db string, tables []clickhouseexporter.TableRows, spans int, e2eRate float64) (string, error) {
 	raw := db + "_raw"
 	if err := conn.Exec(ctx, "CREATE DATABASE `"+raw+"`"); err != nil {
 		return "", fmt.Errorf("raw-all: %w", err)
@@ -372,24 +370,15 @@ func rawEveryTable(ctx context.Context, conn driver.Conn, s chconn.Settings, db 
 	if _, err := chschema.Migrate(ctx, conn, raw, chschema.DialectFor(v, ""), slog.New(slog.DiscardHandler)); err != nil {
 		return "", fmt.Errorf("raw-all: %w", err)
 	}
-	tables, err := clickhouseexporter.AllTableRows(all)
-	if err != nil {
-		return "", err
-	}
-	const rawBatchRows = 40_000
 	server := cpuMeter(s.Addr[0])
 	start := time.Now()
+	inserts := 1 // transactions, below
 	for _, t := range tables {
-		for off := 0; off < t.N; off += rawBatchRows {
-			end := min(off+rawBatchRows, t.N)
-			part, err := t.Cols.Slice(off, end)
-			if err != nil {
-				return "", err
-			}
-			if err := chbatch.Insert(ctx, conn, raw, t.Table, part, end-off); err != nil {
-				return "", fmt.Errorf("raw-all: %s: %w", t.Table.Name, err)
-			}
+		n, err := insertInSlices(ctx, conn, raw, t.Table, t.Cols, t.N, rawSliceRows)
+		if err != nil {
+			return "", fmt.Errorf("raw-all: %s: %w", t.Table.Name, err)
 		}
+		inserts += n
 	}
 	txnCols := strings.Join(chschema.Transactions.Columns(), ", ")
 	if err := conn.Exec(ctx, "INSERT INTO `"+raw+"`.transactions ("+txnCols+") SELECT "+txnCols+" FROM `"+db+"`.transactions"); err != nil {
@@ -398,18 +387,32 @@ func rawEveryTable(ctx context.Context, conn driver.Conn, s chconn.Settings, db 
 	dur := time.Since(start)
 	rate := float64(spans) / dur.Seconds()
 	out := fmt.Sprintf("raw driver insert (every table): %s → %.0f spans/s (every row the run stored, %d INSERTs of up to %d rows a table)\n",
-		dur.Round(time.Millisecond), rate, rawInserts(tables, rawBatchRows)+1, rawBatchRows)
+		dur.Round(time.Millisecond), rate, inserts, rawSliceRows)
 	out += server.read(spans, "  its ClickHouse CPU:       ", "views included, merges so far")
 	out += fmt.Sprintf("ratio end-to-end / raw every table: %.2f\n", e2eRate/rate)
 	return out, nil
 }
 
-func rawInserts(tables []clickhouseexporter.TableRows, per int) int {
-	n := 0
-	for _, t := range tables {
-		n += (t.N + per - 1) / per
+// rawSliceRows is the size of -raw-all's INSERTs: the exporter's batches
+// are 40k spans.
+const rawSliceRows = 40_000
+
+// insertInSlices inserts n rows of cols into t in INSERTs of per rows and
+// returns how many INSERTs that took.
+func insertInSlices(ctx context.Context, conn driver.Conn, db string, t chschema.Table, cols chbatch.Columns, n, per int) (int, error) {
+	inserts := 0
+	for off := 0; off < n; off += per {
+		end := min(off+per, n)
+		part, err := cols.Slice(off, end)
+		if err != nil {
+			return inserts, err
+		}
+		if err := chbatch.Insert(ctx, conn, db, t, part, end-off); err != nil {
+			return inserts, err
+		}
+		inserts++
 	}
-	return n
+	return inserts, nil
 }
 
 func mergeAll(reqs []ptrace.Traces) ptrace.Traces {

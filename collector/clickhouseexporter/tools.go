@@ -10,18 +10,6 @@ import (
 	"github.com/settlewatch/settlewatch/chschema"
 )
 
-// SpanColumns returns the rows the exporter would write to the spans table
-// for td, column by column. Benchmarks use it to insert exactly the same rows
-// with the bare driver, as the baseline our pipeline is measured against.
-func SpanColumns(td ptrace.Traces) (chbatch.Columns, int, error) {
-	c := converter{maxValueBytes: createDefaultConfig().(*Config).MaxValueBytes, now: time.Now()}
-	rs, err := c.convertTraces(td)
-	if err != nil {
-		return nil, 0, err
-	}
-	return rs.spans, rs.nSpans, nil
-}
-
 // TableRows is one table's rows as the exporter writes them.
 type TableRows struct {
 	Table chschema.Table
@@ -30,8 +18,9 @@ type TableRows struct {
 }
 
 // AllTableRows converts td into the rows of every table the exporter writes
-// for a batch (spans, payment_facts, batch_closes, txn_traces), for tools
-// that write the same rows through the bare driver.
+// for a batch (spans, payment_facts, batch_closes, txn_traces), column by
+// column. Benchmarks insert exactly these rows with the bare driver, as the
+// baseline our pipeline is measured against.
 func AllTableRows(td ptrace.Traces) ([]TableRows, error) {
 	c := converter{maxValueBytes: createDefaultConfig().(*Config).MaxValueBytes, now: time.Now()}
 	rs, err := c.convertTraces(td)
