@@ -69,7 +69,7 @@ func (a *Assembler) Explain(ctx context.Context, txnID string) ([]string, error)
 		return out, err
 	}
 	if err := a.each(ctx, &out, "traceless fact", facts+a.table("payment_facts")+" WHERE txn_id = '' AND trace_id IN (SELECT trace_id FROM "+
-		a.table("txn_traces")+" WHERE txn_id = ?) ORDER BY start_ns", []any{txnID}, fact); err != nil {
+		a.table("payment_facts")+" WHERE txn_id = ?) ORDER BY start_ns", []any{txnID}, fact); err != nil {
 		return out, err
 	}
 	if terminal == "" || batch == "" {

@@ -75,8 +75,8 @@ const reconcileSlack = 7 * 24 * time.Hour
 // Reassemble re-classifies every transaction with a span in [from, to), for
 // instance after the rules changed. progress, if set, is told after each chunk.
 func (a *Assembler) Reassemble(ctx context.Context, from, to time.Time, progress func(done, total int)) (Result, error) {
-	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("txn_traces")+
-		" WHERE start_time >= toDateTime(?) AND start_time < toDateTime(?)", nil, from.Unix(), to.Unix())
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table(allFacts)+
+		" WHERE start_time >= toDateTime(?) AND start_time < toDateTime(?) AND txn_id != ''", nil, from.Unix(), to.Unix())
 	if err != nil {
 		return Result{}, wrap("find transactions in range", err)
 	}

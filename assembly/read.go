@@ -132,10 +132,11 @@ func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][
 }
 
 // txnsOfTraces finds the transactions of traces in spans, which is ordered
-// by trace id: txn_traces holds the same pairs (every non-close span with a
-// transaction id, stored in the same request and after its spans) but is
-// ordered by txn_id, so asking it by trace id read all of it (0.16-0.3 s at
-// 10M transactions, for every request holding a failed span without one).
+// by trace id: the facts hold the same pairs (every non-close span with a
+// transaction id, stored in the same request and after its spans) but are
+// ordered by txn_id, so asking them by trace id would read all of them
+// (0.16-0.3 s at 10M transactions, for every request holding a failed span
+// without one).
 func (a *Assembler) txnsOfTraces(ctx context.Context, traceIDs []string) ([]string, error) {
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table("spans")+" WHERE trace_id IN sw_trace_ids AND txn_id != '' AND name != ?",
 		[]idSet{traceSet(traceIDs)}, domain.SpanBatchClose)

@@ -53,6 +53,16 @@ func TestMigrateCreatesEveryTable(t *testing.T) {
 			t.Errorf("%s: server has types %v\nwant %v", tb.Name, types, want)
 		}
 	}
+	// Nothing else: a table a migration dropped (txn_traces) is gone.
+	var schema []string
+	for _, tb := range chschema.All() {
+		schema = append(schema, tb.Name)
+	}
+	slices.Sort(schema)
+	stored := db.Lines(t, "SELECT name FROM system.tables WHERE database = ? AND engine != 'MaterializedView' ORDER BY name", db.Name)
+	if want := strings.Join(schema, "\n"); stored != want {
+		t.Errorf("server has tables\n%s\nwant the schema's\n%s", stored, want)
+	}
 	if v, err := chschema.Status(ctx, db.Conn, db.Name); err != nil || v != chschema.LatestVersion() || v != want[len(want)-1] {
 		t.Errorf("Status = %d, %v; want %d", v, err, want[len(want)-1])
 	}
@@ -102,6 +112,30 @@ func TestUpgradeFillsTransactionsByTime(t *testing.T) {
 		" SELECT 't2', 2, toDateTime('2026-03-01 12:05:00', 'UTC'), 'declined', [toDateTime('2026-03-01 10:00:00', 'UTC')]")
 	if n10, n12 := live("2026-03-01 10:00:00"), live("2026-03-01 12:00:00"); n10 != 0 || n12 != 1 {
 		t.Errorf("after the move: %d live rows at 10:00 (want 0), %d at 12:00 (want 1)", n10, n12)
+	}
+}
+
+// A database from before migration 7 loses txn_traces and keeps its facts,
+// which hold the same (transaction, trace) pairs.
+func TestUpgradeDropsTxnTraces(t *testing.T) {
+	db := chtest.New(t)
+	d := dialect(t, db)
+	ctx := t.Context()
+	createAsOf(t, db, d, 6)
+	db.Exec(t, "INSERT INTO "+db.Name+".txn_traces (txn_id, trace_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toDateTime('2026-03-01 10:10:00', 'UTC')")
+	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toFixedString('SPAN0001', 8), toDateTime('2026-03-01 10:10:00', 'UTC')")
+	applied, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(applied, 7) {
+		t.Fatalf("applied %v, want 7 among them", applied)
+	}
+	if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name LIKE 'txn_traces%'", db.Name); n != 0 {
+		t.Errorf("%d txn_traces tables left after migration 7, want none", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts WHERE txn_id = 't1' AND trace_id = toFixedString('TRACE-0000000001', 16)"); n != 1 {
+		t.Errorf("payment_facts holds %d rows of t1's trace, want 1", n)
 	}
 }
 

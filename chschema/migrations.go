@@ -37,6 +37,7 @@ func AllMigrations() []Migration {
 		{Version: 4, Name: "time-ordered transactions", Statements: v4, Once: v4Fill},
 		{Version: 5, Name: "recent facts by arrival day", Statements: v5, Once: v5Fill},
 		{Version: 6, Name: "recent fact counts by transaction and stamp", Statements: v6, Once: v6Fill},
+		{Version: 7, Name: "drop txn_traces (its pairs are in payment_facts)", Statements: v7},
 	}
 }
 
@@ -48,7 +49,7 @@ func LatestVersion() uint32 {
 
 func v1(db string, d Dialect) []string {
 	out := []string{createDatabase(db, d)}
-	for _, t := range Tables() {
+	for _, t := range v1Tables() {
 		out = append(out, t.createSQLAt(db, d, 1)...)
 	}
 	return out

@@ -106,8 +106,8 @@ func TestInvalidNamesAreRefused(t *testing.T) {
 }
 
 func TestInsertSQLQuotesAnyName(t *testing.T) {
-	got := TxnTraces.InsertSQL("x`; DROP DATABASE y; --")
-	want := "INSERT INTO `x\\`; DROP DATABASE y; --`.`txn_traces` (`txn_id`, `trace_id`, `start_time`, `ingested_ns`)"
+	got := RecentFactCounts.InsertSQL("x`; DROP DATABASE y; --")
+	want := "INSERT INTO `x\\`; DROP DATABASE y; --`.`recent_fact_counts` (`txn_id`, `ingested_ns`, `facts`)"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

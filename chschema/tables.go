@@ -147,23 +147,6 @@ var BatchCloses = Table{
 	ShardKey:    "cityHash64(terminal_id)",
 }
 
-// TxnTraces maps a transaction id to every trace that carried it; it is also
-// the index from a trace to its transactions.
-var TxnTraces = Table{
-	Name: "txn_traces",
-	ColumnDefs: []Column{
-		str("txn_id"),
-		traceID("trace_id"),
-		col("start_time", dateTimeUTC),
-		nanos("ingested_ns"),
-	},
-	Version:     "ingested_ns",
-	PartitionBy: "toYYYYMM(start_time)",
-	OrderBy:     "(txn_id, trace_id)",
-	TTLColumn:   "start_time",
-	ShardKey:    "cityHash64(txn_id)",
-}
-
 // Transactions has one logical row per pos.txn.id; the highest version wins.
 var Transactions = Table{
 	Name: "transactions",
@@ -217,7 +200,8 @@ var Transactions = Table{
 	ShardKey:    "cityHash64(txn_id)",
 }
 
-// Tables lists every table in creation order.
+// Tables lists the tables migration 1 created that the schema still has, in
+// creation order.
 func Tables() []Table {
-	return []Table{Migrations, Spans, PaymentFacts, BatchCloses, TxnTraces, Transactions}
+	return []Table{Migrations, Spans, PaymentFacts, BatchCloses, Transactions}
 }

@@ -468,7 +468,6 @@ func waitSameRows(t *testing.T, c1, c2 driver.Conn) {
 		"spans_local":         "trace_id, span_id",
 		"payment_facts_local": "trace_id, span_id",
 		"batch_closes_local":  "terminal_id, batch_number, span_id",
-		"txn_traces_local":    "txn_id, trace_id",
 		"transactions_local":  "txn_id, version",
 		// written by the view on each replica's transactions_local
 		"transactions_by_time_local": "txn_hour, txn_id, version, deleted",

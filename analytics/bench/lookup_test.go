@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/settlewatch/settlewatch/analytics/query"
 	"github.com/settlewatch/settlewatch/analytics/synth"
+	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 )
@@ -36,11 +38,11 @@ func BenchmarkTxnLookup(b *testing.B) {
 	txns := spans / 5
 	// SETTLEWATCH_BENCH_LOOKUP_DB keeps the set (generating 100M spans takes
 	// about 8 minutes here).
-	dbName := keptDB(b, db, "SETTLEWATCH_BENCH_LOOKUP_DB", "txn_traces", func(name string) {
+	dbName := keptDB(b, db, "SETTLEWATCH_BENCH_LOOKUP_DB", "payment_facts", func(name string) {
 		generateLookupSet(b, db, name, spans)
 	})
 	if dbName != db.Name {
-		txns = db.Count(b, "SELECT count() FROM `"+dbName+"`.txn_traces")
+		txns = db.Count(b, "SELECT count() FROM `"+dbName+"`.transactions")
 		b.Logf("database %s: %d transactions", dbName, txns)
 	}
 	q := &query.Querier{Conn: db.Conn, DB: dbName, Timeout: time.Minute, MaxRows: 10000}
@@ -67,8 +69,8 @@ func BenchmarkTxnLookup(b *testing.B) {
 	}
 }
 
-// generateLookupSet writes spans spans (5 per transaction), their
-// txn_traces and transactions rows, server-side.
+// generateLookupSet writes spans spans (5 per transaction), a fact per span
+// and the transactions' rows, server-side.
 func generateLookupSet(b *testing.B, db *chtest.DB, name string, spans uint64) {
 	ctx := context.Background()
 	txns := spans / 5
@@ -84,21 +86,35 @@ func generateLookupSet(b *testing.B, db *chtest.DB, name string, spans uint64) {
 			b.Fatal(err)
 		}
 	}
-	fill(chschema.Spans, spans, map[string]string{
+	span := map[string]string{
 		"trace_id": trace, "span_id": "toFixedString(substring(hex(cityHash64(number, 1)), 1, 8), 8)",
 		"start_time": at, "start_ns": "toUInt64(toUInt32(" + at + ")) * 1000000000 + number % 5",
-		"duration_ns":      "toUInt64(cityHash64(number) % 3000000000)",
-		"service_name":     "if(number % 5 < 3, 'pos-terminal', 'gateway')",
-		"name":             "arrayElement(['pos.transaction', 'pos.card.read', 'pos.host.request', 'gateway.authorize', 'gateway.issuer.request'], number % 5 + 1)",
-		"txn_id":           "concat('L', toString(" + t + "))",
+		"duration_ns":  "toUInt64(cityHash64(number) % 3000000000)",
+		"service_name": "if(number % 5 < 3, 'pos-terminal', 'gateway')",
+		"name":         "arrayElement(['pos.transaction', 'pos.card.read', 'pos.host.request', 'gateway.authorize', 'gateway.issuer.request'], number % 5 + 1)",
+		"txn_id":       "concat('L', toString(" + t + "))",
+	}
+	// Every span carries pos.txn.id, so every span is a fact too: the
+	// lookup finds a transaction's traces among its facts.
+	fill(chschema.PaymentFacts, spans, maps.Clone(span))
+	// Their copies in recent_facts, stamped at 1970 (ingested_ns 0), are
+	// days a collector would have pruned long ago.
+	v, err := chconn.ServerVersion(ctx, db.Conn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := chschema.PruneRecentFacts(ctx, db.Conn, name, chschema.DialectFor(v, ""), time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	maps.Copy(span, map[string]string{
 		"attributes.key":   "['pos.txn.id', 'pos.terminal.id', 'pos.merchant.id', 'pos.amount.minor']",
 		"attributes.value": "[concat('L', toString(" + t + ")), concat('T', toString(" + t + " % 20000)), concat('M', toString(" + t + " % 3000)), toString(" + t + " % 100000)]",
 		"resource.key":     "['service.name']", "resource.value": "[if(number % 5 < 3, 'pos-terminal', 'gateway')]",
 	})
-	// The per-transaction tables take one row per transaction: number is t.
+	fill(chschema.Spans, spans, span)
+	// transactions takes one row per transaction: number is t.
 	tat := fmt.Sprintf("toDateTime(%d + number %% 2592000, 'UTC')", month0.Unix())
 	ttrace := "toFixedString(substring(hex(cityHash64(number)), 1, 16), 16)"
-	fill(chschema.TxnTraces, txns, map[string]string{"txn_id": "concat('L', toString(number))", "trace_id": ttrace, "start_time": tat})
 	fill(chschema.Transactions, txns, map[string]string{
 		"txn_id": "concat('L', toString(number))", "version": "toUInt64(1)", "txn_time": tat, "trace_id": ttrace,
 		"outcome": "if(number % 50 = 0, 'declined', 'settled')", "cause": "if(number % 50 = 0, 'account', 'none')",

@@ -416,7 +416,8 @@ func TestTxnShowsARetriedSpanOnce(t *testing.T) {
 		fill(chschema.Spans, map[string]string{"trace_id": trace, "span_id": "toFixedString('SPAN0001', 8)", "start_time": at,
 			"name": "'pos.transaction'", "txn_id": "'DUP-1'"})
 	}
-	fill(chschema.TxnTraces, map[string]string{"txn_id": "'DUP-1'", "trace_id": trace, "start_time": at})
+	fill(chschema.PaymentFacts, map[string]string{"txn_id": "'DUP-1'", "trace_id": trace, "span_id": "toFixedString('SPAN0001', 8)",
+		"start_time": at, "name": "'pos.transaction'"})
 	fill(chschema.Transactions, map[string]string{"txn_id": "'DUP-1'", "version": "toUInt64(1)", "txn_time": at, "trace_id": trace,
 		"outcome": "'approved'", "fact_hours": "[toStartOfHour(" + at + ")]"})
 	if n := db.Count(t, "SELECT count() FROM spans"); n != 2 {

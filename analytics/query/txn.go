@@ -127,7 +127,9 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	// every day of spans kept.
 	when := timeSpan{}
 	when.add(s.TxnTime)
-	traces, err := q.traces(qctx, &when, "SELECT trace_id, min(start_time) FROM "+q.table(chschema.TxnTraces.Name)+
+	// payment_facts is ordered by txn_id, so a transaction's traces are the
+	// trace ids of its facts in one granule per part.
+	traces, err := q.traces(qctx, &when, "SELECT trace_id, min(start_time) FROM "+q.table(chschema.PaymentFacts.Name)+
 		" WHERE txn_id = ? GROUP BY trace_id LIMIT 1000", id)
 	if err != nil {
 		return s, fmt.Errorf("txn traces: %w", err)

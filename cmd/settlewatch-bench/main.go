@@ -352,7 +352,7 @@ func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what stri
 
 // rawEveryTable writes every row the pipeline stored for the run through the
 // bare driver into a fresh database of the same schema (so its views run):
-// the exporter's rows of spans, payment_facts, batch_closes and txn_traces
+// the exporter's rows of spans, payment_facts and batch_closes
 // converted from the same requests, in INSERTs of rawSliceRows rows, and the
 // assembled transactions copied from the run's database on the server
 // (INSERT … SELECT: their classification is the pipeline's, not the

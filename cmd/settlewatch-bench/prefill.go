@@ -18,8 +18,8 @@ import (
 // it already holds that many facts: the
 // assembler's read-back looks transactions up by id among all of them, so
 // what ingest costs depends on how much is stored. Generated on the server
-// from system.numbers; payment_facts and txn_traces only (the read-back
-// reads those; spans are read only for broken parent chains).
+// from system.numbers; payment_facts only (the read-back reads the facts;
+// spans are read only for broken parent chains).
 func prefill(ctx context.Context, conn driver.Conn, db string, n int) error {
 	have, err := countRows(ctx, conn, "SELECT count() FROM `"+db+"`.payment_facts")
 	if err != nil {
@@ -50,10 +50,6 @@ FROM (SELECT number, intDiv(number, 5) AS t, number %% 5 AS s FROM system.number
 		"gateway_id", "acquirer_id", "issuer_id", "batch_number", "ingested_ns"}
 	if err := conn.Exec(ctx, "INSERT INTO `"+db+"`."+chschema.PaymentFacts.Name+" ("+strings.Join(cols, ", ")+") SELECT "+strings.Join(cols, ", ")+" FROM ("+src+")"); err != nil {
 		return fmt.Errorf("prefill facts: %w", err)
-	}
-	if err := conn.Exec(ctx, "INSERT INTO `"+db+"`."+chschema.TxnTraces.Name+" (txn_id, trace_id, start_time, ingested_ns)"+
-		" SELECT txn_id, trace_id, start_time, ingested_ns FROM ("+src+") WHERE name = 'pos.transaction'"); err != nil {
-		return fmt.Errorf("prefill txn_traces: %w", err)
 	}
 	fmt.Printf("prefill: %d transactions (%d facts) in %s\n", n, n*5, time.Since(start).Round(time.Second))
 	return nil

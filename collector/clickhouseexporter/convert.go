@@ -49,17 +49,17 @@ var dateTimeMax = time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC)
 // rowSet is one export request turned into rows of every table, column by
 // column, plus the keys the assembler must revisit.
 type rowSet struct {
-	spans, facts, batches, traces     chbatch.Columns
-	nSpans, nFacts, nBatches, nTraces int
-	keys                              assembly.Keys
-	factCols                          *factCols // for assembly's known facts
-	issues                            map[string]int
-	examples                          map[string]string // reason → one txn or span id, for the log
-	malformed                         error             // the first fault in the requests' bytes
+	spans, facts, batches    chbatch.Columns
+	nSpans, nFacts, nBatches int
+	keys                     assembly.Keys
+	factCols                 *factCols // for assembly's known facts
+	issues                   map[string]int
+	examples                 map[string]string // reason → one txn or span id, for the log
+	malformed                error             // the first fault in the requests' bytes
 }
 
 // insertTables is how many tables a batch's rows go to before assembly.
-const insertTables = 4
+const insertTables = 3
 
 // tableWrite is one of them, with its columns until they are stored.
 type tableWrite struct {
@@ -75,7 +75,6 @@ func (rs *rowSet) writes() [insertTables]tableWrite {
 		{chschema.Spans, &rs.spans, rs.nSpans},
 		{chschema.PaymentFacts, &rs.facts, rs.nFacts},
 		{chschema.BatchCloses, &rs.batches, rs.nBatches},
-		{chschema.TxnTraces, &rs.traces, rs.nTraces},
 	}
 }
 
@@ -89,8 +88,6 @@ type converter struct {
 	sp           *spanCols
 	fc           *factCols
 	bc           batchCols
-	tc           traceCols
-	seenTrace    map[[2]string]bool // (txn id, trace id)
 	seenTxn      map[string]bool
 	seenTraceKey map[string]bool // traces of failed spans without a txn id
 	// curTxn and curSpan name the span being converted, for the log; the
@@ -104,7 +101,6 @@ func newRowSet() *rowSet {
 		spans:    chbatch.Columns{},
 		facts:    chbatch.Columns{},
 		batches:  chbatch.Columns{},
-		traces:   chbatch.Columns{},
 		issues:   map[string]int{},
 		examples: map[string]string{},
 	}
@@ -154,10 +150,8 @@ func (c *converter) convert(parts [][]byte, n int) *rowSet {
 	c.sp = newSpanCols(n, ingestNs)
 	c.fc = newFactCols(n, ingestNs, c.sp)
 	c.bc = batchCols{ingestNs: ingestNs}
-	c.tc = traceCols{ingestNs: ingestNs}
 	// Sized for a transaction per five spans (the contract's usual trace):
 	// grown from empty they were rehashed about ten times a batch.
-	c.seenTrace = make(map[[2]string]bool, n/5)
 	c.seenTxn = make(map[string]bool, n/5)
 	c.seenTraceKey = map[string]bool{}
 	for i, part := range parts {
@@ -180,13 +174,12 @@ func (c *converter) convert(parts [][]byte, n int) *rowSet {
 	c.rs.spans, c.rs.nSpans = c.sp.columns(), c.sp.n
 	c.rs.facts, c.rs.nFacts, c.rs.factCols = c.fc.columns(), c.fc.n, c.fc
 	c.rs.batches, c.rs.nBatches = c.bc.columns(), c.bc.n
-	c.rs.traces, c.rs.nTraces = c.tc.columns(), c.tc.n
 	return c.rs
 }
 
 // convertPart adds one request's spans to the batch's columns.
 func (c *converter) convertPart(td otlpwire.Traces) {
-	sp, fc, seenTrace, seenTxn, seenTraceKey := c.sp, c.fc, c.seenTrace, c.seenTxn, c.seenTraceKey
+	sp, fc, seenTxn, seenTraceKey := c.sp, c.fc, c.seenTxn, c.seenTraceKey
 	for rs := range td.ResourceSpans() {
 		var resPay payment
 		resKeys, resVals := c.resourceAttrs(rs.Attributes(), &resPay)
@@ -240,7 +233,6 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 						c.issue(reasonMissingTxnID)
 					}
 					fc.add(&pay, sp.n-1, startTime, startNs, durNs, status)
-					tkey := tid
 					if pay.txnID != "" {
 						// The id is the fact's own copy in its column, not a
 						// view of the request (see convert).
@@ -249,14 +241,9 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 							seenTxn[txn] = true
 							c.rs.keys.TxnIDs = append(c.rs.keys.TxnIDs, txn)
 						}
-						pair := [2]string{txn, tkey}
-						if !seenTrace[pair] {
-							seenTrace[pair] = true
-							c.tc.add(txn, tkey, startTime)
-						}
-					} else if !seenTraceKey[tkey] {
-						seenTraceKey[tkey] = true
-						c.rs.keys.TraceIDs = append(c.rs.keys.TraceIDs, tkey)
+					} else if !seenTraceKey[tid] {
+						seenTraceKey[tid] = true
+						c.rs.keys.TraceIDs = append(c.rs.keys.TraceIDs, tid)
 					}
 				case name == domain.SpanTransaction:
 					c.issue(reasonMissingTxnID)

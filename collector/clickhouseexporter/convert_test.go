@@ -70,8 +70,8 @@ func TestSpanAttributeOverridesResource(t *testing.T) {
 	sp.Attributes().PutStr("pos.response.code", " 5c ")
 	sp.Attributes().PutInt("pos.amount.minor", 1250)
 	rs := convertOne(t, td)
-	if rs.nSpans != 1 || rs.nFacts != 1 || rs.nTraces != 1 {
-		t.Fatalf("rows: spans %d facts %d traces %d", rs.nSpans, rs.nFacts, rs.nTraces)
+	if rs.nSpans != 1 || rs.nFacts != 1 || len(rs.keys.TxnIDs) != 1 {
+		t.Fatalf("rows: spans %d facts %d, transaction keys %d", rs.nSpans, rs.nFacts, len(rs.keys.TxnIDs))
 	}
 	if got := stringsOf(rs.facts["terminal_id"])[0]; got != "T-span" {
 		t.Errorf("terminal %q: the span attribute must win", got)
@@ -156,7 +156,7 @@ func TestFailedSpanWithoutTxnIDBecomesTraceKey(t *testing.T) {
 	sp.Status().SetCode(ptrace.StatusCodeError)
 	sp.Attributes().PutStr("error.type", "DATABASE_ERROR")
 	rs := convertOne(t, td)
-	if rs.nFacts != 1 || len(rs.keys.TraceIDs) != 1 || len(rs.keys.TxnIDs) != 0 || rs.nTraces != 0 {
+	if rs.nFacts != 1 || len(rs.keys.TraceIDs) != 1 || len(rs.keys.TxnIDs) != 0 {
 		t.Fatalf("facts %d trace keys %d txn keys %d", rs.nFacts, len(rs.keys.TraceIDs), len(rs.keys.TxnIDs))
 	}
 	if got := stringsOf(rs.facts["error_type"])[0]; got != "database_error" {
@@ -290,7 +290,7 @@ func TestRowsOutliveTheRequestBytes(t *testing.T) {
 	}
 	for table, cols := range map[string][2]chbatch.Columns{
 		"spans": {got.spans, want.spans}, "payment_facts": {got.facts, want.facts},
-		"batch_closes": {got.batches, want.batches}, "txn_traces": {got.traces, want.traces},
+		"batch_closes": {got.batches, want.batches},
 	} {
 		for name, v := range cols[0] {
 			if name == "ingested_ns" {

@@ -258,24 +258,3 @@ func (c *batchCols) columns() chbatch.Columns {
 		"txn_count": c.txnCount, "amount_minor": c.amount, "ingested_ns": c.ingested,
 	}
 }
-
-// traceCols are the columns of chschema.TxnTraces.
-type traceCols struct {
-	n              int
-	txnID, traceID []string
-	start          []time.Time
-	ingested       []uint64
-	ingestNs       uint64
-}
-
-func (c *traceCols) add(txnID, traceID string, start time.Time) {
-	c.n++
-	c.txnID = append(c.txnID, txnID)
-	c.traceID = append(c.traceID, traceID)
-	c.start = append(c.start, start)
-	c.ingested = append(c.ingested, c.ingestNs)
-}
-
-func (c *traceCols) columns() chbatch.Columns {
-	return chbatch.Columns{"txn_id": c.txnID, "trace_id": c.traceID, "start_time": c.start, "ingested_ns": c.ingested}
-}

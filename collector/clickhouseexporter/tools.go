@@ -18,7 +18,7 @@ type TableRows struct {
 }
 
 // AllTableRows converts td into the rows of every table the exporter writes
-// for a batch (spans, payment_facts, batch_closes, txn_traces), column by
+// for a batch (spans, payment_facts, batch_closes), column by
 // column. Benchmarks insert exactly these rows with the bare driver, as the
 // baseline our pipeline is measured against.
 func AllTableRows(td ptrace.Traces) ([]TableRows, error) {

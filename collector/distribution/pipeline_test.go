@@ -188,8 +188,8 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 	if got := db.Count(t, "SELECT count() FROM batch_closes FINAL"); got != 1 {
 		t.Errorf("batch closes %d, want 1", got)
 	}
-	// txn_traces: one row per (transaction, trace); settled ones have two traces.
-	if got := db.Count(t, "SELECT count() FROM txn_traces FINAL WHERE txn_id = 'A-SETTLED'"); got != 2 {
+	// A transaction's traces are its facts' trace ids; settled ones have two.
+	if got := db.Count(t, "SELECT uniqExact(trace_id) FROM payment_facts FINAL WHERE txn_id = 'A-SETTLED'"); got != 2 {
 		t.Errorf("A-SETTLED traces %d, want 2", got)
 	}
 	// Money and dimensions carried through, integer minor units.

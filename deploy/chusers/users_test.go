@@ -173,10 +173,10 @@ func refused(t *testing.T, conn driver.Conn, user, q string, want int32) {
 	}
 }
 
-// insertTraces inserts n rows into txn_traces with INSERT … SELECT.
-func insertTraces(conn driver.Conn, prefix string, n int) error {
-	return exec(conn, "INSERT INTO "+db+".txn_traces (txn_id, trace_id, start_time, ingested_ns) "+
-		"SELECT concat('"+prefix+"-', toString(number)), toFixedString(unhex('00112233445566778899aabbccddeeff'), 16), now(), number + 1 "+
+// insertCloses inserts n rows into batch_closes with INSERT … SELECT.
+func insertCloses(conn driver.Conn, prefix string, n int) error {
+	return exec(conn, "INSERT INTO "+db+".batch_closes (terminal_id, batch_number, span_id, close_time, ingested_ns) "+
+		"SELECT concat('"+prefix+"-', toString(number)), '000001', toFixedString(unhex('0011223344556677'), 8), now(), number + 1 "+
 		"FROM system.numbers LIMIT "+strconv.Itoa(n))
 }
 
@@ -220,11 +220,11 @@ func TestWritersInsertButRunNoDDL(t *testing.T) {
 	}
 	for i, user := range []string{collector, analytics} {
 		conn := s.open(t, user, db)
-		if err := insertTraces(conn, user, 10); err != nil {
+		if err := insertCloses(conn, user, 10); err != nil {
 			t.Fatalf("%s cannot insert: %v", user, err)
 		}
-		if n := count(t, conn, "SELECT count() FROM "+db+".txn_traces"); n != uint64(10*(i+1)) {
-			t.Errorf("%s reads %d rows of txn_traces, want %d", user, n, 10*(i+1))
+		if n := count(t, conn, "SELECT count() FROM "+db+".batch_closes"); n != uint64(10*(i+1)) {
+			t.Errorf("%s reads %d rows of batch_closes, want %d", user, n, 10*(i+1))
 		}
 		if got := setting(t, conn, "allow_ddl"); got != "0" {
 			t.Errorf("%s: allow_ddl=%s", user, got)
@@ -286,7 +286,7 @@ func TestAnalyticsJobsRunAsAnalyticsUser(t *testing.T) {
 func TestGrafanaReadsOnly(t *testing.T) {
 	s := start(t)
 	admin := s.open(t, owner, db)
-	if err := insertTraces(admin, "g", 3); err != nil {
+	if err := insertCloses(admin, "g", 3); err != nil {
 		t.Fatal(err)
 	}
 	if err := exec(admin, "CREATE DATABASE other"); err != nil {
@@ -294,14 +294,14 @@ func TestGrafanaReadsOnly(t *testing.T) {
 	}
 	conn := s.open(t, grafana, db)
 	// count uses chconn.WithQuerySettings: max_execution_time travels with the query.
-	if n := count(t, conn, "SELECT count() FROM "+db+".txn_traces"); n != 3 {
+	if n := count(t, conn, "SELECT count() FROM "+db+".batch_closes"); n != 3 {
 		t.Errorf("grafana reads %d rows, want 3", n)
 	}
 	// What the plugin's health check reads to say "read-only".
 	if got := setting(t, conn, "readonly"); got != "2" {
 		t.Errorf("grafana: readonly=%s, want 2", got)
 	}
-	for _, q := range append([]string{"INSERT INTO " + db + ".txn_traces (txn_id) SELECT 'x'", "SET readonly = 0"}, ddl...) {
+	for _, q := range append([]string{"INSERT INTO " + db + ".batch_closes (terminal_id) SELECT 'x'", "SET readonly = 0"}, ddl...) {
 		refused(t, conn, grafana, q, codeReadonly)
 	}
 	refused(t, conn, grafana, "SELECT count() FROM other.tables", codeAccessDenied)
@@ -314,8 +314,8 @@ func TestGrafanaReadsOnly(t *testing.T) {
 		t.Fatalf("max_result_rows %d in the profile", limit.MaxResultRows)
 	}
 	refused(t, conn, grafana, "SELECT number FROM system.numbers LIMIT "+strconv.Itoa(limit.MaxResultRows+1)+" FORMAT Null", codeTooManyRows)
-	if n := count(t, admin, "SELECT count() FROM "+db+".txn_traces"); n != 3 {
-		t.Errorf("txn_traces has %d rows after grafana's refused writes, want 3", n)
+	if n := count(t, admin, "SELECT count() FROM "+db+".batch_closes"); n != 3 {
+		t.Errorf("batch_closes has %d rows after grafana's refused writes, want 3", n)
 	}
 }
 
@@ -406,7 +406,7 @@ func TestProfileChangeReachesNewConnectionsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer before.Close()
-	if err := insertTraces(before, "before", 1); err != nil {
+	if err := insertCloses(before, "before", 1); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(s.Dir, "users.d", "settlewatch.xml")
@@ -439,12 +439,12 @@ func TestProfileChangeReachesNewConnectionsOnly(t *testing.T) {
 		t.Fatalf("the users file change did not reach a new connection within 30 s; server errors:\n%s", b)
 	}
 	t.Logf("a new connection saw the read-only profile %s after the file changed", reload.Round(100*time.Millisecond))
-	if err := insertTraces(before, "after", 1); err != nil {
+	if err := insertCloses(before, "after", 1); err != nil {
 		t.Errorf("the connection opened before the change: %v, want its old (writable) profile", err)
 	}
 	fresh := s.open(t, collector, db)
-	refused(t, fresh, collector, "INSERT INTO "+db+".txn_traces (txn_id) SELECT 'x'", codeReadonly)
-	if n := count(t, s.open(t, owner, db), "SELECT count() FROM "+db+".txn_traces"); n != 2 {
-		t.Errorf("txn_traces has %d rows, want 2", n)
+	refused(t, fresh, collector, "INSERT INTO "+db+".batch_closes (terminal_id) SELECT 'x'", codeReadonly)
+	if n := count(t, s.open(t, owner, db), "SELECT count() FROM "+db+".batch_closes"); n != 2 {
+		t.Errorf("batch_closes has %d rows, want 2", n)
 	}
 }

@@ -321,7 +321,7 @@ func TestClickHouseGrants(t *testing.T) {
 			want = append(want, grant{user, priv, tb.Name})
 		}
 	}
-	ingest := []chschema.Table{chschema.Spans, chschema.PaymentFacts, chschema.RecentFacts, chschema.RecentFactCounts, chschema.BatchCloses, chschema.TxnTraces, chschema.Transactions}
+	ingest := []chschema.Table{chschema.Spans, chschema.PaymentFacts, chschema.RecentFacts, chschema.RecentFactCounts, chschema.BatchCloses, chschema.Transactions}
 	add(collectorUser, "SELECT", ingest...)
 	add(collectorUser, "INSERT", append(ingest, chschema.TransactionsByTime)...)
 	want = append(want, grant{analyticsUser, "SELECT", "*"})

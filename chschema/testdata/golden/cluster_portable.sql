@@ -451,3 +451,9 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_fact_counts_mv ON CLUS
 SELECT txn_id, ingested_ns, count() AS facts FROM settlewatch.payment_facts_local WHERE txn_id != '' GROUP BY txn_id, ingested_ns;
 
 -- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 7: drop txn_traces (its pairs are in payment_facts)
+
+DROP TABLE IF EXISTS settlewatch.txn_traces ON CLUSTER settlewatch;
+
+DROP TABLE IF EXISTS settlewatch.txn_traces_local ON CLUSTER settlewatch;

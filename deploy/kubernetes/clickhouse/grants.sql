@@ -33,7 +33,6 @@ GRANT SELECT, INSERT ON settlewatch.payment_facts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.recent_facts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.recent_fact_counts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.batch_closes TO settlewatch_collector_role;
-GRANT SELECT, INSERT ON settlewatch.txn_traces TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.transactions TO settlewatch_collector_role;
 GRANT INSERT ON settlewatch.transactions_by_time TO settlewatch_collector_role;
 

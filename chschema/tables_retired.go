@@ -1,0 +1,46 @@
+package chschema
+
+import "fmt"
+
+// txnTraces mapped a transaction id to every trace that carried it, one row
+// per (txn_id, trace_id) the collector saw. Every such pair is also a row of
+// PaymentFacts, which is ordered by the same key and partitioned the same
+// way, so the table was a second copy of part of the facts: one more part per
+// collector batch to write and merge (about 6 % of the server's CPU at
+// ingest, docs/benchmarks.md, "txn_traces dropped"). Migration 1 still
+// creates it, so that its recorded checksum stays valid; migration 7 drops
+// it.
+var txnTraces = Table{
+	Name: "txn_traces",
+	ColumnDefs: []Column{
+		str("txn_id"),
+		traceID("trace_id"),
+		col("start_time", dateTimeUTC),
+		nanos("ingested_ns"),
+	},
+	Version:     "ingested_ns",
+	PartitionBy: "toYYYYMM(start_time)",
+	OrderBy:     "(txn_id, trace_id)",
+	TTLColumn:   "start_time",
+	ShardKey:    "cityHash64(txn_id)",
+}
+
+// v1Tables are the tables migration 1 creates, as it always has.
+func v1Tables() []Table {
+	return []Table{Migrations, Spans, PaymentFacts, BatchCloses, txnTraces, Transactions}
+}
+
+// v7 drops txn_traces: in a cluster the Distributed table first, then the
+// local one that holds the rows.
+func v7(db string, d Dialect) []string {
+	return dropSQL(db, d, txnTraces)
+}
+
+// dropSQL returns the DROP TABLE IF EXISTS statements of t for d.
+func dropSQL(db string, d Dialect, t Table) []string {
+	var out []string
+	if local := t.LocalName(d); local != t.Name {
+		out = append(out, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, t.Name, d.onCluster()))
+	}
+	return append(out, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, t.LocalName(d), d.onCluster()))
+}
