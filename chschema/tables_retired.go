@@ -6,7 +6,7 @@ import "fmt"
 // per (txn_id, trace_id) the collector saw. Every such pair is also a row of
 // PaymentFacts, which is ordered by the same key and partitioned the same
 // way, so the table was a second copy of part of the facts: one more part per
-// collector batch to write and merge (about 6 % of the server's CPU at
+// collector batch to write and merge (3.5 % of the server's CPU per span at
 // ingest, docs/benchmarks.md, "txn_traces dropped"). Migration 1 still
 // creates it, so that its recorded checksum stays valid; migration 7 drops
 // it.
