@@ -178,3 +178,41 @@ func storeSales(t *testing.T, db *chtest.DB, n int, edit func(i int, f *domain.F
 	insertFacts(t, db, facts...)
 	return ids
 }
+
+// Reassemble lists the transactions with a fact in the range among the
+// facts (payment_facts holds every (transaction, trace) pair) and rebuilds
+// each: not one outside the range, and no transaction for a failed span
+// without pos.txn.id.
+func TestReassembleListsTheRangeFromFacts(t *testing.T) {
+	db := chtest.Migrated(t)
+	a := newAssembler(db)
+	ctx := context.Background()
+	from := time.Unix(0, saleStart()).Truncate(time.Hour)
+	to := from.Add(time.Hour)
+	ids := storeSales(t, db, 3, func(i int, f *domain.Fact) {
+		if i == 2 {
+			f.StartNs = to.Add(time.Hour).UnixNano() // outside the range
+		}
+	})
+	traceless := saleGateway()
+	traceless.TxnID, traceless.SpanID, traceless.TraceID = "", "gwfail01", strings.Repeat("\x09", 16)
+	traceless.Status, traceless.ErrorType = domain.StatusError, "timeout"
+	insertFacts(t, db, traceless)
+
+	var seen []int
+	res, err := a.Reassemble(ctx, from, to, func(done, total int) { seen = append(seen, done, total) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Transactions != 2 || len(seen) != 2 || seen[0] != 2 || seen[1] != 2 {
+		t.Fatalf("reassembled %d transactions, progress %v; want 2 of 2", res.Transactions, seen)
+	}
+	for _, id := range ids[:2] {
+		if got := current(t, db, id); got.outcome != string(domain.OutcomeUnsettled) {
+			t.Errorf("%s: %+v, want its row rebuilt (an approved sale past its window is unsettled)", id, got)
+		}
+	}
+	if n := db.Count(t, "SELECT count() FROM transactions WHERE txn_id IN (?, '')", ids[2]); n != 0 {
+		t.Errorf("%d rows for the sale outside the range or for the span without a transaction, want none", n)
+	}
+}
