@@ -40,6 +40,13 @@ func (s *Strings) Append(v string) {
 	s.ends = append(s.ends, len(s.buf))
 }
 
+// AppendBytes adds one value given as bytes, which it copies: a caller
+// holding an id as an array appends it without making a string first.
+func (s *Strings) AppendBytes(v []byte) {
+	s.buf = append(s.buf, v...)
+	s.ends = append(s.ends, len(s.buf))
+}
+
 func (s *Strings) Len() int { return len(s.ends) }
 
 func (s *Strings) start(i int) int {

@@ -12,8 +12,8 @@ import (
 	"github.com/settlewatch/settlewatch/chtest"
 )
 
-// Strings and StringArrays give back what was appended, whole and in
-// slices, empty values and rows included.
+// Strings and StringArrays give back what was appended (as strings or as
+// bytes), whole and in slices, empty values and rows included.
 func TestStringsHoldTheirValues(t *testing.T) {
 	s := chbatch.NewStrings(0, 0)
 	a := chbatch.NewStringArrays(0, 0, 0)
@@ -24,7 +24,14 @@ func TestStringsHoldTheirValues(t *testing.T) {
 		if i%7 == 0 {
 			v = ""
 		}
-		s.Append(v)
+		if i%2 == 0 {
+			s.Append(v)
+		} else {
+			// Bytes are copied: the caller's buffer may change after.
+			buf := []byte(v)
+			s.AppendBytes(buf)
+			clear(buf)
+		}
 		want = append(want, v)
 		row := make([]string, i%3)
 		for j := range row {

@@ -191,7 +191,6 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 			scope := c.clean(ss.ScopeName())
 			for s := range ss.Spans() {
 				traceID, spanID := s.TraceID(), s.SpanID()
-				tid, sid, pid := string(traceID[:]), string(spanID[:]), parentOf(s)
 				// What cleaning the span's attributes finds is named by its
 				// resource's transaction, if any, else by the span id: its
 				// own pos.txn.id is only known (cleaned) after the pass.
@@ -212,7 +211,7 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 					status = domain.StatusError
 				}
 				sp.add(spanRow{
-					traceID: tid, spanID: sid, parentID: pid,
+					traceID: traceID, spanID: spanID, parentID: s.ParentSpanID(),
 					start: startTime, startNs: startNs, durNs: durNs, service: service, name: name,
 					kind: kindName(s.Kind()), status: statusOf(s.StatusCode()).String(),
 					statusMsg: c.clean(s.StatusMessage()), txnID: pay.txnID, scope: scope,
@@ -225,7 +224,7 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 						c.issue(reasonBatchCloseKeys)
 						break
 					}
-					c.bc.add(&pay, tid, sid, startTime, startNs, status)
+					c.bc.add(&pay, string(traceID[:]), string(spanID[:]), startTime, startNs, status)
 					last := c.bc.n - 1 // the close's own copies, not views of the request
 					c.rs.keys.Batches = append(c.rs.keys.Batches, assembly.BatchKey{TerminalID: c.bc.terminalID[last], BatchNumber: c.bc.batchNum[last], CloseNs: startNs})
 				case pay.txnID != "" || status == domain.StatusError:
@@ -241,7 +240,8 @@ func (c *converter) convertPart(td otlpwire.Traces) {
 							seenTxn[txn] = true
 							c.rs.keys.TxnIDs = append(c.rs.keys.TxnIDs, txn)
 						}
-					} else if !seenTraceKey[tid] {
+					} else if !seenTraceKey[string(traceID[:])] {
+						tid := string(traceID[:])
 						seenTraceKey[tid] = true
 						c.rs.keys.TraceIDs = append(c.rs.keys.TraceIDs, tid)
 					}
@@ -322,14 +322,6 @@ func (c *converter) eventsAndLinks(s *otlpwire.Span) (evT []uint64, evN, evA, lT
 		lS = append(lS, hex.EncodeToString(l.SpanID[:]))
 	}
 	return
-}
-
-func parentOf(s *otlpwire.Span) string {
-	p := s.ParentSpanID()
-	if p == [8]byte{} {
-		return ""
-	}
-	return string(p[:])
 }
 
 func statusOf(c ptrace.StatusCode) domain.SpanStatus {

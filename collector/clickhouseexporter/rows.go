@@ -12,7 +12,10 @@ import (
 
 // spanRow is one raw span before it is appended column-wise.
 type spanRow struct {
-	traceID, spanID, parentID   string
+	// The ids as OTLP carries them: the columns copy their bytes, so no
+	// string is made per span (a zero parent is none).
+	traceID                     [16]byte
+	spanID, parentID            [8]byte
 	start                       time.Time
 	startNs, durNs              uint64
 	service, name, kind, status string
@@ -82,9 +85,13 @@ func newFactCols(n int, ingestNs uint64, sp *spanCols) *factCols {
 
 func (c *spanCols) add(r spanRow, conv *converter, s *otlpwire.Span) {
 	c.n++
-	c.traceID.Append(r.traceID)
-	c.spanID.Append(r.spanID)
-	c.parentID.Append(r.parentID)
+	c.traceID.AppendBytes(r.traceID[:])
+	c.spanID.AppendBytes(r.spanID[:])
+	if r.parentID == [8]byte{} {
+		c.parentID.Append("")
+	} else {
+		c.parentID.AppendBytes(r.parentID[:])
+	}
 	c.start = append(c.start, r.start)
 	c.startNs = append(c.startNs, r.startNs)
 	c.durNs = append(c.durNs, r.durNs)
