@@ -35,14 +35,13 @@ func NewStrings(rows, bytes int) *Strings {
 }
 
 // Append adds one value.
-func (s *Strings) Append(v string) {
-	s.buf = append(s.buf, v...)
-	s.ends = append(s.ends, len(s.buf))
-}
+func (s *Strings) Append(v string) { appendValue(s, v) }
 
 // AppendBytes adds one value given as bytes, which it copies: a caller
 // holding an id as an array appends it without making a string first.
-func (s *Strings) AppendBytes(v []byte) {
+func (s *Strings) AppendBytes(v []byte) { appendValue(s, v) }
+
+func appendValue[T string | []byte](s *Strings, v T) {
 	s.buf = append(s.buf, v...)
 	s.ends = append(s.ends, len(s.buf))
 }

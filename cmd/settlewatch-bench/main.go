@@ -58,7 +58,7 @@ func run() error {
 	history := flag.Int("prefill", 0, "transactions of history the database holds before the run (generated on the server when missing; needs -database)")
 	tgenRate := flag.Float64("telemetrygen-rate", 0, "telemetrygen's --rate per worker (0: unthrottled; its SDK then drops what it cannot export in time)")
 	floorConfig := flag.String("floor-config", "collector/config.floor.yaml", "overlay making the stock floor (OTLP receiver → nop exporter) that receives the same requests after the run; empty: no floor")
-	rawAll := flag.Bool("raw-all", false, "also insert every row the pipeline stores (spans, facts with their views, trace keys, batch closes, transactions) through the bare driver into a second database, and compare")
+	rawAll := flag.Bool("raw-all", false, "also insert every row the pipeline stores (spans, facts with their views, batch closes, transactions) through the bare driver into a second database, and compare")
 	tgen := flag.String("telemetrygen", "", "send with this telemetrygen binary instead of loadgen: generic traces of 10 spans without payment attributes (the spans path alone, no assembly, no raw comparison)")
 	flag.Parse()
 	ctx := context.Background()

@@ -7,8 +7,8 @@ import (
 )
 
 // AllTableRows gives the rows of every table a batch writes, as the exporter
-// counts them: loadgen's transactions are five spans, each a fact, and one
-// trace key per transaction; there is no batch close, so no such table.
+// counts them: loadgen's transactions are five spans, each a fact; there is
+// no batch close, so no such table.
 func TestAllTableRowsCountsEveryTable(t *testing.T) {
 	const txns = 12
 	reqs := loadgen.Requests(txns, 20, 7)
