@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/settlewatch/settlewatch/chschema"
 )
 
 // VersionParts is a transactions.version taken apart (see Version).
@@ -36,21 +38,28 @@ func (p VersionParts) String() string {
 func (a *Assembler) Explain(ctx context.Context, txnID string) ([]string, error) {
 	var out []string
 	var terminal, batch string
-	err := a.each(ctx, &out, "row", "SELECT _part, version, toString(outcome), toString(cause), cause_source, span_count, "+
-		"terminal_id, batch_number, settlement_status, txn_time, assembled_at FROM "+a.table("transactions")+
-		" WHERE txn_id = ? ORDER BY version, assembled_at, _part", []any{txnID}, func(scan func(...any) error) (string, error) {
-		var part, outcome, cause, source, term, num, settle string
-		var version uint64
-		var spans uint32
-		var txnTime, at time.Time
-		if err := scan(&part, &version, &outcome, &cause, &source, &spans, &term, &num, &settle, &txnTime, &at); err != nil {
-			return "", err
-		}
-		terminal, batch = term, num
-		return fmt.Sprintf("part %s version %d (%s): %s/%s from %q, %d spans, terminal %q batch %q, settlement %q, txn_time %s, assembled %s",
-			part, version, DecodeVersion(version), outcome, cause, source, spans, term, num, settle,
-			txnTime.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339)), nil
-	})
+	// Every version's row at its own hour, and its tombstones at the other
+	// hours of its facts (chschema.TransactionsByTime).
+	err := a.each(ctx, &out, "row", "SELECT _part, txn_hour, deleted, version, toString(outcome), toString(cause), cause_source, span_count, "+
+		"terminal_id, batch_number, settlement_status, txn_time, assembled_at FROM "+a.table(chschema.TransactionsByTime.Name)+
+		" WHERE txn_hour GLOBAL IN "+chschema.FactHours(a.DB)+" AND txn_id = ? ORDER BY version, deleted, txn_hour, _part", []any{txnID, txnID},
+		func(scan func(...any) error) (string, error) {
+			var part, outcome, cause, source, term, num, settle string
+			var version uint64
+			var deleted uint8
+			var spans uint32
+			var hour, txnTime, at time.Time
+			if err := scan(&part, &hour, &deleted, &version, &outcome, &cause, &source, &spans, &term, &num, &settle, &txnTime, &at); err != nil {
+				return "", err
+			}
+			if deleted == 1 {
+				return fmt.Sprintf("part %s version %d: tombstone at hour %s", part, version, hour.UTC().Format(time.RFC3339)), nil
+			}
+			terminal, batch = term, num
+			return fmt.Sprintf("part %s version %d (%s): %s/%s from %q, %d spans, terminal %q batch %q, settlement %q, txn_time %s, assembled %s",
+				part, version, DecodeVersion(version), outcome, cause, source, spans, term, num, settle,
+				txnTime.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339)), nil
+		})
 	if err != nil {
 		return out, err
 	}

@@ -14,24 +14,23 @@ const SweepSkew = 6 * time.Hour
 // so they become unsettled (with their batch close's cause) without waiting
 // for another span.
 //
-// With since zero it reads every transaction (FINAL over all of
-// transactions: seconds at 100M). A sweep that also ran at since (as of its
-// own clock) or later passes since: only the hours whose sales' windows
-// passed after since, less SweepSkew, are read from transactions_by_time. A
+// With since zero it reads every transaction up to the window's end (FINAL
+// over all of transactions_by_time: seconds at 100M). A sweep that also ran
+// at since (as of its own clock) or later passes since: only the hours whose
+// sales' windows passed after since, less SweepSkew, are read. A
 // sale still pending with an older time was written after that run by a
 // writer whose clock was more than SweepSkew behind (ingest classifies with
 // its own clock, so a sale whose window had passed is written unsettled,
 // never pending).
 func (a *Assembler) Sweep(ctx context.Context, since time.Time) (Result, error) {
 	cutoff := max(a.now().Add(-a.window()).Unix(), 0)
-	query := "SELECT txn_id FROM " + a.table("transactions") + " FINAL WHERE outcome = 'pending' AND txn_time <= toDateTime(?)"
-	args := []any{cutoff}
+	var from int64
 	if !since.IsZero() {
-		from := since.Add(-a.window() - SweepSkew).Truncate(time.Hour)
-		query = "SELECT txn_id FROM " + chschema.ByTimeSource(a.DB, "txn_hour >= toDateTime(?) AND txn_hour <= toDateTime(?)") +
-			" WHERE outcome = 'pending' AND txn_time <= toDateTime(?)"
-		args = []any{max(from.Unix(), 0), cutoff, cutoff}
+		from = max(since.Add(-a.window()-SweepSkew).Truncate(time.Hour).Unix(), 0)
 	}
+	query := "SELECT txn_id FROM " + chschema.ByTimeSource(a.DB, "txn_hour >= toDateTime(?) AND txn_hour <= toDateTime(?)") +
+		" WHERE outcome = 'pending' AND txn_time <= toDateTime(?)"
+	args := []any{from, cutoff, cutoff}
 	ids, err := a.selectIDs(ctx, query, nil, args...)
 	if err != nil {
 		return Result{}, wrap("find pending transactions past the window", err)

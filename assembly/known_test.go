@@ -122,12 +122,12 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 	}
 }
 
-// everyColumn is every transactions row (FINAL), every column but when it
-// was assembled, as text.
+// everyColumn is every live transaction, every column but when it was
+// assembled, as text.
 func everyColumn(t *testing.T, db *chtest.DB) string {
 	t.Helper()
 	var cols []string
-	for _, c := range chschema.Transactions.ColumnDefs {
+	for _, c := range chschema.TransactionsByTime.ColumnDefs {
 		switch {
 		case c.Name == "assembled_at":
 		case strings.HasPrefix(c.Type, "Array("):
@@ -136,7 +136,7 @@ func everyColumn(t *testing.T, db *chtest.DB) string {
 			cols = append(cols, "toString("+c.Name+")")
 		}
 	}
-	return db.Lines(t, "SELECT arrayStringConcat(["+strings.Join(cols, ", ")+"], '|') FROM transactions FINAL ORDER BY txn_id")
+	return db.Lines(t, "SELECT arrayStringConcat(["+strings.Join(cols, ", ")+"], '|') FROM "+chtest.Txns+" ORDER BY txn_id")
 }
 
 // A row listed as another writer's can be merged away before it is read (a

@@ -45,6 +45,14 @@ func saleGateway() domain.Fact {
 	}
 }
 
+// saleSettlement is the settlement service's span that settled the sale, 20
+// hours after it, in a trace of its own.
+func saleSettlement() domain.Fact {
+	return domain.Fact{TxnID: saleID, TraceID: strings.Repeat("\x03", 16), SpanID: "settle01", Name: domain.SpanSettlement,
+		Service: "settlement-service", StartNs: saleStart() + 20*int64(time.Hour), SettlementStatus: domain.SettlementSettled,
+		ResponseCode: "00", AmountMinor: 1250, Amount: domain.AmountOK}
+}
+
 // failedClose is the terminal's batch close that could not upload the batch.
 func failedClose() domain.BatchClose {
 	return domain.BatchClose{TerminalID: terminal, BatchNumber: batchNo, SpanID: "close001",
@@ -169,7 +177,7 @@ func current(t *testing.T, db *chtest.DB, txnID string) stored {
 	t.Helper()
 	ctx, cancel := chconn.WithQuerySettings(context.Background(), time.Minute)
 	defer cancel()
-	rows, err := db.Conn.Query(ctx, "SELECT toString(outcome), toString(cause), cause_source, version FROM transactions FINAL WHERE txn_id = ?", txnID)
+	rows, err := db.Conn.Query(ctx, "SELECT toString(outcome), toString(cause), cause_source, version FROM "+chtest.Txns+" WHERE txn_id = ?", txnID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +196,7 @@ func current(t *testing.T, db *chtest.DB, txnID string) stored {
 		t.Fatal(err)
 	}
 	if len(out) != 1 {
-		t.Fatalf("transactions FINAL holds %d rows of %s, want 1: %+v", len(out), txnID, out)
+		t.Fatalf("the live transactions hold %d rows of %s, want 1: %+v", len(out), txnID, out)
 	}
 	return out[0]
 }

@@ -42,9 +42,8 @@ func TestLateFactReconciledFromAllFacts(t *testing.T) {
 	}
 
 	// Its settlement arrives now, with another sale that is all recent.
-	settle := domain.Fact{TxnID: id, TraceID: strings.Repeat("\x03", 16), SpanID: "settle01", Name: domain.SpanSettlement,
-		Service: "settlement-service", StartNs: saleStart() + 20*int64(time.Hour), SettlementStatus: domain.SettlementSettled,
-		ResponseCode: "00", AmountMinor: 1250, Amount: domain.AmountOK}
+	settle := saleSettlement()
+	settle.TxnID = id
 	fresh := saleRoot()
 	fresh.TxnID, fresh.SpanID = "TXN-FRESH", "root0002"
 	known := insertFacts(t, db, settle, fresh)
@@ -101,7 +100,7 @@ func TestLongTransactionIDsFitTheQueries(t *testing.T) {
 			t.Fatalf("assembled %d transactions, want %d", res.Transactions, len(ids))
 		}
 	}
-	if n := db.Count(t, "SELECT count() FROM transactions FINAL"); n != uint64(len(ids)) {
+	if n := db.Count(t, "SELECT count() FROM "+chtest.Txns); n != uint64(len(ids)) {
 		t.Errorf("transactions holds %d rows, want %d", n, len(ids))
 	}
 }
@@ -139,11 +138,11 @@ func TestChunksOfOneCallShareInserts(t *testing.T) {
 			if res.Transactions != 5 || !maps.Equal(res.ByOutcome, c.want) {
 				t.Errorf("result %+v, want 5 transactions, %v", res, c.want)
 			}
-			if n := db.Count(t, "SELECT count() FROM transactions FINAL"); n != 5 {
-				t.Errorf("transactions holds %d rows, want 5", n)
+			if n := db.Count(t, "SELECT count() FROM "+chtest.Txns); n != 5 {
+				t.Errorf("%d transactions stored, want 5", n)
 			}
-			if n := inserts(t, db, "transactions"); n != c.wantInserts {
-				t.Errorf("%d INSERTs into transactions, want %d", n, c.wantInserts)
+			if n := inserts(t, db, "transactions_by_time"); n != c.wantInserts {
+				t.Errorf("%d parts made in transactions_by_time, want %d (one per INSERT)", n, c.wantInserts)
 			}
 		})
 	}
@@ -212,7 +211,7 @@ func TestReassembleListsTheRangeFromFacts(t *testing.T) {
 			t.Errorf("%s: %+v, want its row rebuilt (an approved sale past its window is unsettled)", id, got)
 		}
 	}
-	if n := db.Count(t, "SELECT count() FROM transactions WHERE txn_id IN (?, '')", ids[2]); n != 0 {
+	if n := db.Count(t, "SELECT count() FROM transactions_by_time WHERE deleted = 0 AND txn_id IN (?, '')", ids[2]); n != 0 {
 		t.Errorf("%d rows for the sale outside the range or for the span without a transaction, want none", n)
 	}
 }

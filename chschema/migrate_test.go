@@ -106,9 +106,10 @@ func TestUpgradeFillsTransactionsByTime(t *testing.T) {
 	if n10, n11 := live("2026-03-01 10:00:00"), live("2026-03-01 11:00:00"); n10 != 1 || n11 != 1 {
 		t.Errorf("copied rows: %d at 10:00 (want t2 only), %d at 11:00 (want t1)", n10, n11)
 	}
-	// From now on the view writes: a new version of t2 moved to 12:00 with
-	// its old hour among its facts hides the 10:00 copy.
-	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, fact_hours)"+
+	// From now on the view writes (from transaction_versions, since
+	// migration 8): a new version of t2 moved to 12:00 with its old hour
+	// among its facts hides the 10:00 copy.
+	db.Exec(t, "INSERT INTO "+db.Name+".transaction_versions (txn_id, version, txn_time, outcome, fact_hours)"+
 		" SELECT 't2', 2, toDateTime('2026-03-01 12:05:00', 'UTC'), 'declined', [toDateTime('2026-03-01 10:00:00', 'UTC')]")
 	if n10, n12 := live("2026-03-01 10:00:00"), live("2026-03-01 12:00:00"); n10 != 0 || n12 != 1 {
 		t.Errorf("after the move: %d live rows at 10:00 (want 0), %d at 12:00 (want 1)", n10, n12)
@@ -136,6 +137,37 @@ func TestUpgradeDropsTxnTraces(t *testing.T) {
 	}
 	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts WHERE txn_id = 't1' AND trace_id = toFixedString('TRACE-0000000001', 16)"); n != 1 {
 		t.Errorf("payment_facts holds %d rows of t1's trace, want 1", n)
+	}
+}
+
+// A database from before migration 8 keeps its transactions, in
+// transactions_by_time, and loses the table ordered by txn_id and its view;
+// versions written to transaction_versions reach transactions_by_time, and
+// the one-transaction lookup finds the transaction among its facts' hours.
+func TestUpgradeStoresTransactionsOnce(t *testing.T) {
+	db := chtest.New(t)
+	d := dialect(t, db)
+	ctx := t.Context()
+	createAsOf(t, db, d, 7)
+	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, amount_minor, currency)"+
+		" SELECT 't1', 1, toDateTime('2026-03-01 10:10:00', 'UTC'), 'pending', 500, 'EUR'")
+	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toFixedString('SPAN0001', 8), toDateTime('2026-03-01 10:10:00', 'UTC')")
+	applied, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(applied, 8) {
+		t.Fatalf("applied %v, want 8 among them", applied)
+	}
+	if got := db.Lines(t, "SELECT concat(name, ' ', engine) FROM system.tables WHERE database = ? AND name LIKE 'transaction%' ORDER BY name", db.Name); got != "transaction_versions Null\ntransaction_versions_mv MaterializedView\ntransactions_by_time ReplacingMergeTree" {
+		t.Errorf("tables after migration 8:\n%s", got)
+	}
+	db.Exec(t, "INSERT INTO "+db.Name+".transaction_versions (txn_id, version, txn_time, outcome, amount_minor, currency)"+
+		" SELECT 't1', 2, toDateTime('2026-03-01 10:10:00', 'UTC'), 'settled', 500, 'EUR'")
+	got := db.Lines(t, "SELECT concat(toString(outcome), ' ', toString(version)) FROM "+
+		chschema.ByTimeSource(db.Name, "txn_hour GLOBAL IN "+chschema.FactHours(db.Name)+" AND txn_id = ?"), "t1", "t1")
+	if got != "settled 2" {
+		t.Errorf("t1 found by its facts' hours: %q, want the version written after the migration", got)
 	}
 }
 
@@ -241,8 +273,13 @@ func TestMigrateConcurrently(t *testing.T) {
 func TestInsertEveryTable(t *testing.T) {
 	db := chtest.Migrated(t)
 	ctx := t.Context()
-	for _, tb := range chschema.Tables() {
-		before := db.Count(t, "SELECT count() FROM "+db.Name+"."+tb.Name) // schema_migrations has v1
+	for _, tb := range append(chschema.Tables(), chschema.Transactions) {
+		// A Null table's rows arrive through its view.
+		stored := db.Name + "." + tb.Name
+		if tb.Null {
+			stored = db.Name + "." + chschema.TransactionsByTime.Name + " WHERE deleted = 0"
+		}
+		before := db.Count(t, "SELECT count() FROM "+stored) // schema_migrations has v1
 		batch, err := db.Conn.PrepareBatch(ctx, tb.InsertSQL(db.Name))
 		if err != nil {
 			t.Fatalf("%s: prepare: %v", tb.Name, err)
@@ -255,7 +292,7 @@ func TestInsertEveryTable(t *testing.T) {
 		if err := batch.Send(); err != nil {
 			t.Fatalf("%s: send: %v", tb.Name, err)
 		}
-		if n := db.Count(t, "SELECT count() FROM "+db.Name+"."+tb.Name) - before; n != 3 {
+		if n := db.Count(t, "SELECT count() FROM "+stored) - before; n != 3 {
 			t.Errorf("%s: %d rows arrived, want 3", tb.Name, n)
 		}
 	}
@@ -263,8 +300,8 @@ func TestInsertEveryTable(t *testing.T) {
 	if n := db.Count(t, "SELECT count() FROM "+db.Name+".spans ARRAY JOIN attributes WHERE attributes.key != ''"); n != 6 {
 		t.Errorf("spans carry %d attributes, want 6", n)
 	}
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".transactions WHERE has(data_issues, 'data_issues-1')"); n != 1 {
-		t.Errorf("transactions: array column round trip found %d rows", n)
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".transactions_by_time WHERE deleted = 0 AND has(data_issues, 'data_issues-1')"); n != 1 {
+		t.Errorf("transaction_versions: array column round trip found %d rows", n)
 	}
 	// The view copies each transaction to its own hour (03:00, from
 	// txn_time) and leaves a tombstone at its other fact hour (05:00).
@@ -333,16 +370,16 @@ func TestAddColumnIfMissing(t *testing.T) {
 	ctx := t.Context()
 	c := chschema.Column{Name: "extra_note", Type: "String", LowCard: true}
 	for i, want := range []bool{true, false} {
-		added, err := chschema.AddColumnIfMissing(ctx, db.Conn, db.Name, d, chschema.Transactions, c, "txn_id")
+		added, err := chschema.AddColumnIfMissing(ctx, db.Conn, db.Name, d, chschema.TransactionsByTime, c, "txn_id")
 		if err != nil || added != want {
 			t.Fatalf("call %d: added %v, %v; want %v", i+1, added, err, want)
 		}
 	}
-	names, _ := columnsOf(t, db, chschema.Transactions.Name)
+	names, _ := columnsOf(t, db, chschema.TransactionsByTime.Name)
 	if len(names) < 2 || names[1] != "extra_note" {
 		t.Errorf("column not placed after txn_id: %v", names)
 	}
-	if ok, err := chschema.ColumnExists(ctx, db.Conn, db.Name, "transactions", "no_such_column"); err != nil || ok {
+	if ok, err := chschema.ColumnExists(ctx, db.Conn, db.Name, chschema.TransactionsByTime.Name, "no_such_column"); err != nil || ok {
 		t.Errorf("ColumnExists(no_such_column) = %v, %v", ok, err)
 	}
 }

@@ -38,6 +38,7 @@ func AllMigrations() []Migration {
 		{Version: 5, Name: "recent facts by arrival day", Statements: v5, Once: v5Fill},
 		{Version: 6, Name: "recent fact counts by transaction and stamp", Statements: v6, Once: v6Fill},
 		{Version: 7, Name: "drop txn_traces (its pairs are in payment_facts)", Statements: v7},
+		{Version: 8, Name: "transactions stored once, in transactions_by_time (transaction_versions is a Null table feeding it)", Statements: v8},
 	}
 }
 

@@ -55,6 +55,9 @@ type Table struct {
 	// Sum, when set, makes the table a SummingMergeTree of that column
 	// instead of a ReplacingMergeTree of Version (RecentFactCounts).
 	Sum string
+	// Null makes the table a Null engine: it stores nothing, and exists for
+	// the materialized views that read its inserts (Transactions).
+	Null bool
 }
 
 // Columns are the names to insert into, in order, with Nested columns
@@ -121,6 +124,9 @@ func (t Table) createSQLAt(db string, d Dialect, at uint32) []string {
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.%s%s\n(\n", db, local, d.onCluster())
 	var lines []string
 	for _, c := range t.ColumnDefs {
+		if t.Null {
+			c.Codec = "" // nothing is stored to compress
+		}
 		if at == 0 || c.Since <= at {
 			lines = append(lines, c.ddl(d)...)
 		}
@@ -131,6 +137,10 @@ func (t Table) createSQLAt(db string, d Dialect, at uint32) []string {
 		}
 	}
 	b.WriteString("    " + strings.Join(lines, ",\n    ") + "\n)\n")
+	if t.Null {
+		b.WriteString("ENGINE = Null")
+		return t.withDistributed(db, d, b.String())
+	}
 	fmt.Fprintf(&b, "ENGINE = %s\n", t.engine(db, d))
 	if t.PartitionBy != "" {
 		fmt.Fprintf(&b, "PARTITION BY %s\n", t.PartitionBy)
@@ -143,8 +153,14 @@ func (t Table) createSQLAt(db string, d Dialect, at uint32) []string {
 		fmt.Fprintf(&b, "TTL %s + INTERVAL %d DAY\n", t.TTLColumn, d.RetentionDays)
 	}
 	b.WriteString("SETTINGS index_granularity = 8192")
-	out := []string{b.String()}
-	if local != t.Name {
+	return t.withDistributed(db, d, b.String())
+}
+
+// withDistributed follows the statement creating t's local table with the
+// Distributed table in front of it, in cluster mode.
+func (t Table) withDistributed(db string, d Dialect, create string) []string {
+	out := []string{create}
+	if local := t.LocalName(d); local != t.Name {
 		out = append(out, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s\nENGINE = Distributed(%s, %s, %s, %s)",
 			db, t.Name, d.onCluster(), db, local, d.Cluster, db, local, t.ShardKey))
 	}

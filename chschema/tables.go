@@ -147,10 +147,23 @@ var BatchCloses = Table{
 	ShardKey:    "cityHash64(terminal_id)",
 }
 
-// Transactions has one logical row per pos.txn.id; the highest version wins.
+// Transactions is where a transaction's versions are written: assembly, the
+// settlement sweep and the generators insert here, one row per version. It is
+// a Null table: it stores nothing, and the materialized view ByTimeView files
+// every row into TransactionsByTime, which holds the transactions (the
+// highest version wins). Until migration 8 the versions were also kept in a
+// table ordered by txn_id (transactionsV1), a second copy to write and merge
+// for every collector batch.
 var Transactions = Table{
-	Name: "transactions",
-	ColumnDefs: []Column{
+	Name:       "transaction_versions",
+	ColumnDefs: transactionColumns(),
+	Null:       true,
+	ShardKey:   "cityHash64(txn_id)",
+}
+
+// transactionColumns are a transaction version's columns.
+func transactionColumns() []Column {
+	return []Column{
 		str("txn_id"),
 		col("version", "UInt64"),
 		col("txn_time", dateTimeUTC),
@@ -192,16 +205,11 @@ var Transactions = Table{
 		// these hours; transactions_by_time hides those stale copies.
 		{Name: "fact_hours", Type: "Array(" + dateTimeUTC + ")", Codec: zstd, Since: 3},
 		col("assembled_at", dateTimeUTC),
-	},
-	Version:     "version",
-	PartitionBy: "toYYYYMM(txn_time)",
-	OrderBy:     "txn_id",
-	TTLColumn:   "txn_time",
-	ShardKey:    "cityHash64(txn_id)",
+	}
 }
 
 // Tables lists the tables migration 1 created that the schema still has, in
 // creation order.
 func Tables() []Table {
-	return []Table{Migrations, Spans, PaymentFacts, BatchCloses, Transactions}
+	return []Table{Migrations, Spans, PaymentFacts, BatchCloses}
 }

@@ -11,10 +11,11 @@ import (
 	"github.com/settlewatch/settlewatch/chconn"
 )
 
-// TransactionsByTime is the transactions table ordered by hour: what the
-// rollups and the raw time-range questions read, so that a window costs what
-// the window holds rather than its whole month (transactions is ordered by
-// txn_id for lookups).
+// TransactionsByTime holds the transactions, ordered by hour: the rollups and
+// the raw time-range questions read a window at the cost of what the window
+// holds, and a lookup by id reads the hours of the transaction's facts
+// (payment_facts is ordered by txn_id), with txn_id, the key's second column,
+// narrowing each hour to a granule.
 //
 // A transaction's time can move between versions (assembled first from a
 // settlement span alone, then from its root span), and ReplacingMergeTree
@@ -22,10 +23,10 @@ import (
 // version is written at its own hour (deleted = 0) and, as a tombstone
 // (deleted = 1), at every other hour one of its facts has: txn_time is always
 // a fact's time, so those are all the hours an older version can sit at, and
-// the newer tombstone outranks it there. Readers filter FINAL by txn_hour only
-// (the key) and drop deleted rows after FINAL. The rows are written by the
-// materialized view TransactionsByTimeView from every insert into
-// transactions, whoever makes it.
+// the newer tombstone outranks it there. Readers filter FINAL by the key's
+// columns only and drop deleted rows after FINAL. The rows are written by the
+// materialized view ByTimeView from every insert into Transactions, whoever
+// makes it.
 var TransactionsByTime = Table{
 	Name:        "transactions_by_time",
 	ColumnDefs:  byTimeColumns(),
@@ -38,15 +39,24 @@ var TransactionsByTime = Table{
 
 // All lists every table of the schema, in creation order.
 func All() []Table {
-	return append(append(Tables(), AnalyticsTables()...), TransactionsByTime, RecentFacts, RecentFactCounts)
+	return append(append(Tables(), AnalyticsTables()...), TransactionsByTime, RecentFacts, RecentFactCounts, Transactions)
 }
 
-// ByTimeSource is a FROM source of the live transactions whose hour matches
-// keyCond, a condition on txn_hour only (the sorting key's prefix: a
+// ByTimeSource is a FROM source of the live transactions whose key matches
+// keyCond, a condition on txn_hour and txn_id only (the sorting key: a
 // condition on any other column could be applied before FINAL collapses the
 // versions). db must be a validated name.
 func ByTimeSource(db, keyCond string) string {
 	return "(SELECT * FROM (SELECT * FROM " + quote(db) + "." + quote(TransactionsByTime.Name) + " FINAL WHERE " + keyCond + ") WHERE deleted = 0)"
+}
+
+// FactHours is a set of the hours of one transaction's facts, for
+// `txn_hour GLOBAL IN`: the hours TransactionsByTime can hold its rows at.
+// Its one argument is the transaction id. payment_facts is ordered by txn_id,
+// so the set costs a granule per part; GLOBAL makes it once, on the server
+// that was asked, when both tables are Distributed.
+func FactHours(db string) string {
+	return "(SELECT DISTINCT toStartOfHour(start_time) FROM " + quote(db) + "." + quote(PaymentFacts.Name) + " WHERE txn_id = ?)"
 }
 
 func byTimeColumns() []Column {
@@ -60,15 +70,20 @@ func byTimeColumns() []Column {
 	return append(out, col("txn_hour", dateTimeUTC), col("deleted", "UInt8"))
 }
 
-// ByTimeView is the materialized view that feeds TransactionsByTime.
-const ByTimeView = "transactions_by_time_mv"
+// ByTimeView is the materialized view that feeds TransactionsByTime from
+// Transactions.
+const ByTimeView = "transaction_versions_mv"
 
-// byTimeViewSQL creates the view: one row per distinct hour of the row's own
-// time and its fact_hours, deleted unless it is the row's own hour.
-func byTimeViewSQL(db string, d Dialect) string {
+// byTimeViewV4 fed TransactionsByTime from transactionsV1 until migration 8.
+const byTimeViewV4 = "transactions_by_time_mv"
+
+// byTimeViewSQL creates view, from inserts into src: one row per distinct
+// hour of the row's own time and its fact_hours, deleted unless it is the
+// row's own hour.
+func byTimeViewSQL(db string, d Dialect, view string, src Table) string {
 	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s\nARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h",
-		db, ByTimeView, d.onCluster(), db, TransactionsByTime.LocalName(d),
-		byTimeSelect("h AS txn_hour", "toUInt8(h != toStartOfHour(txn_time)) AS deleted"), db, Transactions.LocalName(d))
+		db, view, d.onCluster(), db, TransactionsByTime.LocalName(d),
+		byTimeSelect("h AS txn_hour", "toUInt8(h != toStartOfHour(txn_time)) AS deleted"), db, src.LocalName(d))
 }
 
 // byTimeSelect lists TransactionsByTime's columns taken from transactions,
@@ -92,9 +107,9 @@ func noStatements(string, Dialect) []string { return nil }
 
 // v3 adds transactions.fact_hours to databases created before it.
 func v3(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
-	for _, c := range Transactions.ColumnDefs {
+	for _, c := range transactionsV1.ColumnDefs {
 		if c.Since == 3 {
-			if _, err := AddColumnIfMissing(ctx, conn, db, d, Transactions, c, "data_issues"); err != nil {
+			if _, err := AddColumnIfMissing(ctx, conn, db, d, transactionsV1, c, "data_issues"); err != nil {
 				return err
 			}
 		}
@@ -103,7 +118,7 @@ func v3(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
 }
 
 func v4(db string, d Dialect) []string {
-	return append(TransactionsByTime.createSQL(db, d), byTimeViewSQL(db, d))
+	return append(TransactionsByTime.createSQL(db, d), byTimeViewSQL(db, d, byTimeViewV4, transactionsV1))
 }
 
 // v4Fill copies the transactions stored before the view existed (their
@@ -113,9 +128,9 @@ func v4(db string, d Dialect) []string {
 func v4Fill(ctx context.Context, conn driver.Conn, db string, _ Dialect) error {
 	qctx, cancel := chconn.WithQuerySettings(ctx, time.Hour)
 	defer cancel()
-	q := TransactionsByTime.InsertSQL(db) + " SELECT " + byTimeSelect("toStartOfHour(txn_time)", "toUInt8(0)") + " FROM " + db + "." + Transactions.Name + " FINAL"
+	q := TransactionsByTime.InsertSQL(db) + " SELECT " + byTimeSelect("toStartOfHour(txn_time)", "toUInt8(0)") + " FROM " + db + "." + transactionsV1.Name + " FINAL"
 	if err := conn.Exec(qctx, q); err != nil {
-		return fmt.Errorf("copy transactions into %s: %w", TransactionsByTime.Name, err)
+		return fmt.Errorf("copy %s into %s: %w", transactionsV1.Name, TransactionsByTime.Name, err)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/settlewatch/settlewatch/chbatch"
 	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/chtest"
 	"github.com/settlewatch/settlewatch/collector/distribution"
 	"github.com/settlewatch/settlewatch/domain"
 	"github.com/settlewatch/settlewatch/simulator"
@@ -92,7 +93,7 @@ func TestClusterMode(t *testing.T) {
 	}{{r1, c1}, {r2, c2}} {
 		waitCount(t, c.r.name+" spans_local", c.conn, uint64(resA.Spans), "SELECT uniqExact(trace_id, span_id) FROM spans_local")
 	}
-	waitCount(t, "transactions via Distributed on "+r1.name, c1, uint64(len(resA.Truth)), "SELECT count() FROM transactions FINAL")
+	waitCount(t, "transactions via Distributed on "+r1.name, c1, uint64(len(resA.Truth)), "SELECT count() FROM "+chtest.Txns)
 	t.Logf("day A: %d transactions, %d spans on both replicas (%s)", len(resA.Truth), resA.Spans, since(began))
 
 	// 3. Replica 1 down: the next day lands on replica 2 alone.
@@ -117,7 +118,7 @@ func TestClusterMode(t *testing.T) {
 	spans := uint64(resA.Spans + resB.Spans)
 	txns := uint64(len(resA.Truth) + len(resB.Truth))
 	waitCount(t, r2.name+" spans_local while "+r1.name+" is down", c2, spans, "SELECT uniqExact(trace_id, span_id) FROM spans_local")
-	waitCount(t, "transactions via Distributed on "+r2.name, c2, txns, "SELECT count() FROM transactions FINAL")
+	waitCount(t, "transactions via Distributed on "+r2.name, c2, txns, "SELECT count() FROM "+chtest.Txns)
 	t.Logf("day B: %d transactions, %d spans on %s alone, %s after the stop", len(resB.Truth), resB.Spans, r2.name, since(stopped))
 
 	restarted := time.Now()
@@ -278,9 +279,13 @@ func checkEngines(t *testing.T, r *replica, d chschema.Dialect) {
 	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree", chschema.ByTimeView: "MaterializedView",
 		chschema.RecentFactsView: "MaterializedView", chschema.RecentFactCountsView: "MaterializedView"}
 	for _, tb := range chschema.All() {
-		wantEngines[tb.LocalName(d)] = "ReplicatedReplacingMergeTree"
-		if tb.Sum != "" {
+		switch {
+		case tb.Null:
+			wantEngines[tb.LocalName(d)] = "Null"
+		case tb.Sum != "":
 			wantEngines[tb.LocalName(d)] = "ReplicatedSummingMergeTree"
+		default:
+			wantEngines[tb.LocalName(d)] = "ReplicatedReplacingMergeTree"
 		}
 		if tb.LocalName(d) != tb.Name {
 			wantEngines[tb.Name] = "Distributed"
@@ -461,15 +466,14 @@ func fingerprint(conn driver.Conn, local, key string) (string, error) {
 }
 
 // waitSameRows waits until both replicas hold the same keys in every table
-// the collector writes (by span id; transactions by id and version).
+// the collector writes (by span id; transactions by hour, id and version).
 func waitSameRows(t *testing.T, c1, c2 driver.Conn) {
 	t.Helper()
 	tables := map[string]string{
 		"spans_local":         "trace_id, span_id",
 		"payment_facts_local": "trace_id, span_id",
 		"batch_closes_local":  "terminal_id, batch_number, span_id",
-		"transactions_local":  "txn_id, version",
-		// written by the view on each replica's transactions_local
+		// written by the view on each replica's transaction_versions_local
 		"transactions_by_time_local": "txn_hour, txn_id, version, deleted",
 	}
 	deadline := time.Now().Add(landTimeout)
@@ -493,7 +497,7 @@ func waitSameRows(t *testing.T, c1, c2 driver.Conn) {
 func stored(conn driver.Conn) (map[string]want, error) {
 	ctx, cancel := chconn.WithQuerySettings(context.Background(), time.Minute)
 	defer cancel()
-	rows, err := conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM transactions FINAL")
+	rows, err := conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM "+chtest.Txns)
 	if err != nil {
 		return nil, err
 	}

@@ -51,20 +51,21 @@ func (e *Env) newestVersion(ctx context.Context, t chschema.Table, cond string, 
 	return newest, nil
 }
 
-// DataTime is how far the data has got: the newest assembled_at in the
-// transactions table (the collectors' clocks when they assemble at ingest),
+// DataTime is how far the data has got: the newest assembled_at among the
+// transactions (the collectors' clocks when they assemble at ingest),
 // zero when there is none. Jobs use it instead of the daemon's clock where a
 // clock that jumped would change a result: where new data must be looked
 // for (rollup), what counts as overdue (sweep), which buckets are evaluated
 // (incidents, timeouts). Only transactions of the last 60 days by the
-// clock are read (the table is partitioned by month).
+// clock are read (the table is partitioned by month). Tombstones count too:
+// one carries the assembled_at of the version that made it.
 func (e *Env) DataTime(ctx context.Context) (time.Time, error) {
 	qctx, cancel := e.Ctx(ctx)
 	defer cancel()
 	var n uint64
 	var at time.Time
-	err := e.Conn.QueryRow(qctx, "SELECT count(), max(assembled_at) FROM "+e.Table(chschema.Transactions.Name)+
-		" WHERE txn_time >= toDateTime(?)", max(e.NowUTC().Add(-60*24*time.Hour).Unix(), 0)).Scan(&n, &at)
+	err := e.Conn.QueryRow(qctx, "SELECT count(), max(assembled_at) FROM "+e.Table(chschema.TransactionsByTime.Name)+
+		" WHERE txn_hour >= toDateTime(?)", max(e.NowUTC().Add(-60*24*time.Hour).Truncate(time.Hour).Unix(), 0)).Scan(&n, &at)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read the newest assembled_at: %w", err)
 	}

@@ -365,12 +365,16 @@ func TestBadQuestionsAreRefusedBeforeSQL(t *testing.T) {
 
 // A transaction whose time moved across a month boundary between versions
 // (first assembled from its settlement alone) keeps a stale row in the old
-// month's partition, which FINAL cannot merge away: the lookup takes the
-// newest version, and raw questions over the old month do not count it.
+// month's partition, which its newer version's tombstone hides: the lookup
+// finds the newest version among its facts' hours, and raw questions over the
+// old month do not count it.
 func TestMovedTransactionCountsOnceAtItsNewestTime(t *testing.T) {
 	db := chtest.Migrated(t)
 	ctx := t.Context()
-	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, cause, amount_minor, currency, fact_hours)"+
+	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, name, start_time)"+
+		" SELECT 'MOVED-1', toFixedString('TRACE-MOVED-0001', 16), toFixedString('SETTLE01', 8), 'pos.settlement', toDateTime('2026-03-31 23:50:00', 'UTC') UNION ALL"+
+		" SELECT 'MOVED-1', toFixedString('TRACE-MOVED-0002', 16), toFixedString('ROOT0001', 8), 'pos.transaction', toDateTime('2026-04-01 00:10:00', 'UTC')")
+	db.Exec(t, "INSERT INTO "+db.Name+".transaction_versions (txn_id, version, txn_time, outcome, cause, amount_minor, currency, fact_hours)"+
 		" SELECT 'MOVED-1', 1, toDateTime('2026-03-31 23:50:00', 'UTC'), 'declined', 'account', 900, 'CNY', [toDateTime('2026-03-31 23:00:00', 'UTC')] UNION ALL"+
 		" SELECT 'MOVED-1', 2, toDateTime('2026-04-01 00:10:00', 'UTC'), 'declined', 'card', 900, 'CNY',"+
 		" [toDateTime('2026-03-31 23:00:00', 'UTC'), toDateTime('2026-04-01 00:00:00', 'UTC')]")

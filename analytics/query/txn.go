@@ -97,10 +97,11 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	var primary string
 	rows, err := q.Conn.Query(qctx, "SELECT txn_id, toString(outcome), toString(cause), toString(cause_class), cause_source, cause_code, response_code,"+
 		" response_source, error_type, amount_minor, currency, txn_type, txn_time, gateway_id, merchant_id, terminal_id, batch_number,"+
-		" settlement_status, data_issues, trace_id FROM "+q.table(chschema.Transactions.Name)+
-		// FINAL collapses versions within a partition only: a row whose time
-		// moved to another month keeps a stale copy there, so take the newest.
-		" FINAL WHERE txn_id = ? ORDER BY version DESC LIMIT 1", id)
+		" settlement_status, data_issues, trace_id FROM "+
+		// The row sits at one of the hours of its facts; a row older than a
+		// tombstone at its hour is hidden, so at most one is live.
+		chschema.ByTimeSource(q.DB, "txn_hour GLOBAL IN "+chschema.FactHours(q.DB)+" AND txn_id = ?")+
+		" ORDER BY version DESC LIMIT 1", id, id)
 	if err != nil {
 		return s, fmt.Errorf("txn: %w", err)
 	}

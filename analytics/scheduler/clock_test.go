@@ -137,13 +137,13 @@ const (
 	qLatency = "SELECT concat(toString(bucket), '|', gateway_id), concat(toString(requests), '|', toString(timeouts), '|', toString(latency_hist)) FROM auth_latency FINAL WHERE requests > 0"
 	qAdvice  = "SELECT concat(toString(day), '|', gateway_id), concat(toString(requests), '|', toString(observed_timeouts), '|', toString(p99_ms), '|', toString(would_timeout), '|'," +
 		" toString(recommended_ms), '|', summary) FROM timeout_advice FINAL"
-	qTxns  = "SELECT txn_id, concat(toString(outcome), '|', toString(cause), '|', toString(version), '|', toString(amount_minor), '|', toString(txn_time)) FROM transactions FINAL"
+	qTxns  = "SELECT txn_id, concat(toString(outcome), '|', toString(cause), '|', toString(version), '|', toString(amount_minor), '|', toString(txn_time)) FROM " + chtest.Txns
 	qAging = "SELECT concat(dimension, '|', value, '|', toString(cause), '|', age_bucket, '|', currency), concat(toString(transactions), '|', toString(amount_minor))" +
 		" FROM unsettled_aging FINAL WHERE as_of = toDateTime(?) AND transactions > 0"
 	// qTruth counts the final transactions per hour, cause and currency:
 	// what the hour rows of the total must say.
 	qTruth = "SELECT concat(toString(toStartOfHour(txn_time)), '|', toString(cause), '|', currency), concat(toString(count()), '|', toString(sum(amount_minor)))" +
-		" FROM transactions FINAL GROUP BY toStartOfHour(txn_time), cause, currency"
+		" FROM " + chtest.Txns + " GROUP BY toStartOfHour(txn_time), cause, currency"
 	qHourAll = "SELECT concat(toString(bucket), '|', toString(cause), '|', currency), concat(toString(sum(transactions)), '|', toString(sum(amount_minor)))" +
 		" FROM rollups FINAL WHERE granularity = 3600 AND dimension = 'all' GROUP BY bucket, cause, currency HAVING sum(transactions) > 0"
 )
@@ -249,14 +249,14 @@ func TestClockJumpsGiveTheResultsOfACleanRun(t *testing.T) {
 		clean.tick(t, s.at)
 		jumped.tick(t, s.at.Add(s.offset))
 		// No run may declare a sale unsettled before its deadline by the data.
-		if n := jumped.db.Count(t, "SELECT count() FROM transactions FINAL WHERE outcome = 'unsettled' AND txn_time > toDateTime(?)",
+		if n := jumped.db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE outcome = 'unsettled' AND txn_time > toDateTime(?)",
 			s.at.Add(-domain.DefaultSettlementWindow).Unix()); n != 0 {
 			t.Errorf("%s: %d sales unsettled before their settlement window passed", s.name, n)
 		}
 	}
 
 	// The clean run did what the scenario is about.
-	if n := clean.db.Count(t, "SELECT count() FROM transactions FINAL WHERE outcome = 'unsettled'"); n < uint64(pending)/2 {
+	if n := clean.db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE outcome = 'unsettled'"); n < uint64(pending)/2 {
 		t.Errorf("the clean run left %d of %d Sunday sales unsettled", n, pending)
 	}
 	if n := clean.db.Count(t, "SELECT count() FROM incidents FINAL WHERE cause = 'gateway' AND status = 'closed'"); n == 0 {

@@ -37,7 +37,7 @@ func traffic(t *testing.T, db *chtest.DB, id string, at time.Time) {
 
 func outcomes(t *testing.T, db *chtest.DB) map[string]string {
 	t.Helper()
-	rows, err := db.Conn.Query(context.Background(), "SELECT txn_id, concat(toString(outcome), '/', toString(cause)) FROM transactions FINAL")
+	rows, err := db.Conn.Query(context.Background(), "SELECT txn_id, concat(toString(outcome), '/', toString(cause)) FROM "+chtest.Txns)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,7 +167,7 @@ func run() error {
 	// first row counted only the terminal's).
 	txns := uint64(total / loadgen.SpansPerTxn)
 	if err := waitCount(ctx, conn, start, "transactions assembled with all their spans", txns,
-		"SELECT %s FROM `"+db+"`.transactions WHERE assembled_at >= toDateTime(?)", "countIf(span_count >= ?)", "uniqExactIf(txn_id, span_count >= ?)",
+		"SELECT %s FROM `"+db+"`.transactions_by_time WHERE deleted = 0 AND assembled_at >= toDateTime(?)", "countIf(span_count >= ?)", "uniqExactIf(txn_id, span_count >= ?)",
 		uint32(loadgen.SpansPerTxn), start.Unix()); err != nil {
 		return err
 	}
@@ -354,9 +354,10 @@ func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what stri
 // bare driver into a fresh database of the same schema (so its views run):
 // the exporter's rows of spans, payment_facts and batch_closes
 // converted from the same requests, in INSERTs of rawSliceRows rows, and the
-// assembled transactions copied from the run's database on the server
-// (INSERT … SELECT: their classification is the pipeline's, not the
-// driver's). It returns the report's lines.
+// rows of the assembled transactions (their versions and tombstones) copied
+// from the run's database on the server (INSERT … SELECT: their
+// classification is the pipeline's, not the driver's). It returns the
+// report's lines.
 func rawEveryTable(ctx context.Context, conn driver.Conn, s chconn.Settings, db string, tables []clickhouseexporter.TableRows, spans int, e2eRate float64) (string, error) {
 	raw := db + "_raw"
 	if err := conn.Exec(ctx, "CREATE DATABASE `"+raw+"`"); err != nil {
@@ -380,9 +381,9 @@ func rawEveryTable(ctx context.Context, conn driver.Conn, s chconn.Settings, db 
 		}
 		inserts += n
 	}
-	txnCols := strings.Join(chschema.Transactions.Columns(), ", ")
-	if err := conn.Exec(ctx, "INSERT INTO `"+raw+"`.transactions ("+txnCols+") SELECT "+txnCols+" FROM `"+db+"`.transactions"); err != nil {
-		return "", fmt.Errorf("raw-all: transactions: %w", err)
+	byTime := chschema.TransactionsByTime
+	if err := conn.Exec(ctx, byTime.InsertSQL(raw)+" SELECT "+strings.Join(byTime.Columns(), ", ")+" FROM `"+db+"`."+byTime.Name); err != nil {
+		return "", fmt.Errorf("raw-all: %s: %w", byTime.Name, err)
 	}
 	dur := time.Since(start)
 	rate := float64(spans) / dur.Seconds()

@@ -83,7 +83,7 @@ func TestRetryResumesFromKeptRows(t *testing.T) {
 	if got := db.Count(t, "SELECT count() FROM spans"); got != uint64(spans) {
 		t.Errorf("spans (recreated, written by the retry): %d rows, want %d", got, spans)
 	}
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL"); got != 400 {
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns); got != 400 {
 		t.Errorf("transactions assembled: %d, want 400", got)
 	}
 	if got := db.Count(t, "SELECT uniqExact(ingested_ns) FROM (SELECT ingested_ns FROM spans UNION ALL SELECT ingested_ns FROM payment_facts)"); got != 1 {

@@ -70,7 +70,7 @@ func TestBadInputIsStoredCountedAndNeverFatal(t *testing.T) {
 		"BAD-FUTURE": {"approved", "none"},
 	})
 	waitFor(t, db, 7, "SELECT count() FROM spans")
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'BAD-AMOUNT' AND has(data_issues, 'amount_not_integer') AND amount_minor = 0"); got != 1 {
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'BAD-AMOUNT' AND has(data_issues, 'amount_not_integer') AND amount_minor = 0"); got != 1 {
 		t.Error("float amount not flagged on the transaction")
 	}
 	if got := db.Count(t, "SELECT count() FROM spans WHERE name = 'pos.card.read' AND has(attributes.value, 'caf\uFFFD \uFFFD') AND status_message = 'bad \uFFFD bytes'"); got != 1 {
@@ -79,7 +79,7 @@ func TestBadInputIsStoredCountedAndNeverFatal(t *testing.T) {
 	if got := db.Count(t, "SELECT max(length(v)) FROM spans ARRAY JOIN attributes.value AS v"); got > 70000 {
 		t.Errorf("a %d-byte value was stored; the cap is 64 KiB", got)
 	}
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'BAD-1970' AND txn_time = toDateTime(0)"); got != 1 {
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'BAD-1970' AND txn_time = toDateTime(0)"); got != 1 {
 		t.Error("1970 transaction not stored as sent")
 	}
 

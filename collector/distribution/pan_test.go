@@ -167,7 +167,7 @@ func injectPANs(t *testing.T, rounds int) {
 		rc.sendGRPC(t, part)
 	}
 	waitFor(t, db, uint64(2*len(pans)), "SELECT count() FROM spans")
-	waitFor(t, db, uint64(len(pans)), "SELECT count() FROM transactions FINAL")
+	waitFor(t, db, uint64(len(pans)), "SELECT count() FROM "+chtest.Txns)
 
 	stored := storedStrings(t, db)
 	checked := 0

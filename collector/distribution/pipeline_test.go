@@ -39,7 +39,7 @@ func stored(t *testing.T, db *chtest.DB) map[string]want {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rows, err := db.Conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM transactions FINAL")
+	rows, err := db.Conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM "+chtest.Txns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 	if got := db.Count(t, "SELECT uniqExact(span_id) FROM spans"); got != uint64(len(ids)) {
 		t.Errorf("distinct stored spans %d, sent %d", got, len(ids))
 	}
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL"); got != uint64(len(exp)) {
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns); got != uint64(len(exp)) {
 		t.Errorf("transactions %d, want %d", got, len(exp))
 	}
 	// Facts: every span with a pos.txn.id or a failure (batch closes go to their own table).
@@ -193,13 +193,13 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 		t.Errorf("A-SETTLED traces %d, want 2", got)
 	}
 	// Money and dimensions carried through, integer minor units.
-	if got := db.Count(t, "SELECT toUInt64(sum(amount_minor)) FROM transactions FINAL WHERE txn_id IN ('A-SETTLED', 'A-REJ95')"); got != 1400 {
+	if got := db.Count(t, "SELECT toUInt64(sum(amount_minor)) FROM "+chtest.Txns+" WHERE txn_id IN ('A-SETTLED', 'A-REJ95')"); got != 1400 {
 		t.Errorf("amounts %d, want 1400", got)
 	}
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'D-91-UNDER' AND issuer_id = 'iss-4' AND acquirer_id = 'acq-1' AND gateway_id = 'gw-1' AND terminal_id = 'T-100' AND region = 'east' AND cause_class = 'soft' AND response_code = '91'"); got != 1 {
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'D-91-UNDER' AND issuer_id = 'iss-4' AND acquirer_id = 'acq-1' AND gateway_id = 'gw-1' AND terminal_id = 'T-100' AND region = 'east' AND cause_class = 'soft' AND response_code = '91'"); got != 1 {
 		t.Error("D-91-UNDER lost dimensions from gateway spans")
 	}
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'D-5c' AND response_code = '5C' AND cause_class = 'hard'"); got != 1 {
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'D-5c' AND response_code = '5C' AND cause_class = 'hard'"); got != 1 {
 		t.Error("lower-case response code not normalised")
 	}
 }
@@ -249,8 +249,8 @@ func TestConcurrentPiecesAssembleCompletely(t *testing.T) {
 	}
 	waitOutcomes(t, db, exp)
 	// Five facts per transaction (root, card, host, authorize, issuer).
-	waitFor(t, db, n, "SELECT count() FROM transactions FINAL WHERE span_count = 5")
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE issuer_id = 'iss-4' AND terminal_id = 'T-100'"); got != n {
+	waitFor(t, db, n, "SELECT count() FROM "+chtest.Txns+" WHERE span_count = 5")
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE issuer_id = 'iss-4' AND terminal_id = 'T-100'"); got != n {
 		t.Errorf("%d of %d final rows have both terminal and gateway dimensions", got, n)
 	}
 }
@@ -275,10 +275,10 @@ func TestTransactionSpreadOverRequests(t *testing.T) {
 		gatewaySpans(gateway, a)
 	}
 	rc.sendGRPC(t, terminal)
-	waitFor(t, db, uint64(len(attempts)), "SELECT count() FROM transactions FINAL")
+	waitFor(t, db, uint64(len(attempts)), "SELECT count() FROM "+chtest.Txns)
 	rc.sendGRPC(t, gateway)
 	waitOutcomes(t, db, exp)
-	waitFor(t, db, uint64(len(attempts)), "SELECT count() FROM transactions FINAL WHERE span_count = 5")
+	waitFor(t, db, uint64(len(attempts)), "SELECT count() FROM "+chtest.Txns+" WHERE span_count = 5")
 	var m string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if m = rc.metrics(t); counter(m, "settlewatch_exporter_assembly_sources_total") >= 2*float64(len(attempts)) {
@@ -290,7 +290,7 @@ func TestTransactionSpreadOverRequests(t *testing.T) {
 		t.Errorf("assembled from memory %v, from ClickHouse %v; want %v each", mem, ch, n)
 	}
 	// Every span counted once: the version says five facts.
-	got := db.Lines(t, "SELECT concat(txn_id, ' ', toString(span_count), ' ', toString(amount_minor)) FROM transactions FINAL ORDER BY txn_id")
+	got := db.Lines(t, "SELECT concat(txn_id, ' ', toString(span_count), ' ', toString(amount_minor)) FROM "+chtest.Txns+" ORDER BY txn_id")
 	if want := "S-APPROVED 5 1200\nS-DECLINED 5 800\nS-FAILED 5 300"; got != want {
 		t.Errorf("rows:\n%s\nwant:\n%s", got, want)
 	}
@@ -312,7 +312,7 @@ func TestCollectorPrunesOldDaysOfRecentFacts(t *testing.T) {
 	td := ptrace.NewTraces()
 	terminalSpans(td, attempt{txn: "P-NEW", typ: "sale", code: "00", gatewayCode: "00", at: now.Add(-time.Minute), amount: 500, batch: "000001"})
 	rc.sendGRPC(t, td)
-	waitFor(t, db, 1, "SELECT count() FROM transactions FINAL WHERE txn_id = 'P-NEW'")
+	waitFor(t, db, 1, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'P-NEW'")
 	waitFor(t, db, 0, "SELECT count() FROM recent_facts WHERE txn_id = 'OLD-1'")
 	if n := db.Count(t, "SELECT count() FROM recent_facts WHERE txn_id = 'P-NEW'"); n == 0 {
 		t.Error("the new transaction's facts are not in recent_facts")

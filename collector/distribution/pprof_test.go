@@ -36,7 +36,7 @@ func TestPprofOverlay(t *testing.T) {
 	addSpan(spans, spanSpec{trace: "pprof-1", id: "pprof-1/root", name: "pos.transaction", start: time.Now().Add(-time.Minute), dur: time.Second,
 		attrs: map[string]any{"pos.txn.id": "PPROF-1", "pos.txn.type": "refund", "pos.response.code": "00", "pos.amount.minor": 100}})
 	rc.sendGRPC(t, td)
-	waitFor(t, db, 1, "SELECT count() FROM transactions FINAL WHERE txn_id = 'PPROF-1'")
+	waitFor(t, db, 1, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'PPROF-1'")
 	// pprof exposes the process's internals: the overlay's default is loopback.
 	overlay, err := os.ReadFile("../config.pprof.yaml")
 	if err != nil {

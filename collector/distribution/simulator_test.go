@@ -48,7 +48,7 @@ func TestSimulatedDayMatchesGroundTruth(t *testing.T) {
 		t.Fatalf("simulated %d transactions, %d spans dropped", len(res.Truth), res.Stats.SpansDropped)
 	}
 	waitFor(t, db, uint64(res.Spans), "SELECT count() FROM spans FINAL")
-	waitFor(t, db, uint64(len(res.Truth)), "SELECT count() FROM transactions FINAL")
+	waitFor(t, db, uint64(len(res.Truth)), "SELECT count() FROM "+chtest.Txns)
 
 	// Pending sales past the window become unsettled (the analytics daemon's job).
 	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Window: domain.DefaultSettlementWindow}
@@ -97,9 +97,9 @@ func TestSimulatedDayMatchesGroundTruth(t *testing.T) {
 		t.Errorf("scenario effects in the truth: %v", scenarioTxns)
 	}
 	for _, c := range []struct{ q string }{
-		{"SELECT count() FROM transactions FINAL WHERE outcome = 'unsettled' AND cause = 'network'"},
-		{"SELECT count() FROM transactions FINAL WHERE gateway_id = 'gw-2' AND cause IN ('gateway', 'timeout', 'system')"},
-		{"SELECT count() FROM transactions FINAL WHERE outcome = 'settled'"},
+		{"SELECT count() FROM " + chtest.Txns + " WHERE outcome = 'unsettled' AND cause = 'network'"},
+		{"SELECT count() FROM " + chtest.Txns + " WHERE gateway_id = 'gw-2' AND cause IN ('gateway', 'timeout', 'system')"},
+		{"SELECT count() FROM " + chtest.Txns + " WHERE outcome = 'settled'"},
 	} {
 		if db.Count(t, c.q) == 0 {
 			t.Errorf("nothing for %s", c.q)

@@ -46,9 +46,9 @@ func TestTelemetrygenTrafficLands(t *testing.T) {
 	waitFor(t, db, 100, "SELECT count() FROM spans FINAL")
 	// Spans are stored before the transaction is re-assembled: wait for the
 	// row that has seen them all.
-	waitFor(t, db, 100, "SELECT toUInt64(max(span_count)) FROM transactions WHERE txn_id = 'TG-1'")
+	waitFor(t, db, 100, "SELECT toUInt64(max(span_count)) FROM transactions_by_time WHERE deleted = 0 AND txn_id = 'TG-1'")
 	waitOutcomes(t, db, map[string]want{"TG-1": {"declined", "account"}})
-	if got := db.Count(t, "SELECT count() FROM transactions FINAL WHERE txn_id = 'TG-1' AND terminal_id = 'T-TG' AND merchant_id = 'M-TG' AND span_count = 100 AND has(data_issues, 'root_not_named_pos_transaction')"); got != 1 {
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'TG-1' AND terminal_id = 'T-TG' AND merchant_id = 'M-TG' AND span_count = 100 AND has(data_issues, 'root_not_named_pos_transaction')"); got != 1 {
 		t.Error("TG-1 lost its resource attributes, span count or data issue")
 	}
 }

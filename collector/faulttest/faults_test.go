@@ -75,8 +75,8 @@ func TestClickHouseOutageUnderLoadLosesNothing(t *testing.T) {
 	if got := count(t, conn, "SELECT count() FROM spans FINAL"); got != uint64(total) {
 		t.Errorf("spans FINAL %d, want %d", got, total)
 	}
-	waitCount(t, conn, "SELECT count() FROM transactions FINAL", txns, 2*time.Minute)
-	if got := count(t, conn, "SELECT countIf(span_count = 5) FROM transactions FINAL"); got != txns {
+	waitCount(t, conn, "SELECT count() FROM "+chtest.Txns, txns, 2*time.Minute)
+	if got := count(t, conn, "SELECT countIf(span_count = 5) FROM "+chtest.Txns); got != txns {
 		t.Errorf("%d of %d transactions saw all 5 spans", got, txns)
 	}
 	t.Logf("outage %s: %d spans all stored; drained %s after restart; during the outage collector RSS ≤ %.0f MiB, queue on disk ≤ %.1f MiB; raw rows incl. retried duplicates %d",
@@ -117,7 +117,7 @@ func TestSIGKILLUnderLoadLosesNoAcknowledgedSpan(t *testing.T) {
 	// The client re-sends only what was not acknowledged: every span of an
 	// acknowledged request must come from the queue the kill left behind.
 	waitCount(t, conn, "SELECT uniqExact(span_id) FROM spans", uint64(total), 5*time.Minute)
-	waitCount(t, conn, "SELECT count() FROM transactions FINAL", txns, 2*time.Minute)
+	waitCount(t, conn, "SELECT count() FROM "+chtest.Txns, txns, 2*time.Minute)
 }
 
 func TestDroppedTableIsRecreatedAndNothingIsLost(t *testing.T) {
@@ -142,7 +142,7 @@ func TestDroppedTableIsRecreatedAndNothingIsLost(t *testing.T) {
 	// the retried batch then lands.
 	waitCount(t, conn, "SELECT uniqExact(span_id) FROM spans", uint64(second), 2*time.Minute)
 	// The facts of the first batch were never lost: both batches' transactions.
-	waitCount(t, conn, "SELECT count() FROM transactions FINAL", 4_000, time.Minute)
+	waitCount(t, conn, "SELECT count() FROM "+chtest.Txns, 4_000, time.Minute)
 	m := col.metricsText(t)
 	if !strings.Contains(m, `settlewatch_exporter_write_failures_total{`) {
 		t.Error("the failed insert was not counted")

@@ -190,8 +190,8 @@ func checkAllStored(t *testing.T, conn driver.Conn, spans, txns int) time.Durati
 	if got := count(t, conn, "SELECT count() FROM spans FINAL"); got != uint64(spans) {
 		t.Errorf("spans FINAL %d, want %d", got, spans)
 	}
-	waitCount(t, conn, "SELECT count() FROM transactions FINAL", uint64(txns), 2*time.Minute)
-	if got := count(t, conn, "SELECT countIf(span_count = 5) FROM transactions FINAL"); got != uint64(txns) {
+	waitCount(t, conn, "SELECT count() FROM "+chtest.Txns, uint64(txns), 2*time.Minute)
+	if got := count(t, conn, "SELECT countIf(span_count = 5) FROM "+chtest.Txns); got != uint64(txns) {
 		t.Errorf("%d of %d transactions saw all 5 spans", got, txns)
 	}
 	return took
@@ -349,7 +349,7 @@ func TestClickHouseDiskFullUnderLoad(t *testing.T) {
 	if got := count(t, conn, "SELECT count() FROM spans FINAL"); got != uint64(first+second) {
 		t.Errorf("after a restart spans FINAL %d, want %d", got, first+second)
 	}
-	if got := count(t, conn, "SELECT countIf(span_count = 5) FROM transactions FINAL"); got != 2_000+txns {
+	if got := count(t, conn, "SELECT countIf(span_count = 5) FROM "+chtest.Txns); got != 2_000+txns {
 		t.Errorf("after a restart %d complete transactions, want %d", got, 2_000+txns)
 	}
 	if detached := detachedParts(t, data); len(detached) > 0 {

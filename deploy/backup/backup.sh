@@ -60,13 +60,19 @@ printf 'table\tpart_rows\tcount_at_backup\n' > "$out/counts.tsv"
 total=0
 while read -r t; do
   ch --format TSVRaw -q "SHOW CREATE TABLE \`$db\`.\`$t\`" > "$out/schema/$t.sql"
+  mkdir -p "$out/data/$t"
+  if [ "$(ch -q "SELECT engine FROM system.tables WHERE database = '$db' AND name = '$t'")" = Null ]; then
+    # Stores nothing (transaction_versions: its view writes transactions_by_time).
+    printf '%s\t0\t0\n' "$t" >> "$out/counts.tsv"
+    log "$t: Null table, schema only"
+    continue
+  fi
   name="${tag}_$t"
   # FREEZE WITH NAME (18.16+) puts hard links to every active part in shadow/<name>/…;
   # one name per table, so every part under it is this table's.
   ch -q "ALTER TABLE \`$db\`.\`$t\` FREEZE WITH NAME '$name'"
   seen=$(ch -q "SELECT count() FROM \`$db\`.\`$t\`")
   rows=0
-  mkdir -p "$out/data/$t"
   if [ -d "$chpath/shadow/$name" ]; then
     # 18.16: shadow/<name>/data/<db>/<t>/<part>; Atomic databases: shadow/<name>/store/<xxx>/<uuid>/<part>.
     while IFS= read -r sum; do

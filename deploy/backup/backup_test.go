@@ -125,7 +125,7 @@ func TestBackupAndRestoreIntoFreshServer(t *testing.T) {
 	if _, err := chschema.Migrate(ctx, connA, db, chschema.DialectFor(v, ""), nil); err != nil {
 		t.Fatal(err)
 	}
-	// Across a month boundary (transactions are partitioned by month), inserted
+	// Across a month boundary (transactions_by_time is partitioned by month), inserted
 	// in two loads so tables have several parts, with old versions FINAL hides.
 	day := time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC)
 	r := query.Range{From: day.Add(12 * time.Hour), To: day.Add(36 * time.Hour)}
@@ -146,7 +146,7 @@ func TestBackupAndRestoreIntoFreshServer(t *testing.T) {
 	for _, c := range wantCounts {
 		total += c
 	}
-	if wantCounts["transactions"] == 0 || wantCounts["payment_facts"] == 0 || wantCounts["schema_migrations"] == 0 {
+	if wantCounts["transactions_by_time"] == 0 || wantCounts["payment_facts"] == 0 || wantCounts["schema_migrations"] == 0 {
 		t.Fatalf("nothing to back up: %v", wantCounts)
 	}
 
@@ -178,13 +178,13 @@ func TestBackupAndRestoreIntoFreshServer(t *testing.T) {
 	if got := answers(t, connB, r); got != wantAnswers {
 		t.Errorf("analytics answers differ\nA: %s\nB: %s", wantAnswers, got)
 	}
-	t.Logf("RESULT: %d tables, %d rows (%d transactions rows, %d payment_facts rows); backup %s, restore+verify %s",
-		len(wantCounts), total, wantCounts["transactions"], wantCounts["payment_facts"], backupTook.Round(time.Millisecond), restoreTook.Round(time.Millisecond))
+	t.Logf("RESULT: %d tables, %d rows (%d transactions_by_time rows, %d payment_facts rows); backup %s, restore+verify %s",
+		len(wantCounts), total, wantCounts["transactions_by_time"], wantCounts["payment_facts"], backupTook.Round(time.Millisecond), restoreTook.Round(time.Millisecond))
 
 	// A backup that lost a part must not restore silently.
-	parts, _ := filepath.Glob(filepath.Join(dir, "data", "transactions", "*"))
+	parts, _ := filepath.Glob(filepath.Join(dir, "data", "transactions_by_time", "*"))
 	if len(parts) < 2 {
-		t.Fatalf("transactions backed up in %d parts, want several", len(parts))
+		t.Fatalf("transactions_by_time backed up in %d parts, want several", len(parts))
 	}
 	if err := os.RemoveAll(parts[0]); err != nil {
 		t.Fatal(err)
@@ -192,7 +192,7 @@ func TestBackupAndRestoreIntoFreshServer(t *testing.T) {
 	c, _ := server(t)
 	out, err := script(t, "restore.sh", c, "--from", dir)
 	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out, "MISMATCH transactions") {
-		t.Errorf("restore of a damaged backup: err %v, want exit status 3 naming transactions", err)
+	if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out, "MISMATCH transactions_by_time") {
+		t.Errorf("restore of a damaged backup: err %v, want exit status 3 naming transactions_by_time", err)
 	}
 }

@@ -47,6 +47,10 @@ while read -r t; do
   case "$create" in *LowCardinality*) extra=(--allow_experimental_low_cardinality_type=1) ;; esac
   # Plain CREATE: an existing table is an error, never merged into.
   ch "${extra[@]}" -q "$create"
+  if ! compgen -G "$from/data/$t/*/" > /dev/null; then
+    log "$t: no parts to attach"
+    continue
+  fi
 
   dir=$(ch -q "SELECT data_path FROM system.tables WHERE database = '$db' AND name = '$t'" 2>/dev/null || true)
   [ -n "$dir" ] || dir=$(ch -q "SELECT data_paths[1] FROM system.tables WHERE database = '$db' AND name = '$t'" 2>/dev/null || true)

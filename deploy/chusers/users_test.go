@@ -202,7 +202,7 @@ func TestSchemaOwnerMigrates(t *testing.T) {
 	if v != chschema.LatestVersion() {
 		t.Errorf("schema version %d after migrate as %s, want %d", v, owner, chschema.LatestVersion())
 	}
-	if n := count(t, conn, "SELECT count() FROM system.tables WHERE database = '"+db+"' AND name IN ('spans', 'transactions', 'rollups')"); n != 3 {
+	if n := count(t, conn, "SELECT count() FROM system.tables WHERE database = '"+db+"' AND name IN ('spans', 'transactions_by_time', 'rollups')"); n != 3 {
 		t.Errorf("%d of the 3 sample tables exist", n)
 	}
 }

@@ -78,7 +78,7 @@ echo "==> simulating $days days of POS traffic with incidents ($scenario)"
 
 echo "==> waiting for the collector to store everything"
 # Done when the exporter has sent every span the receiver accepted, its queue
-# is empty, and the transactions table stopped changing (assembly of late
+# is empty, and the transactions stopped changing (assembly of late
 # facts): a count that merely paused for a moment ended the wait too early
 # and the rollups below missed the last hours.
 metric() {
@@ -87,7 +87,7 @@ metric() {
 }
 prev=-1 stable=0
 for _ in $(seq 1 150); do
-  n=$(clickhouse-client --port "$ch_port" -q "SELECT count() FROM $SETTLEWATCH_CH_DATABASE.transactions" 2>/dev/null || echo 0)
+  n=$(clickhouse-client --port "$ch_port" -q "SELECT count() FROM $SETTLEWATCH_CH_DATABASE.transactions_by_time" 2>/dev/null || echo 0)
   if [ "$n" = "$prev" ] && [ "$n" != 0 ] && [ "$(metric otelcol_exporter_queue_size)" = 0 ] &&
      [ "$(metric otelcol_exporter_sent_spans)" = "$(metric otelcol_receiver_accepted_spans)" ]; then
     stable=$((stable + 1))
@@ -119,7 +119,7 @@ TXT
 cat <<TXT
 
 Look around:
-  clickhouse-client --port $ch_port -q "SELECT outcome, cause, count() FROM $SETTLEWATCH_CH_DATABASE.transactions FINAL GROUP BY outcome, cause ORDER BY count() DESC"
+  clickhouse-client --port $ch_port -q "SELECT outcome, cause, count() FROM (SELECT * FROM $SETTLEWATCH_CH_DATABASE.transactions_by_time FINAL) WHERE deleted = 0 GROUP BY outcome, cause ORDER BY count() DESC"
   SETTLEWATCH_CH_ADDR=127.0.0.1:$ch_port .run/bin/settlewatch summary
   SETTLEWATCH_CH_ADDR=127.0.0.1:$ch_port .run/bin/settlewatch causes -from $from -to $to -by gateway
 Send more traffic: .run/bin/settlewatch-sim live -endpoint $otlp_grpc -rate 20 -scenario simulator/scenarios/live-demo.yaml

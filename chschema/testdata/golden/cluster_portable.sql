@@ -457,3 +457,62 @@ SELECT txn_id, ingested_ns, count() AS facts FROM settlewatch.payment_facts_loca
 DROP TABLE IF EXISTS settlewatch.txn_traces ON CLUSTER settlewatch;
 
 DROP TABLE IF EXISTS settlewatch.txn_traces_local ON CLUSTER settlewatch;
+
+-- migration 8: transactions stored once, in transactions_by_time (transaction_versions is a Null table feeding it)
+
+CREATE TABLE IF NOT EXISTS settlewatch.transaction_versions_local ON CLUSTER settlewatch
+(
+    txn_id String,
+    version UInt64,
+    txn_time DateTime('UTC'),
+    txn_ns UInt64,
+    trace_id FixedString(16),
+    txn_type String,
+    outcome Enum8('approved' = 1, 'declined' = 2, 'failed' = 3, 'pending' = 4, 'settled' = 5, 'settlement_rejected' = 6, 'unsettled' = 7),
+    cause Enum8('none' = 0, 'network' = 1, 'timeout' = 2, 'gateway' = 3, 'system' = 4, 'account' = 5, 'authorization' = 6, 'operator' = 7, 'limit' = 8, 'bank_policy' = 9, 'card' = 10, 'settlement' = 11, 'unknown' = 12),
+    cause_class Enum8('none' = 0, 'soft' = 1, 'hard' = 2),
+    cause_source String,
+    cause_code String,
+    response_code String,
+    response_source String,
+    error_type String,
+    amount_minor Int64,
+    currency String,
+    terminal_id String,
+    terminal_model String,
+    merchant_id String,
+    region String,
+    gateway_id String,
+    acquirer_id String,
+    issuer_id String,
+    card_scheme String,
+    card_funding String,
+    entry_mode String,
+    card_bin String,
+    batch_number String,
+    settlement_status String,
+    settlement_date String,
+    settlement_code String,
+    settled_ns UInt64,
+    latency_ns UInt64,
+    span_count UInt32,
+    rules_revision UInt32,
+    data_issues Array(String),
+    fact_hours Array(DateTime('UTC')),
+    assembled_at DateTime('UTC')
+)
+ENGINE = Null;
+
+CREATE TABLE IF NOT EXISTS settlewatch.transaction_versions ON CLUSTER settlewatch AS settlewatch.transaction_versions_local
+ENGINE = Distributed(settlewatch, settlewatch, transaction_versions_local, cityHash64(txn_id));
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.transaction_versions_mv ON CLUSTER settlewatch TO settlewatch.transactions_by_time_local AS
+SELECT txn_id, version, txn_time, txn_ns, trace_id, txn_type, outcome, cause, cause_class, cause_source, cause_code, response_code, response_source, error_type, amount_minor, currency, terminal_id, terminal_model, merchant_id, region, gateway_id, acquirer_id, issuer_id, card_scheme, card_funding, entry_mode, card_bin, batch_number, settlement_status, settlement_date, settlement_code, settled_ns, latency_ns, span_count, rules_revision, data_issues, assembled_at, h AS txn_hour, toUInt8(h != toStartOfHour(txn_time)) AS deleted
+FROM settlewatch.transaction_versions_local
+ARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h;
+
+DROP TABLE IF EXISTS settlewatch.transactions ON CLUSTER settlewatch;
+
+DROP TABLE IF EXISTS settlewatch.transactions_local ON CLUSTER settlewatch;
+
+DROP TABLE IF EXISTS settlewatch.transactions_by_time_mv ON CLUSTER settlewatch;

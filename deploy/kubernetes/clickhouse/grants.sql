@@ -24,26 +24,26 @@
 -- so that both can be installed on one server.
 
 -- The collector: writes its ingest tables, reads them back to assemble
--- transactions, writes transactions (transactions_by_time, recent_facts and
--- recent_fact_counts are filled by the materialized views on transactions and
--- payment_facts).
+-- transactions, writes transaction_versions (transactions_by_time, recent_facts
+-- and recent_fact_counts are filled by the materialized views on
+-- transaction_versions and payment_facts).
 CREATE ROLE IF NOT EXISTS settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.spans TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.payment_facts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.recent_facts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.recent_fact_counts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.batch_closes TO settlewatch_collector_role;
-GRANT SELECT, INSERT ON settlewatch.transactions TO settlewatch_collector_role;
+GRANT INSERT ON settlewatch.transaction_versions TO settlewatch_collector_role;
 GRANT INSERT ON settlewatch.transactions_by_time TO settlewatch_collector_role;
 
 -- The analytics daemon: reads everything, writes its job tables and
--- transactions (the settlement sweep), and stages a rollup window in a
+-- transaction_versions (the settlement sweep), and stages a rollup window in a
 -- temporary table of its session (without it the rollup reads each window
 -- once per dimension, about twice as slow).
 CREATE ROLE IF NOT EXISTS settlewatch_analytics_role;
 GRANT SELECT ON settlewatch.* TO settlewatch_analytics_role;
 GRANT CREATE TEMPORARY TABLE ON *.* TO settlewatch_analytics_role;
-GRANT INSERT ON settlewatch.transactions TO settlewatch_analytics_role;
+GRANT INSERT ON settlewatch.transaction_versions TO settlewatch_analytics_role;
 GRANT INSERT ON settlewatch.transactions_by_time TO settlewatch_analytics_role;
 GRANT INSERT ON settlewatch.job_runs TO settlewatch_analytics_role;
 GRANT INSERT ON settlewatch.rollups TO settlewatch_analytics_role;

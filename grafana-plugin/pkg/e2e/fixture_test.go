@@ -94,7 +94,7 @@ func simulateDay(t *testing.T) *day {
 		t.Fatalf("simulated %d transactions, %d spans dropped", len(res.Truth), res.Stats.SpansDropped)
 	}
 	waitCount(t, db, uint64(res.Spans), "SELECT count() FROM spans FINAL")
-	waitCount(t, db, uint64(len(res.Truth)), "SELECT count() FROM transactions FINAL")
+	waitCount(t, db, uint64(len(res.Truth)), "SELECT count() FROM "+chtest.Txns)
 	a := &assembly.Assembler{Conn: db.Conn, DB: db.Name, Rules: domain.DefaultRules(), Window: domain.DefaultSettlementWindow}
 	if _, err := a.Sweep(ctx, time.Time{}); err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func waitTruth(t *testing.T, db *chtest.DB, a *assembly.Assembler, truth []simul
 	n := 0 // rows: more than len(got) when FINAL left two rows of one transaction
 	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		ctx, cancel := chconn.WithQuerySettings(context.Background(), time.Minute)
-		rows, err := db.Conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM transactions FINAL")
+		rows, err := db.Conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM "+chtest.Txns)
 		if err != nil {
 			cancel()
 			t.Fatal(err)
