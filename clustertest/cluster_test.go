@@ -162,6 +162,24 @@ func TestClusterMode(t *testing.T) {
 		waitTruth(t, c.r.name, c.conn, truth)
 	}
 	t.Logf("every transaction equals the ground truth on both replicas (%s)", since(began))
+	// One transaction of each day by id, as the trace view asks: its hours
+	// among its facts (GLOBAL IN over two Distributed tables), then its row.
+	for _, c := range []struct {
+		r    *replica
+		conn driver.Conn
+	}{{r1, c1}, {r2, c2}} {
+		q := &query.Querier{Conn: c.conn, DB: db, Timeout: time.Minute}
+		for _, tr := range []simulator.TruthRecord{resA.Truth[0], resB.Truth[len(resB.Truth)-1]} {
+			story, err := q.Txn(ctx, tr.TxnID)
+			if err != nil {
+				t.Fatalf("%s: lookup of %s through Distributed tables: %v", c.r.name, tr.TxnID, err)
+			}
+			if story.Outcome != string(tr.Outcome) || story.Cause != string(tr.Cause) || len(story.Spans) == 0 {
+				t.Errorf("%s: %s looked up as %s/%s with %d spans, want %s/%s with its spans", c.r.name, tr.TxnID,
+					story.Outcome, story.Cause, len(story.Spans), tr.Outcome, tr.Cause)
+			}
+		}
+	}
 
 	// The window staged in a temporary table on replica 2, grouped into the
 	// Distributed rollups table; then a scheduled run, which also looks for
