@@ -40,9 +40,18 @@ func (a *Assembler) Explain(ctx context.Context, txnID string) ([]string, error)
 	var terminal, batch string
 	// Every version's row at its own hour, and its tombstones at the other
 	// hours of its facts (chschema.TransactionsByTime).
-	err := a.each(ctx, &out, "row", "SELECT _part, txn_hour, deleted, version, toString(outcome), toString(cause), cause_source, span_count, "+
+	qctx, cancel := a.queryCtx(ctx)
+	hours, err := chschema.FactHours(qctx, a.Conn, a.DB, txnID)
+	cancel()
+	if err != nil {
+		return out, wrap("explain", err)
+	}
+	if len(hours) == 0 {
+		return out, nil // no facts, so no row either
+	}
+	err = a.each(ctx, &out, "row", "SELECT _part, txn_hour, deleted, version, toString(outcome), toString(cause), cause_source, span_count, "+
 		"terminal_id, batch_number, settlement_status, txn_time, assembled_at FROM "+a.table(chschema.TransactionsByTime.Name)+
-		" WHERE txn_hour GLOBAL IN "+chschema.FactHours(a.DB)+" AND txn_id = ? ORDER BY version, deleted, txn_hour, _part", []any{txnID, txnID},
+		" WHERE "+chschema.AtHours+" AND txn_id = ? ORDER BY version, deleted, txn_hour, _part", []any{hours, txnID},
 		func(scan func(...any) error) (string, error) {
 			var part, outcome, cause, source, term, num, settle string
 			var version uint64

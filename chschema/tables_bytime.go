@@ -50,14 +50,25 @@ func ByTimeSource(db, keyCond string) string {
 	return "(SELECT * FROM (SELECT * FROM " + quote(db) + "." + quote(TransactionsByTime.Name) + " FINAL WHERE " + keyCond + ") WHERE deleted = 0)"
 }
 
-// FactHours is a set of the hours of one transaction's facts, for
-// `txn_hour GLOBAL IN`: the hours TransactionsByTime can hold its rows at.
-// Its one argument is the transaction id. payment_facts is ordered by txn_id,
-// so the set costs a granule per part; GLOBAL makes it once, on the server
-// that was asked, when both tables are Distributed.
-func FactHours(db string) string {
-	return "(SELECT DISTINCT toStartOfHour(start_time) FROM " + quote(db) + "." + quote(PaymentFacts.Name) + " WHERE txn_id = ?)"
+// FactHours returns the hours of one transaction's facts, as Unix seconds:
+// the hours TransactionsByTime can hold its rows at, for AtHours.
+// payment_facts is ordered by txn_id, so this reads a granule per part.
+func FactHours(ctx context.Context, conn driver.Conn, db, txnID string) ([]uint32, error) {
+	var hours []uint32
+	err := conn.QueryRow(ctx, "SELECT groupUniqArray(toUInt32(toStartOfHour(start_time))) FROM "+quote(db)+"."+quote(PaymentFacts.Name)+
+		" WHERE txn_id = ?", txnID).Scan(&hours)
+	if err != nil {
+		return nil, fmt.Errorf("hours of the facts of %s: %w", txnID, err)
+	}
+	return hours, nil
 }
+
+// AtHours is a ByTimeSource condition on txn_hour: its one argument is an
+// array of hours as Unix seconds, not empty (FactHours). The set is built
+// from the array on the server that was asked, and 18.16 uses it for the
+// primary key, which it does not for a GLOBAL IN of a table's subquery (and
+// a plain IN of one is refused when both tables are Distributed).
+const AtHours = "txn_hour IN (SELECT toDateTime(arrayJoin(?), 'UTC'))"
 
 func byTimeColumns() []Column {
 	var out []Column

@@ -95,13 +95,20 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	defer cancel()
 	var s TxnStory
 	var primary string
+	hours, err := chschema.FactHours(qctx, q.Conn, q.DB, id)
+	if err != nil {
+		return s, fmt.Errorf("txn: %w", err)
+	}
+	if len(hours) == 0 {
+		return s, fmt.Errorf("transaction %s: %w", id, ErrNotFound)
+	}
 	rows, err := q.Conn.Query(qctx, "SELECT txn_id, toString(outcome), toString(cause), toString(cause_class), cause_source, cause_code, response_code,"+
 		" response_source, error_type, amount_minor, currency, txn_type, txn_time, gateway_id, merchant_id, terminal_id, batch_number,"+
 		" settlement_status, data_issues, trace_id FROM "+
 		// The row sits at one of the hours of its facts; a row older than a
 		// tombstone at its hour is hidden, so at most one is live.
-		chschema.ByTimeSource(q.DB, "txn_hour GLOBAL IN "+chschema.FactHours(q.DB)+" AND txn_id = ?")+
-		" ORDER BY version DESC LIMIT 1", id, id)
+		chschema.ByTimeSource(q.DB, chschema.AtHours+" AND txn_id = ?")+
+		" ORDER BY version DESC LIMIT 1", hours, id)
 	if err != nil {
 		return s, fmt.Errorf("txn: %w", err)
 	}
