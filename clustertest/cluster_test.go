@@ -162,8 +162,9 @@ func TestClusterMode(t *testing.T) {
 		waitTruth(t, c.r.name, c.conn, truth)
 	}
 	t.Logf("every transaction equals the ground truth on both replicas (%s)", since(began))
-	// One transaction of each day by id, as the trace view asks: its hours
-	// among its facts (GLOBAL IN over two Distributed tables), then its row.
+	// One transaction of each day by id, as the trace view asks: the hours
+	// of its facts through one Distributed table, then its row at those
+	// hours through another.
 	for _, c := range []struct {
 		r    *replica
 		conn driver.Conn
