@@ -173,6 +173,28 @@ func TestUpgradeStoresTransactionsOnce(t *testing.T) {
 	if got != "settled 2" {
 		t.Errorf("t1 found by its facts' hours: %q, want the version written after the migration", got)
 	}
+
+	// A collector from before migration 8, allowed to create the schema,
+	// repairs a missing table by running its migrations' statements again:
+	// the old table and its view come back, and what it writes still
+	// reaches transactions_by_time (deploy/README.md says so).
+	createAsOf(t, db, d, 7)
+	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, amount_minor, currency)"+
+		" SELECT 't1', 3, toDateTime('2026-03-01 10:10:00', 'UTC'), 'unsettled', 500, 'EUR'")
+	live := "SELECT concat(toString(outcome), ' ', toString(version)) FROM " + chschema.ByTimeSource(db.Name, chschema.AtHours+" AND txn_id = ?")
+	if got := db.Lines(t, live, hours, "t1"); got != "unsettled 3" {
+		t.Errorf("after an older collector's repair and insert: %q, want its version", got)
+	}
+	// This version's repair drops them again and keeps the transactions.
+	if err := chschema.Repair(ctx, db.Conn, db.Name, d, chtest.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('transactions', 'transactions_by_time_mv')", db.Name); n != 0 {
+		t.Errorf("%d of the old table and view left after Repair, want none", n)
+	}
+	if got := db.Lines(t, live, hours, "t1"); got != "unsettled 3" {
+		t.Errorf("after Repair: %q, want the version kept", got)
+	}
 }
 
 // createAsOf builds db as the first n migrations left it (without recording
