@@ -119,19 +119,9 @@ func TestUpgradeFillsTransactionsByTime(t *testing.T) {
 // A database from before migration 7 loses txn_traces and keeps its facts,
 // which hold the same (transaction, trace) pairs.
 func TestUpgradeDropsTxnTraces(t *testing.T) {
-	db := chtest.New(t)
-	d := dialect(t, db)
-	ctx := t.Context()
-	createAsOf(t, db, d, 6)
-	db.Exec(t, "INSERT INTO "+db.Name+".txn_traces (txn_id, trace_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toDateTime('2026-03-01 10:10:00', 'UTC')")
-	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toFixedString('SPAN0001', 8), toDateTime('2026-03-01 10:10:00', 'UTC')")
-	applied, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(applied, 7) {
-		t.Fatalf("applied %v, want 7 among them", applied)
-	}
+	db, _ := upgradeFrom(t, 6,
+		"INSERT INTO {db}.txn_traces (txn_id, trace_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toDateTime('2026-03-01 10:10:00', 'UTC')",
+		t1Fact)
 	if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name LIKE 'txn_traces%'", db.Name); n != 0 {
 		t.Errorf("%d txn_traces tables left after migration 7, want none", n)
 	}
@@ -145,20 +135,11 @@ func TestUpgradeDropsTxnTraces(t *testing.T) {
 // versions written to transaction_versions reach transactions_by_time, and
 // the one-transaction lookup finds the transaction among its facts' hours.
 func TestUpgradeStoresTransactionsOnce(t *testing.T) {
-	db := chtest.New(t)
-	d := dialect(t, db)
+	db, d := upgradeFrom(t, 7,
+		"INSERT INTO {db}.transactions (txn_id, version, txn_time, outcome, amount_minor, currency)"+
+			" SELECT 't1', 1, toDateTime('2026-03-01 10:10:00', 'UTC'), 'pending', 500, 'EUR'",
+		t1Fact)
 	ctx := t.Context()
-	createAsOf(t, db, d, 7)
-	db.Exec(t, "INSERT INTO "+db.Name+".transactions (txn_id, version, txn_time, outcome, amount_minor, currency)"+
-		" SELECT 't1', 1, toDateTime('2026-03-01 10:10:00', 'UTC'), 'pending', 500, 'EUR'")
-	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toFixedString('SPAN0001', 8), toDateTime('2026-03-01 10:10:00', 'UTC')")
-	applied, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Contains(applied, 8) {
-		t.Fatalf("applied %v, want 8 among them", applied)
-	}
 	if got := db.Lines(t, "SELECT concat(name, ' ', engine) FROM system.tables WHERE database = ? AND name LIKE 'transaction%' ORDER BY name", db.Name); got != "transaction_versions Null\ntransaction_versions_mv MaterializedView\ntransactions_by_time ReplacingMergeTree" {
 		t.Errorf("tables after migration 8:\n%s", got)
 	}
@@ -195,6 +176,31 @@ func TestUpgradeStoresTransactionsOnce(t *testing.T) {
 	if got := db.Lines(t, live, hours, "t1"); got != "unsettled 3" {
 		t.Errorf("after Repair: %q, want the version kept", got)
 	}
+}
+
+// t1Fact is a fact of transaction t1, for upgradeFrom.
+const t1Fact = "INSERT INTO {db}.payment_facts (txn_id, trace_id, span_id, start_time)" +
+	" SELECT 't1', toFixedString('TRACE-0000000001', 16), toFixedString('SPAN0001', 8), toDateTime('2026-03-01 10:10:00', 'UTC')"
+
+// upgradeFrom builds a database as the first n migrations left it, runs the
+// statements (with {db} its name) and migrates it, which must apply
+// migration n+1.
+func upgradeFrom(t *testing.T, n int, statements ...string) (*chtest.DB, chschema.Dialect) {
+	t.Helper()
+	db := chtest.New(t)
+	d := dialect(t, db)
+	createAsOf(t, db, d, n)
+	for _, stmt := range statements {
+		db.Exec(t, strings.ReplaceAll(stmt, "{db}", db.Name))
+	}
+	applied, err := chschema.Migrate(t.Context(), db.Conn, db.Name, d, chtest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(applied, uint32(n+1)) {
+		t.Fatalf("applied %v, want %d among them", applied, n+1)
+	}
+	return db, d
 }
 
 // createAsOf builds db as the first n migrations left it (without recording
