@@ -41,11 +41,12 @@ func (a *Assembler) Explain(ctx context.Context, txnID string) ([]string, error)
 	// Every version's row at its own hour, and its tombstones at the other
 	// hours of its facts (chschema.TransactionsByTime).
 	qctx, cancel := a.queryCtx(ctx)
-	hours, err := chschema.FactHours(qctx, a.Conn, a.DB, txnID)
+	stored, err := chschema.ReadTxnFacts(qctx, a.Conn, a.DB, txnID)
 	cancel()
 	if err != nil {
 		return out, wrap("explain", err)
 	}
+	hours := stored.Hours
 	if len(hours) == 0 {
 		return out, nil // no facts, so no row either
 	}

@@ -145,10 +145,11 @@ func TestUpgradeStoresTransactionsOnce(t *testing.T) {
 	}
 	db.Exec(t, "INSERT INTO "+db.Name+".transaction_versions (txn_id, version, txn_time, outcome, amount_minor, currency)"+
 		" SELECT 't1', 2, toDateTime('2026-03-01 10:10:00', 'UTC'), 'settled', 500, 'EUR'")
-	hours, err := chschema.FactHours(ctx, db.Conn, db.Name, "t1")
-	if err != nil || len(hours) != 1 {
-		t.Fatalf("hours of t1's facts: %v, %v; want its one", hours, err)
+	facts, err := chschema.ReadTxnFacts(ctx, db.Conn, db.Name, "t1")
+	if err != nil || len(facts.Hours) != 1 || len(facts.Traces) != 1 || facts.First.Format(time.DateTime) != "2026-03-01 10:10:00" {
+		t.Fatalf("t1's facts: %+v, %v; want its one hour and trace, at 10:10", facts, err)
 	}
+	hours := facts.Hours
 	got := db.Lines(t, "SELECT concat(toString(outcome), ' ', toString(version)) FROM "+
 		chschema.ByTimeSource(db.Name, chschema.AtHours+" AND txn_id = ?"), hours, "t1")
 	if got != "settled 2" {

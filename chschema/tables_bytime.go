@@ -50,21 +50,39 @@ func ByTimeSource(db, keyCond string) string {
 	return "(SELECT * FROM (SELECT * FROM " + quote(db) + "." + quote(TransactionsByTime.Name) + " FINAL WHERE " + keyCond + ") WHERE deleted = 0)"
 }
 
-// FactHours returns the hours of one transaction's facts, as Unix seconds:
-// the hours TransactionsByTime can hold its rows at, for AtHours.
-// payment_facts is ordered by txn_id, so this reads a granule per part.
-func FactHours(ctx context.Context, conn driver.Conn, db, txnID string) ([]uint32, error) {
-	var hours []uint32
-	err := conn.QueryRow(ctx, "SELECT groupUniqArray(toUInt32(toStartOfHour(start_time))) FROM "+quote(db)+"."+quote(PaymentFacts.Name)+
-		" WHERE txn_id = ?", txnID).Scan(&hours)
+// TxnFacts is what one transaction's facts say about where the rest of it
+// is stored.
+type TxnFacts struct {
+	// Traces are the ids (raw 16 bytes) of the traces its facts are in, at
+	// most MaxTxnTraces of them.
+	Traces []string
+	// Hours are the hours its facts fall in, as Unix seconds: the hours
+	// TransactionsByTime can hold its rows at (AtHours). None: no facts.
+	Hours []uint32
+	// First and Last are its facts' earliest and latest start times.
+	First, Last time.Time
+}
+
+// MaxTxnTraces bounds TxnFacts.Traces: a client that reuses one id for
+// every sale would otherwise hand a lookup every trace it ever sent.
+const MaxTxnTraces = 1000
+
+// ReadTxnFacts reads TxnFacts for one transaction in one query. payment_facts
+// is ordered by txn_id, so it reads a granule per part.
+func ReadTxnFacts(ctx context.Context, conn driver.Conn, db, txnID string) (TxnFacts, error) {
+	var f TxnFacts
+	err := conn.QueryRow(ctx, fmt.Sprintf("SELECT arraySlice(groupUniqArray(trace_id), 1, %d), groupUniqArray(toUInt32(toStartOfHour(start_time))),"+
+		" min(start_time), max(start_time) FROM %s.%s WHERE txn_id = ?", MaxTxnTraces, quote(db), quote(PaymentFacts.Name)), txnID).
+		Scan(&f.Traces, &f.Hours, &f.First, &f.Last)
 	if err != nil {
-		return nil, fmt.Errorf("hours of the facts of %s: %w", txnID, err)
+		return TxnFacts{}, fmt.Errorf("facts of %s: %w", txnID, err)
 	}
-	return hours, nil
+	f.First, f.Last = f.First.UTC(), f.Last.UTC()
+	return f, nil
 }
 
 // AtHours is a ByTimeSource condition on txn_hour: its one argument is an
-// array of hours as Unix seconds, not empty (FactHours). The set is built
+// array of hours as Unix seconds, not empty (TxnFacts.Hours). The set is built
 // from the array on the server that was asked, and 18.16 uses it for the
 // primary key, which it does not for a GLOBAL IN of a table's subquery (and
 // a plain IN of one is refused when both tables are Distributed).

@@ -95,11 +95,12 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	defer cancel()
 	var s TxnStory
 	var primary string
-	hours, err := chschema.FactHours(qctx, q.Conn, q.DB, id)
+	// Its facts give its traces and the hours its row can sit at.
+	facts, err := chschema.ReadTxnFacts(qctx, q.Conn, q.DB, id)
 	if err != nil {
 		return s, fmt.Errorf("txn: %w", err)
 	}
-	if len(hours) == 0 {
+	if len(facts.Hours) == 0 {
 		return s, fmt.Errorf("transaction %s: %w", id, ErrNotFound)
 	}
 	rows, err := q.Conn.Query(qctx, "SELECT txn_id, toString(outcome), toString(cause), toString(cause_class), cause_source, cause_code, response_code,"+
@@ -108,7 +109,7 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 		// The row sits at one of the hours of its facts; a row older than a
 		// tombstone at its hour is hidden, so at most one is live.
 		chschema.ByTimeSource(q.DB, chschema.AtHours+" AND txn_id = ?")+
-		" ORDER BY version DESC LIMIT 1", hours, id)
+		" ORDER BY version DESC LIMIT 1", facts.Hours, id)
 	if err != nil {
 		return s, fmt.Errorf("txn: %w", err)
 	}
@@ -130,18 +131,14 @@ func (q *Querier) Txn(ctx context.Context, id string) (TxnStory, error) {
 	if s.DataIssues == nil {
 		s.DataIssues = []string{}
 	}
-	// Every trace's time comes along: the spans query is bounded by them so
-	// that it reads the day partitions of the transaction's traces only, not
-	// every day of spans kept.
+	// The spans query is bounded by the times of the transaction's facts and
+	// batch closes, so that it reads the day partitions of its traces only,
+	// not every day of spans kept.
 	when := timeSpan{}
 	when.add(s.TxnTime)
-	// payment_facts is ordered by txn_id, so a transaction's traces are the
-	// trace ids of its facts in one granule per part.
-	traces, err := q.traces(qctx, &when, "SELECT trace_id, min(start_time) FROM "+q.table(chschema.PaymentFacts.Name)+
-		" WHERE txn_id = ? GROUP BY trace_id LIMIT 1000", id)
-	if err != nil {
-		return s, fmt.Errorf("txn traces: %w", err)
-	}
+	when.add(facts.First)
+	when.add(facts.Last)
+	traces := facts.Traces
 	var batchTraces []string
 	if s.Terminal != "" && s.BatchNumber != "" {
 		batchTraces, err = q.traces(qctx, &when, "SELECT trace_id, min(close_time) FROM "+q.table(chschema.BatchCloses.Name)+
