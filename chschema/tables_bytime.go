@@ -47,7 +47,21 @@ func All() []Table {
 // condition on any other column could be applied before FINAL collapses the
 // versions). db must be a validated name.
 func ByTimeSource(db, keyCond string) string {
-	return "(SELECT * FROM (SELECT * FROM " + quote(db) + "." + quote(TransactionsByTime.Name) + " FINAL WHERE " + keyCond + ") WHERE deleted = 0)"
+	return byTimeSource(quote(db)+"."+quote(TransactionsByTime.Name), keyCond)
+}
+
+// LatestTransactions is a FROM source of every transaction of the
+// connection's database as a lookup by id sees it: its highest live version.
+// It differs from a time window's rows only while a version written from part
+// of a transaction's facts sits at an hour its complete version did not know
+// (a late fact, until the sweep's Reconcile rebuilds the transaction). For
+// tests and checks by hand; readers go through ByTimeSource.
+func LatestTransactions() string {
+	return "(SELECT * FROM " + byTimeSource(quote(TransactionsByTime.Name), "1") + " ORDER BY version DESC LIMIT 1 BY txn_id)"
+}
+
+func byTimeSource(table, keyCond string) string {
+	return "(SELECT * FROM (SELECT * FROM " + table + " FINAL WHERE " + keyCond + ") WHERE deleted = 0)"
 }
 
 // TxnFacts is what one transaction's facts say about where the rest of it

@@ -19,12 +19,8 @@ import (
 const queryTimeout = 60 * time.Second
 
 // Txns is a FROM source of the transactions of the connection's database as
-// a lookup by id sees them (query.Txn): the highest live version of each in
-// chschema.TransactionsByTime. It differs from a time window's rows only
-// while a version written from part of a transaction's facts sits at an hour
-// its complete version did not know (a late fact, until the sweep's
-// Reconcile rebuilds it).
-const Txns = "(SELECT * FROM (SELECT * FROM transactions_by_time FINAL) WHERE deleted = 0 ORDER BY version DESC LIMIT 1 BY txn_id)"
+// a lookup by id sees them (chschema.LatestTransactions).
+var Txns = chschema.LatestTransactions()
 
 // DB is a database created for one test and dropped when it ends.
 type DB struct {

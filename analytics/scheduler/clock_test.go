@@ -129,7 +129,7 @@ func sameRows(t *testing.T, what string, got, want map[string]string) {
 
 // The snapshots compared: every value column (versions too where they come
 // from the data).
-const (
+var (
 	qRollups = "SELECT concat(toString(granularity), '|', dimension, '|', toString(bucket), '|', value, '|', toString(outcome), '|', toString(cause), '|', currency)," +
 		" concat(toString(transactions), '|', toString(amount_minor), '|', toString(latency_sum_ms), '|', toString(latency_hist)) FROM rollups FINAL WHERE transactions > 0"
 	qIncidents = "SELECT incident_id, concat(toString(status), '|', toString(cause), '|', dimension, '|', value, '|', toString(started), '|', toString(ended), '|', kind, '|'," +
