@@ -16,6 +16,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -152,20 +153,29 @@ func (a *Assembler) chunks(ids []string) [][]string {
 	return out
 }
 
-// Where assembly reads facts from: at ingest, the facts that arrived in the
-// last days (chschema.RecentFacts), so that the lookup costs what those days
-// hold; otherwise all of them.
+// factSource is which facts assembly reads: at ingest, those that arrived
+// in the last days (chschema.RecentCutoff), so that the read costs what those
+// days hold (chschema.PaymentFacts is partitioned by arrival day);
+// otherwise all of them.
+type factSource bool
+
 const (
-	recentFacts = "recent_facts"
-	allFacts    = "payment_facts"
-	// recentCounts counts recentFacts' rows by transaction and stamp
-	// (chschema.RecentFactCounts): what the listing of recentFacts reads.
-	recentCounts = "recent_fact_counts"
+	recentFacts factSource = true
+	allFacts    factSource = false
 )
+
+// scoped returns where, and its args, limited to src's facts.
+func (a *Assembler) scoped(src factSource, where string, args []any) (string, []any) {
+	if src != recentFacts {
+		return where, args
+	}
+	cut := uint64(chschema.RecentCutoff(a.now()).UnixNano())
+	return "ingested_ns >= ? AND " + where, append([]any{cut}, args...)
+}
 
 // Assemble rebuilds every transaction that keys touch. It is the ingest path:
 // the transactions named by TxnIDs are classified from their recent facts
-// (chschema.RecentFacts); one that also has older facts gets a row that
+// (chschema.RecentCutoff); one that also has older facts gets a row that
 // usually counts fewer facts than its complete one, which then keeps
 // winning (ARCHITECTURE.md, known trade-offs), and Reconcile rebuilds it
 // from all its facts. Transactions found through traces or
@@ -216,7 +226,7 @@ func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, 
 	return a.assemble(ctx, txnIDs, knownFacts{}, allFacts)
 }
 
-func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src string) (Result, error) {
+func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
 	rows := newTxnRows(len(txnIDs))
 	done := 0
@@ -236,7 +246,7 @@ func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFa
 }
 
 // assembleChunk classifies a chunk's transactions and adds their rows.
-func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known knownFacts, src string, res *Result, rows *txnRows) error {
+func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known knownFacts, src factSource, res *Result, rows *txnRows) error {
 	byTxn, traceOwner, fromMemory, err := a.loadFacts(ctx, txnIDs, known, src)
 	if err != nil {
 		return err

@@ -84,11 +84,11 @@ func (a *Assembler) Explain(ctx context.Context, txnID string) ([]string, error)
 		return fmt.Sprintf("%s trace %s span %s: status %s, error.type %q, code %q, settlement %q, terminal %q batch %q, start %d, ingested %d",
 			name, trace, span, status, et, code, settle, term, num, start, ingested), nil
 	}
-	if err := a.each(ctx, &out, "fact", facts+a.table("payment_facts")+" WHERE txn_id = ? ORDER BY start_ns", []any{txnID}, fact); err != nil {
+	if err := a.each(ctx, &out, "fact", facts+a.facts()+" WHERE txn_id = ? ORDER BY start_ns", []any{txnID}, fact); err != nil {
 		return out, err
 	}
-	if err := a.each(ctx, &out, "traceless fact", facts+a.table("payment_facts")+" WHERE txn_id = '' AND trace_id IN (SELECT trace_id FROM "+
-		a.table("payment_facts")+" WHERE txn_id = ?) ORDER BY start_ns", []any{txnID}, fact); err != nil {
+	if err := a.each(ctx, &out, "traceless fact", facts+a.facts()+" WHERE txn_id = '' AND trace_id IN (SELECT trace_id FROM "+
+		a.facts()+" WHERE txn_id = ?) ORDER BY start_ns", []any{txnID}, fact); err != nil {
 		return out, err
 	}
 	if terminal == "" || batch == "" {

@@ -39,30 +39,32 @@ func (a *Assembler) Sweep(ctx context.Context, since time.Time) (Result, error) 
 }
 
 // Reconcile rebuilds from all their facts the transactions that got facts
-// since `since` and also have facts older than any in recent_facts: at
-// ingest they were classified from their recent facts only (Assemble). They
-// are rare (a fact arriving days after the rest of its transaction); the
-// settlement sweep calls this every run. Facts stored before recent_facts
-// existed count as older too (floor: the oldest recent fact).
+// since `since` and also have facts that arrived before the recent days
+// (chschema.RecentCutoff): at ingest they were classified from their recent
+// facts only (Assemble). They are rare (a fact arriving days after the rest
+// of its transaction); the settlement sweep calls this every run.
 //
 // The older facts are looked for among those that started at most the
 // settlement window and reconcileSlack before the earliest of the new ones
 // (a late span keeps its start time; a settlement starts within the window
-// after its sale), so that the month partitions of payment_facts before that
-// are not read: with a year of history that is most of it.
+// after its sale), and so arrived after that too (a fact arrives after it
+// starts; the slack covers a terminal's clock): the arrival days before that
+// are not read, and with a year of history that is most of it.
 func (a *Assembler) Reconcile(ctx context.Context, since time.Time) (Result, error) {
-	touched := "SELECT txn_id FROM " + a.table(recentFacts) + " WHERE ingested_ns >= ? AND txn_id != ''"
-	earliest := "SELECT min(start_time) FROM " + a.table(recentFacts) + " WHERE ingested_ns >= ? AND txn_id != ''"
 	sinceNs := uint64(max(since.UnixNano(), 0))
-	// GLOBAL: in cluster mode both tables are Distributed; with more than
-	// one shard a plain IN over a Distributed subquery is refused by default
+	cut := uint64(chschema.RecentCutoff(a.now()).UnixNano())
+	touched := "SELECT txn_id FROM " + a.facts() + " WHERE ingested_ns >= ? AND txn_id != ''"
+	earliest := "(SELECT min(start_time) FROM " + a.facts() + " WHERE ingested_ns >= ? AND txn_id != '') - ?"
+	back := int64((a.window() + reconcileSlack) / time.Second)
+	// GLOBAL: in cluster mode the table is Distributed; with more than one
+	// shard a plain IN over a Distributed subquery is refused by default
 	// (distributed_product_mode = deny). GLOBAL builds the set once.
-	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table(allFacts)+
-		" WHERE start_time >= ("+earliest+") - ? AND txn_id GLOBAL IN ("+touched+")"+
-		" AND ingested_ns < (SELECT min(ingested_ns) FROM "+a.table(recentFacts)+")",
-		nil, sinceNs, int64((a.window()+reconcileSlack)/time.Second), sinceNs)
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.facts()+
+		" WHERE ingested_ns < ? AND ingested_ns >= toUInt64(toUInt32("+earliest+")) * 1000000000"+
+		" AND start_time >= "+earliest+" AND txn_id GLOBAL IN ("+touched+")",
+		nil, cut, sinceNs, back, sinceNs, back, sinceNs)
 	if err != nil {
-		return Result{}, wrap("find transactions with facts older than recent_facts", err)
+		return Result{}, wrap("find transactions with facts older than the recent days", err)
 	}
 	return a.AssembleTxns(ctx, ids)
 }
@@ -74,8 +76,11 @@ const reconcileSlack = 7 * 24 * time.Hour
 // Reassemble re-classifies every transaction with a span in [from, to), for
 // instance after the rules changed. progress, if set, is told after each chunk.
 func (a *Assembler) Reassemble(ctx context.Context, from, to time.Time, progress func(done, total int)) (Result, error) {
-	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.table(allFacts)+
-		" WHERE start_time >= toDateTime(?) AND start_time < toDateTime(?) AND txn_id != ''", nil, from.Unix(), to.Unix())
+	// A fact arrives after it starts (reconcileSlack covers a terminal's
+	// clock): the arrival days before from are not read.
+	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.facts()+
+		" WHERE ingested_ns >= ? AND start_time >= toDateTime(?) AND start_time < toDateTime(?) AND txn_id != ''",
+		nil, uint64(max(from.Add(-reconcileSlack).UnixNano(), 0)), from.Unix(), to.Unix())
 	if err != nil {
 		return Result{}, wrap("find transactions in range", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/settlewatch/settlewatch/chconn"
+	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -93,7 +94,7 @@ func (k knownFacts) stamps(dst []uint64, txnID string) []uint64 {
 // did not all return (merged away meanwhile), are read whole. Either way the
 // facts are the rows stored. It also reports how many transactions took
 // only known facts.
-func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]domain.Fact, int, error) {
+func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (map[string][]domain.Fact, int, error) {
 	var candidates, rest []string
 	for _, id := range txnIDs {
 		if known.has(id) {
@@ -305,23 +306,27 @@ func minNonZero(a, b uint64) uint64 {
 // the bytes and sent five times the rows ("The listing by stamp"). A
 // database not yet migrated to the counts (a collector that may not run DDL,
 // upgraded before `settlewatch migrate`) has its facts counted instead.
-func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src string) (map[string][]stampCount, error) {
+func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src factSource) (map[string][]stampCount, error) {
 	if src == recentFacts && a.countsMissingUntil.Load() < a.now().UnixNano() {
-		out, err := a.listStamps(ctx, "SELECT txn_id, ingested_ns, sum(facts) FROM "+a.table(recentCounts)+
-			" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", txnIDs)
+		// The same days as the facts read: the counts of older ones wait
+		// for PruneRecentFactCounts, and their parts are not read.
+		where, args := a.scoped(src, "txn_id IN sw_txn_ids", nil)
+		out, err := a.listStamps(ctx, "SELECT txn_id, ingested_ns, sum(facts) FROM "+a.table(chschema.RecentFactCounts.Name)+
+			" WHERE "+where+" GROUP BY txn_id, ingested_ns", txnIDs, args...)
 		if !chconn.IsCode(err, chconn.CodeUnknownTable) {
 			return out, err
 		}
 		a.countsMissingUntil.Store(a.now().Add(time.Minute).UnixNano())
 		a.logger().Warn("recent_fact_counts is missing: listing the facts instead, which costs more; run settlewatch migrate", "error", err)
 	}
-	return a.listStamps(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.table(src)+
-		" WHERE txn_id IN sw_txn_ids GROUP BY txn_id, ingested_ns", txnIDs)
+	where, args := a.scoped(src, "txn_id IN sw_txn_ids", nil)
+	return a.listStamps(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.facts()+
+		" WHERE "+where+" GROUP BY txn_id, ingested_ns", txnIDs, args...)
 }
 
 // listStamps runs a listing query (txn_id, ingested_ns, count) for txnIDs.
-func (a *Assembler) listStamps(ctx context.Context, query string, txnIDs []string) (map[string][]stampCount, error) {
-	rows, done, err := a.query(ctx, query, []idSet{txnSet(txnIDs)})
+func (a *Assembler) listStamps(ctx context.Context, query string, txnIDs []string, args ...any) (map[string][]stampCount, error) {
+	rows, done, err := a.query(ctx, query, []idSet{txnSet(txnIDs)}, args...)
 	if err != nil {
 		return nil, wrap("list facts", err)
 	}

@@ -86,11 +86,11 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 			}
 			// The listing reads the counts, not the facts they count.
 			counted := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
-				"SELECT txn_id, ingested_ns, sum(facts) FROM `"+db.Name+"`.`recent_fact_counts` WHERE txn_id IN%")
+				"SELECT txn_id, ingested_ns, sum(facts) FROM `"+db.Name+"`.`recent_fact_counts` WHERE ingested_ns >= % AND txn_id IN%")
 			listedFacts := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
-				"SELECT txn_id, ingested_ns, count() FROM `"+db.Name+"`.`recent_facts`%")
+				"SELECT txn_id, ingested_ns, count() FROM `"+db.Name+"`.`payment_facts_by_arrival`%")
 			if counted != 1 || listedFacts != 0 {
-				t.Errorf("listings: %d of recent_fact_counts, %d of recent_facts; want 1 and 0", counted, listedFacts)
+				t.Errorf("listings: %d of recent_fact_counts, %d of the facts; want 1 and 0", counted, listedFacts)
 			}
 		}
 		rows[withKnown] = map[string]stored{}
@@ -152,7 +152,7 @@ func TestRowMergedAwayAfterListingIsReadWhole(t *testing.T) {
 	known := insertFacts(t, db, root, gw)
 	merged := false
 	a.afterList = func() {
-		db.Exec(t, "OPTIMIZE TABLE recent_facts FINAL")
+		db.Exec(t, "OPTIMIZE TABLE payment_facts_by_arrival FINAL")
 		merged = true
 	}
 	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{root.TxnID}, Stored: KnownFacts(known)})
@@ -171,12 +171,12 @@ func TestRowMergedAwayAfterListingIsReadWhole(t *testing.T) {
 	}
 }
 
-// wholeReads counts the reads of transactions' facts by id alone (not
-// within a range of ingested_ns) in db's recent_facts.
+// wholeReads counts the reads of transactions' facts by id among the recent
+// days (not within a range of ingested_ns a writer stamped) in db.
 func wholeReads(t *testing.T, db *chtest.DB) uint64 {
 	t.Helper()
-	return db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ? AND query NOT LIKE '%ingested_ns >=%'",
-		"SELECT txn_id, trace_id, span_id, parent_span_id%`"+db.Name+"`.`recent_facts` WHERE txn_id IN%")
+	return db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ? AND query NOT LIKE '%ingested_ns <=%'",
+		"SELECT txn_id, trace_id, span_id, parent_span_id%`"+db.Name+"`.`payment_facts_by_arrival` WHERE ingested_ns >= % AND txn_id IN%")
 }
 
 // A database not yet migrated to recent_fact_counts (a collector that may
@@ -184,7 +184,7 @@ func wholeReads(t *testing.T, db *chtest.DB) uint64 {
 // transactions: the listing counts the facts themselves, and says so.
 func TestListingWithoutCountsCountsTheFacts(t *testing.T) {
 	db := chtest.Migrated(t)
-	db.Exec(t, "DROP TABLE recent_fact_counts_mv")
+	db.Exec(t, "DROP TABLE recent_fact_counts_by_arrival_mv")
 	db.Exec(t, "DROP TABLE recent_fact_counts")
 	a := newAssembler(db)
 	var logged strings.Builder
@@ -205,7 +205,7 @@ func TestListingWithoutCountsCountsTheFacts(t *testing.T) {
 	}
 	db.Exec(t, "SYSTEM FLUSH LOGS")
 	if n := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
-		"SELECT txn_id, ingested_ns, count() FROM `"+db.Name+"`.`recent_facts`%"); n != 1 {
-		t.Errorf("%d listings of recent_facts, want 1", n)
+		"SELECT txn_id, ingested_ns, count() FROM `"+db.Name+"`.`payment_facts_by_arrival` WHERE ingested_ns >= %"); n != 1 {
+		t.Errorf("%d listings of the recent facts, want 1", n)
 	}
 }

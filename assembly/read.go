@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
@@ -37,8 +38,9 @@ func statusFromEnum(s string) domain.SpanStatus {
 // ingested_ns (the row's version: which copy of a span it is).
 // expect, if known, is about how many rows match: a Known is large, and
 // growing the slice copied the rows read again and again.
-func (a *Assembler) queryFacts(ctx context.Context, src string, expect int, set idSet, where string, args ...any) ([]Known, error) {
-	rows, done, err := a.query(ctx, "SELECT "+factColumns+" FROM "+a.table(src)+" WHERE "+where, []idSet{set}, args...)
+func (a *Assembler) queryFacts(ctx context.Context, src factSource, expect int, set idSet, where string, args ...any) ([]Known, error) {
+	where, args = a.scoped(src, where, args)
+	rows, done, err := a.query(ctx, "SELECT "+factColumns+" FROM "+a.facts()+" WHERE "+where, []idSet{set}, args...)
 	if err != nil {
 		return nil, wrap("read facts", err)
 	}
@@ -88,7 +90,7 @@ func fixed(s string, n int) string {
 
 // loadFacts reads the facts of txnIDs, grouped by transaction, and notes
 // which transaction owns each of their traces.
-func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownFacts, src string) (map[string][]domain.Fact, map[string]string, int, error) {
+func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (map[string][]domain.Fact, map[string]string, int, error) {
 	byTxn, fromMemory, err := a.readFacts(ctx, txnIDs, known, src)
 	if err != nil {
 		return nil, nil, 0, err
@@ -109,7 +111,7 @@ func (a *Assembler) loadFacts(ctx context.Context, txnIDs []string, known knownF
 
 // addTracelessFailures adds the failed spans that carried no pos.txn.id but
 // sit in a trace of one of the transactions (e.g. a gateway's database span).
-func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][]domain.Fact, owner map[string]string, src string) error {
+func (a *Assembler) addTracelessFailures(ctx context.Context, byTxn map[string][]domain.Fact, owner map[string]string, src factSource) error {
 	if len(owner) == 0 {
 		return nil
 	}
@@ -168,10 +170,12 @@ func (a *Assembler) txnsOfBatches(ctx context.Context, batches []BatchKey) ([]st
 		wantNum[b.BatchNumber] = true
 		latest = max(latest, b.CloseNs)
 	}
-	from := int64(latest)/1e9 - 7*86400
-	rows, done, err := a.query(ctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.table("payment_facts")+
-		" WHERE start_time >= toDateTime(?) AND batch_number IN sw_batch_numbers AND terminal_id IN sw_terminal_ids AND txn_id != ''",
-		[]idSet{numSet(nums), termSet(terms)}, max(from, 0))
+	from := max(int64(latest)/1e9-7*86400, 0)
+	// A fact arrives after it starts: the arrival bound (a day looser, for
+	// the terminal's clock) leaves the older days' parts unread.
+	rows, done, err := a.query(ctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.facts()+
+		" WHERE ingested_ns >= ? AND start_time >= toDateTime(?) AND batch_number IN sw_batch_numbers AND terminal_id IN sw_terminal_ids AND txn_id != ''",
+		[]idSet{numSet(nums), termSet(terms)}, uint64(max(from-86400, 0))*1e9, from)
 	if err != nil {
 		return nil, wrap("look up transactions of batches", err)
 	}
@@ -245,3 +249,6 @@ func (a *Assembler) loadBatchCloses(ctx context.Context, keys []BatchKey) (map[[
 // table is the qualified name of one of our tables; db was validated when
 // the settings were, and table names are constants of this package.
 func (a *Assembler) table(name string) string { return "`" + a.DB + "`.`" + name + "`" }
+
+// facts is the facts table.
+func (a *Assembler) facts() string { return a.table(chschema.PaymentFacts.Name) }

@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/chtest"
 	"github.com/settlewatch/settlewatch/domain"
 )
 
 // A fact that arrives days after the rest of its transaction, when the rest
-// has left recent_facts: ingest classifies from the recent facts only, a row
+// arrived before the recent days ingest reads: ingest classifies from the recent facts only, a row
 // counting fewer facts, so the complete row stays current; Reconcile then
 // rebuilds that transaction, and only that one, from all its facts.
 func TestLateFactReconciledFromAllFacts(t *testing.T) {
@@ -36,9 +35,6 @@ func TestLateFactReconciledFromAllFacts(t *testing.T) {
 	before := current(t, db, id)
 	if before.outcome != string(domain.OutcomeUnsettled) || before.version.Facts != 2 {
 		t.Fatalf("before: %+v, want unsettled with 2 facts", before)
-	}
-	if dropped, err := chschema.PruneRecentFacts(ctx, db.Conn, db.Name, chschema.Dialect{}, now); err != nil || len(dropped) != 1 {
-		t.Fatalf("pruned %v, %v; want the day of the sale's facts", dropped, err)
 	}
 
 	// Its settlement arrives now, with another sale that is all recent.
@@ -63,7 +59,7 @@ func TestLateFactReconciledFromAllFacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.Transactions != 1 {
-		t.Errorf("reconciled %d transactions, want 1 (only %s has facts older than recent_facts)", res.Transactions, id)
+		t.Errorf("reconciled %d transactions, want 1 (only %s has facts older than the recent days)", res.Transactions, id)
 	}
 	if got := current(t, db, id); got.outcome != string(domain.OutcomeSettled) || got.version.Facts != 3 {
 		t.Errorf("after Reconcile: %+v, want settled with 3 facts", got)
@@ -179,7 +175,7 @@ func storeSales(t *testing.T, db *chtest.DB, n int, edit func(i int, f *domain.F
 }
 
 // Reassemble lists the transactions with a fact in the range among the
-// facts (payment_facts holds every (transaction, trace) pair) and rebuilds
+// facts (they hold every (transaction, trace) pair) and rebuilds
 // each: not one outside the range, and no transaction for a failed span
 // without pos.txn.id.
 func TestReassembleListsTheRangeFromFacts(t *testing.T) {

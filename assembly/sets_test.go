@@ -19,7 +19,7 @@ func TestIDSetsSelectTheirRows(t *testing.T) {
 		return "SELECT '" + txn + "', toFixedString('" + trace + "', 16), toFixedString('" + span + "', 8), toUInt64(" +
 			strconv.Itoa(ingested) + "), now()"
 	}
-	db.Exec(t, "INSERT INTO recent_facts (txn_id, trace_id, span_id, ingested_ns, start_time) "+strings.Join([]string{
+	db.Exec(t, "INSERT INTO payment_facts_by_arrival (txn_id, trace_id, span_id, ingested_ns, start_time) "+strings.Join([]string{
 		row("T-1", "aaaaaaaaaaaaaaaa", "span0001", 1), row("T-2", "bbbbbbbbbbbbbbbb", "span0002", 2),
 		row("T-3", "cccccccccccccccc", "span0003", 3), row("", "bbbbbbbbbbbbbbbb", "span0004", 4),
 	}, " UNION ALL "))
@@ -35,7 +35,7 @@ func TestIDSetsSelectTheirRows(t *testing.T) {
 		{"an id with quotes and a backslash", "txn_id IN sw_txn_ids", txnSet([]string{`T-1' OR '1'='1`, `T-2\`}), nil},
 		{"an empty set", "txn_id IN sw_txn_ids", txnSet(nil), nil},
 	} {
-		ids, err := a.selectIDs(ctx, "SELECT span_id FROM "+a.table(recentFacts)+" WHERE "+c.where+" ORDER BY span_id", []idSet{c.set})
+		ids, err := a.selectIDs(ctx, "SELECT span_id FROM "+a.facts()+" WHERE "+c.where+" ORDER BY span_id", []idSet{c.set})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -50,7 +50,7 @@ func TestIDSetsSelectTheirRows(t *testing.T) {
 	}
 	// A trace id longer than the column is refused, not truncated into
 	// another trace's.
-	if _, err := a.selectIDs(ctx, "SELECT span_id FROM "+a.table(recentFacts)+" WHERE trace_id IN sw_trace_ids",
+	if _, err := a.selectIDs(ctx, "SELECT span_id FROM "+a.facts()+" WHERE trace_id IN sw_trace_ids",
 		[]idSet{traceSet([]string{"bbbbbbbbbbbbbbbbEXTRA"})}); err == nil {
 		t.Error("a 21-byte trace id was accepted for FixedString(16)")
 	}

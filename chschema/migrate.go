@@ -125,14 +125,7 @@ func Status(ctx context.Context, conn driver.Conn, db string) (uint32, error) {
 }
 
 func migrationsTableExists(ctx context.Context, conn driver.Conn, db string) (bool, error) {
-	qctx, cancel := chconn.WithQuerySettings(ctx, 30*time.Second)
-	defer cancel()
-	var n uint64
-	if err := conn.QueryRow(qctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?",
-		db, Migrations.Name).Scan(&n); err != nil {
-		return false, fmt.Errorf("look for the migrations table: %w", err)
-	}
-	return n > 0, nil
+	return tableExists(ctx, conn, db, Migrations.Name)
 }
 
 func appliedChecksums(ctx context.Context, conn driver.Conn, db string) (map[uint32]string, error) {

@@ -117,7 +117,8 @@ func TestUpgradeFillsTransactionsByTime(t *testing.T) {
 }
 
 // A database from before migration 7 loses txn_traces and keeps its facts,
-// which hold the same (transaction, trace) pairs.
+// which hold the same (transaction, trace) pairs (in payment_facts_by_arrival
+// since migration 9).
 func TestUpgradeDropsTxnTraces(t *testing.T) {
 	db, _ := upgradeFrom(t, 6,
 		"INSERT INTO {db}.txn_traces (txn_id, trace_id, start_time) SELECT 't1', toFixedString('TRACE-0000000001', 16), toDateTime('2026-03-01 10:10:00', 'UTC')",
@@ -125,8 +126,8 @@ func TestUpgradeDropsTxnTraces(t *testing.T) {
 	if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name LIKE 'txn_traces%'", db.Name); n != 0 {
 		t.Errorf("%d txn_traces tables left after migration 7, want none", n)
 	}
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts WHERE txn_id = 't1' AND trace_id = toFixedString('TRACE-0000000001', 16)"); n != 1 {
-		t.Errorf("payment_facts holds %d rows of t1's trace, want 1", n)
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts_by_arrival WHERE txn_id = 't1' AND trace_id = toFixedString('TRACE-0000000001', 16)"); n != 1 {
+		t.Errorf("payment_facts_by_arrival holds %d rows of t1's trace, want 1", n)
 	}
 }
 
@@ -179,7 +180,8 @@ func TestUpgradeStoresTransactionsOnce(t *testing.T) {
 	}
 }
 
-// t1Fact is a fact of transaction t1, for upgradeFrom.
+// t1Fact is a fact of transaction t1 as a collector from before migration 9
+// stored it, for upgradeFrom.
 const t1Fact = "INSERT INTO {db}.payment_facts (txn_id, trace_id, span_id, start_time)" +
 	" SELECT 't1', toFixedString('TRACE-0000000001', 16), toFixedString('SPAN0001', 8), toDateTime('2026-03-01 10:10:00', 'UTC')"
 

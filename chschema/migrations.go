@@ -39,6 +39,8 @@ func AllMigrations() []Migration {
 		{Version: 6, Name: "recent fact counts by transaction and stamp", Statements: v6, Once: v6Fill},
 		{Version: 7, Name: "drop txn_traces (its pairs are in payment_facts)", Statements: v7},
 		{Version: 8, Name: "transactions stored once, in transactions_by_time (transaction_versions is a Null table feeding it)", Statements: v8},
+		{Version: 9, Name: "payment facts stored once, by arrival day, in payment_facts_by_arrival (payment_facts copied into it)", Statements: v9, Run: v9Copy},
+		{Version: 10, Name: "drop payment_facts and recent_facts (their facts are in payment_facts_by_arrival)", Statements: v10},
 	}
 }
 

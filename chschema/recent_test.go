@@ -10,67 +10,113 @@ import (
 	"github.com/settlewatch/settlewatch/chtest"
 )
 
-// A database from before migration 5 gets recent_facts with the facts of
-// the days it keeps (not older ones), and recent_fact_counts counting them
-// (migration 6); the views copy and count every later insert into
-// payment_facts; PruneRecentFacts drops the days that fell out of both.
-func TestRecentFactsFilledCopiedAndPruned(t *testing.T) {
+// A database from before migration 5 keeps every fact, once, in
+// payment_facts_by_arrival after the upgrade (migrations 9 and 10 copy
+// payment_facts and drop it and recent_facts). recent_fact_counts counts the
+// facts of the recent days: the view counts every insert, the migration
+// drops the days of counts its copy made that are not recent, and
+// PruneRecentFactCounts drops the days that fell out, leaving the facts.
+func TestFactsStoredOnceCountedAndPruned(t *testing.T) {
 	db := chtest.New(t)
 	d := dialect(t, db)
 	ctx := t.Context()
 	createAsOf(t, db, d, 4)
 	now := time.Now().UTC()
-	factOf := func(id, span string, arrived time.Time) {
-		db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, span_id, start_time, ingested_ns) SELECT ?, ?, toDateTime(?), ?",
+	insert := func(table, id, span string, arrived time.Time) {
+		db.Exec(t, "INSERT INTO "+db.Name+"."+table+" (txn_id, span_id, start_time, ingested_ns) SELECT ?, ?, toDateTime(?), ?",
 			id, span, arrived.Unix(), uint64(arrived.UnixNano()))
 	}
-	fact := func(id string, arrived time.Time) { factOf(id, id, arrived) }
-	fact("today", now)
-	fact("two-days", now.Add(-48*time.Hour))
-	fact("ten-days", now.Add(-240*time.Hour))
+	for id, age := range map[string]time.Duration{"today": 0, "two-days": 48 * time.Hour, "ten-days": 240 * time.Hour} {
+		insert("payment_facts", id, id, now.Add(-age))
+	}
 	applied, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(applied, 5) || !slices.Contains(applied, 6) {
-		t.Fatalf("applied %v, want 5 and 6 among them", applied)
+	for _, v := range []uint32{5, 6, 9, 10} {
+		if !slices.Contains(applied, v) {
+			t.Fatalf("applied %v, want %d among them", applied, v)
+		}
 	}
-	// holds checks the transactions of recent_facts (a line per fact) and
-	// recent_fact_counts (facts per transaction) after what happened.
-	holds := func(after, wantFacts, wantCounts string) {
+	for _, gone := range []string{"payment_facts", "recent_facts", "recent_facts_mv", "recent_fact_counts_mv", "payment_facts_by_arrival_mv"} {
+		if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db.Name, gone); n != 0 {
+			t.Errorf("%s is still there after the upgrade", gone)
+		}
+	}
+	facts := func(after, want string) {
 		t.Helper()
-		if got := db.Lines(t, "SELECT txn_id FROM "+db.Name+".recent_facts ORDER BY txn_id"); got != wantFacts {
-			t.Errorf("after %s recent_facts holds %q, want %q", after, got, wantFacts)
-		}
-		if got := db.Lines(t, "SELECT concat(txn_id, '=', toString(sum(facts))) FROM "+db.Name+".recent_fact_counts GROUP BY txn_id ORDER BY txn_id"); got != wantCounts {
-			t.Errorf("after %s recent_fact_counts holds %q, want %q", after, got, wantCounts)
+		if got := db.Lines(t, "SELECT txn_id FROM "+db.Name+".payment_facts_by_arrival ORDER BY txn_id"); got != want {
+			t.Errorf("after %s payment_facts_by_arrival holds %q, want %q", after, got, want)
 		}
 	}
-	holds("the upgrade", "today\ntwo-days", "today=1\ntwo-days=1")
-	fact("new", now)
-	factOf("new", "new-gw", now.Add(time.Millisecond)) // another writer's fact of the same transaction
-	holds("inserts", "new\nnew\ntoday\ntwo-days", "new=2\ntoday=1\ntwo-days=1")
+	counts := func(after, want string) {
+		t.Helper()
+		if got := db.Lines(t, "SELECT concat(txn_id, '=', toString(sum(facts))) FROM "+db.Name+".recent_fact_counts GROUP BY txn_id ORDER BY txn_id"); got != want {
+			t.Errorf("after %s recent_fact_counts holds %q, want %q", after, got, want)
+		}
+	}
+	facts("the upgrade", "ten-days\ntoday\ntwo-days")
+	// The recent facts were counted when migration 6 filled the counts,
+	// and again when migration 9 copied them: a count above what a writer
+	// stored sends the transaction to be read whole, never to a wrong row.
+	counts("the upgrade", "today=2\ntwo-days=2")
+
+	insert("payment_facts_by_arrival", "new", "new", now)
+	insert("payment_facts_by_arrival", "new", "new-gw", now.Add(time.Millisecond)) // another writer's fact of the same transaction
+	insert("payment_facts_by_arrival", "backfilled", "b", now.Add(-240*time.Hour))
+	facts("inserts", "backfilled\nnew\nnew\nten-days\ntoday\ntwo-days")
+	counts("inserts", "backfilled=1\nnew=2\ntoday=2\ntwo-days=2")
 	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_fact_counts WHERE txn_id = 'new'"); n != 2 {
 		t.Errorf("%d rows of counts for the transaction stored by two writers, want one per stamp", n)
 	}
 
-	// Nothing is old yet; two days on, the day of two-days falls out.
-	if dropped, err := chschema.PruneRecentFacts(ctx, db.Conn, db.Name, d, now); err != nil || len(dropped) != 0 {
-		t.Fatalf("prune now: dropped %v, %v; want nothing", dropped, err)
+	// Now the backfill's day falls out; two days on, the day of two-days.
+	if dropped, err := chschema.PruneRecentFactCounts(ctx, db.Conn, db.Name, d, now); err != nil ||
+		!slices.Equal(dropped, []string{now.Add(-240 * time.Hour).Format("20060102")}) {
+		t.Fatalf("prune now: dropped %v, %v; want the backfill's day", dropped, err)
 	}
-	later := now.Add(48 * time.Hour)
-	dropped, err := chschema.PruneRecentFacts(ctx, db.Conn, db.Name, d, later)
+	dropped, err := chschema.PruneRecentFactCounts(ctx, db.Conn, db.Name, d, now.Add(48*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{now.Add(-48 * time.Hour).Format("20060102")}; !slices.Equal(dropped, want) {
 		t.Errorf("dropped days %v, want %v", dropped, want)
 	}
-	holds("pruning", "new\nnew\ntoday", "new=2\ntoday=1")
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts"); n != 5 {
-		t.Errorf("payment_facts has %d rows, want all 5 (pruning only touches recent_facts)", n)
-	}
+	counts("pruning", "new=2\ntoday=2")
+	facts("pruning (it only touches the counts)", "backfilled\nnew\nnew\nten-days\ntoday\ntwo-days")
 	if _, err := strconv.Atoi(dropped[0]); err != nil {
 		t.Errorf("dropped partition %q is not a day number", dropped[0])
+	}
+}
+
+// What an older collector allowed to create the schema does after the
+// upgrade: its repair makes payment_facts, recent_facts and their views
+// again and writes its facts there. Repair of this version copies them into
+// payment_facts_by_arrival before it drops those tables again, so nothing
+// it wrote is lost.
+func TestRepairMovesAnOlderCollectorsFacts(t *testing.T) {
+	db := chtest.New(t)
+	d := dialect(t, db)
+	ctx := t.Context()
+	if _, err := chschema.Migrate(ctx, db.Conn, db.Name, d, chtest.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	createAsOf(t, db, d, 8) // the older collector's repair: migrations 1 to 8 again
+	now := time.Now().UTC()
+	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, span_id, start_time, ingested_ns) SELECT 'old-writer', 's', toDateTime(?), ?",
+		now.Unix(), uint64(now.UnixNano()))
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_facts"); n != 1 {
+		t.Fatalf("the older collector's recent_facts holds %d rows, want 1 (its views are back)", n)
+	}
+	if err := chschema.Repair(ctx, db.Conn, db.Name, d, chtest.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.Lines(t, "SELECT txn_id FROM "+db.Name+".payment_facts_by_arrival"); got != "old-writer" {
+		t.Errorf("payment_facts_by_arrival holds %q after the repair, want the older collector's fact", got)
+	}
+	for _, gone := range []string{"payment_facts", "recent_facts", "recent_facts_mv", "recent_fact_counts_mv", "payment_facts_by_arrival_mv"} {
+		if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db.Name, gone); n != 0 {
+			t.Errorf("%s is still there after the repair", gone)
+		}
 	}
 }

@@ -178,14 +178,14 @@ func TestClusterDDL(t *testing.T) {
 		t.Fatalf("want local + distributed, got %d statements", len(sql))
 	}
 	for _, want := range []string{
-		"CREATE TABLE IF NOT EXISTS db.payment_facts_local ON CLUSTER c1",
-		"ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/payment_facts', '{replica}', ingested_ns)",
+		"CREATE TABLE IF NOT EXISTS db.payment_facts_by_arrival_local ON CLUSTER c1",
+		"ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/payment_facts_by_arrival', '{replica}', ingested_ns)",
 	} {
 		if !strings.Contains(sql[0], want) {
 			t.Errorf("local DDL lacks %q:\n%s", want, sql[0])
 		}
 	}
-	if want := "CREATE TABLE IF NOT EXISTS db.payment_facts ON CLUSTER c1 AS db.payment_facts_local\nENGINE = Distributed(c1, db, payment_facts_local, cityHash64(txn_id))"; sql[1] != want {
+	if want := "CREATE TABLE IF NOT EXISTS db.payment_facts_by_arrival ON CLUSTER c1 AS db.payment_facts_by_arrival_local\nENGINE = Distributed(c1, db, payment_facts_by_arrival_local, cityHash64(txn_id))"; sql[1] != want {
 		t.Errorf("distributed DDL:\n%s\nwant\n%s", sql[1], want)
 	}
 	// The migrations table is replicated to every node, not distributed.

@@ -77,9 +77,31 @@ var Spans = Table{
 }
 
 // PaymentFacts has one row per payment-relevant span: the assembler's input.
+// It is partitioned by the day the collector stored each row (ingested_ns)
+// and ordered by txn_id within the day:
+//   - assembly at ingest reads a batch's transactions among the facts of the
+//     last days only (ingested_ns >= RecentCutoff: the older days' parts are
+//     not read), so its cost is what those days hold, not the history;
+//   - a lookup by id reads a granule per day and part (ReadTxnFacts).
+//
+// Until migration 9 the facts were stored twice: in payment_facts, by month
+// of start time, and in recent_facts, by arrival day for assembly
+// (tables_retired.go; docs/benchmarks.md, "Facts stored once").
 var PaymentFacts = Table{
-	Name: "payment_facts",
-	ColumnDefs: []Column{
+	Name:        "payment_facts_by_arrival",
+	ColumnDefs:  paymentFactColumns(),
+	Version:     "ingested_ns",
+	PartitionBy: "toYYYYMMDD(" + arrivalTime + ")",
+	OrderBy:     paymentFactsV1.OrderBy,
+	TTLColumn:   "start_time",
+	ShardKey:    paymentFactsV1.ShardKey,
+}
+
+// arrivalTime is a fact's arrival (ingested_ns) as a DateTime.
+const arrivalTime = "toDateTime(intDiv(ingested_ns, 1000000000), 'UTC')"
+
+func paymentFactColumns() []Column {
+	return []Column{
 		str("txn_id"),
 		traceID("trace_id"),
 		spanID("span_id"),
@@ -114,12 +136,7 @@ var PaymentFacts = Table{
 		str("settlement_date"),
 		str("server_address"),
 		nanos("ingested_ns"),
-	},
-	Version:     "ingested_ns",
-	PartitionBy: "toYYYYMM(start_time)",
-	OrderBy:     "(txn_id, trace_id, span_id)",
-	TTLColumn:   "start_time",
-	ShardKey:    "cityHash64(txn_id)",
+	}
 }
 
 // BatchCloses has one row per pos.batch.close span.

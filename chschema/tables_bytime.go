@@ -14,7 +14,7 @@ import (
 // TransactionsByTime holds the transactions, ordered by hour: the rollups and
 // the raw time-range questions read a window at the cost of what the window
 // holds, and a lookup by id reads the hours of the transaction's facts
-// (payment_facts is ordered by txn_id), with txn_id, the key's second column,
+// (PaymentFacts is ordered by txn_id), with txn_id, the key's second column,
 // narrowing each hour to a granule.
 //
 // A transaction's time can move between versions (assembled first from a
@@ -39,7 +39,7 @@ var TransactionsByTime = Table{
 
 // All lists every table of the schema, in creation order.
 func All() []Table {
-	return append(append(Tables(), AnalyticsTables()...), TransactionsByTime, RecentFacts, RecentFactCounts, Transactions)
+	return append(append(Tables(), AnalyticsTables()...), TransactionsByTime, RecentFactCounts, Transactions)
 }
 
 // ByTimeSource is a FROM source of the live transactions whose key matches
@@ -81,8 +81,9 @@ type TxnFacts struct {
 // every sale would otherwise hand a lookup every trace it ever sent.
 const MaxTxnTraces = 1000
 
-// ReadTxnFacts reads TxnFacts for one transaction in one query. payment_facts
-// is ordered by txn_id, so it reads a granule per part.
+// ReadTxnFacts reads TxnFacts for one transaction in one query. PaymentFacts
+// is ordered by txn_id within each arrival day, so it reads a granule per day
+// and part.
 func ReadTxnFacts(ctx context.Context, conn driver.Conn, db, txnID string) (TxnFacts, error) {
 	var f TxnFacts
 	err := conn.QueryRow(ctx, fmt.Sprintf("SELECT arraySlice(groupUniqArray(trace_id), 1, %d), groupUniqArray(toUInt32(toStartOfHour(start_time))),"+

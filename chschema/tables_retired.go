@@ -1,10 +1,19 @@
 package chschema
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/settlewatch/settlewatch/chconn"
+)
 
 // txnTraces mapped a transaction id to every trace that carried it, one row
 // per (txn_id, trace_id) the collector saw. Every such pair is also a row of
-// PaymentFacts, which is ordered by the same key and partitioned the same
+// paymentFactsV1, which was ordered by the same key and partitioned the same
 // way, so the table was a second copy of part of the facts: one more part per
 // collector batch to write and merge (3.5 % of the server's CPU per span at
 // ingest, docs/benchmarks.md, "txn_traces dropped"). Migration 1 still
@@ -44,7 +53,7 @@ var transactionsV1 = Table{
 
 // v1Tables are the tables migration 1 creates, as it always has.
 func v1Tables() []Table {
-	return []Table{Migrations, Spans, PaymentFacts, BatchCloses, txnTraces, transactionsV1}
+	return []Table{Migrations, Spans, paymentFactsV1, BatchCloses, txnTraces, transactionsV1}
 }
 
 // v7 drops txn_traces: in a cluster the Distributed table first, then the
@@ -71,5 +80,67 @@ func dropSQL(db string, d Dialect, t Table) []string {
 func v8(db string, d Dialect) []string {
 	out := append(Transactions.createSQL(db, d), byTimeViewSQL(db, d, ByTimeView, Transactions))
 	out = append(out, dropSQL(db, d, transactionsV1)...)
-	return append(out, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, byTimeViewV4, d.onCluster()))
+	return append(out, dropView(db, d, byTimeViewV4))
 }
+
+// paymentFactsV1 held the facts by month of start time, ordered by txn_id,
+// and its view (recentFactsViewV5) copied each into recentFactsV5, by
+// arrival day, for assembly at ingest: every fact stored twice, the second
+// copy about a quarter of the server's CPU at ingest (docs/benchmarks.md,
+// "Facts stored once"). Migrations 1, 5 and 6 still create and read them, so
+// that their recorded checksums stay valid; migration 9 copies the facts into
+// PaymentFacts, and migration 10 drops both tables and their views.
+var paymentFactsV1 = Table{
+	Name:        "payment_facts",
+	ColumnDefs:  paymentFactColumns(),
+	Version:     "ingested_ns",
+	PartitionBy: "toYYYYMM(start_time)",
+	OrderBy:     "(txn_id, trace_id, span_id)",
+	TTLColumn:   "start_time",
+	ShardKey:    "cityHash64(txn_id)",
+}
+
+// recentFactsV5 was paymentFactsV1 by arrival day, keeping RecentDays + 1
+// days: PaymentFacts' layout, for the recent days only.
+var recentFactsV5 = Table{
+	Name:        "recent_facts",
+	ColumnDefs:  paymentFactColumns(),
+	Version:     "ingested_ns",
+	PartitionBy: "toYYYYMMDD(" + arrivalTime + ")",
+	OrderBy:     paymentFactsV1.OrderBy,
+	ShardKey:    paymentFactsV1.ShardKey,
+	TTLColumn:   arrivalTime,
+	KeepDays:    RecentDays + 1,
+}
+
+// recentFactsViewV5 fed recentFactsV5 from every insert into paymentFactsV1.
+const recentFactsViewV5 = "recent_facts_mv"
+
+func recentViewSQL(db string, d Dialect) string {
+	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s",
+		db, recentFactsViewV5, d.onCluster(), db, recentFactsV5.LocalName(d), strings.Join(recentFactsV5.Columns(), ", "), db, paymentFactsV1.LocalName(d))
+}
+
+func v5(db string, d Dialect) []string {
+	return append(recentFactsV5.createSQL(db, d), recentViewSQL(db, d))
+}
+
+// v5Fill copied the facts stored in the days recentFactsV5 kept before the
+// view existed, so that assembly at ingest saw them from the start. Rows the
+// view wrote meanwhile had the same key and version: a copy racing with
+// ingest, or made twice, changed nothing.
+func v5Fill(ctx context.Context, conn driver.Conn, db string, _ Dialect) error {
+	qctx, cancel := chconn.WithQuerySettings(ctx, time.Hour)
+	defer cancel()
+	from := RecentCutoff(time.Now())
+	q := recentFactsV5.InsertSQL(db) + " SELECT " + strings.Join(recentFactsV5.Columns(), ", ") + " FROM " + db + "." + paymentFactsV1.Name +
+		" WHERE ingested_ns >= ?"
+	if err := conn.Exec(qctx, q, uint64(from.UnixNano())); err != nil {
+		return fmt.Errorf("copy recent facts into %s: %w", recentFactsV5.Name, err)
+	}
+	return nil
+}
+
+// recentCountsViewV6 fed RecentFactCounts from every insert into
+// paymentFactsV1, until migration 10.
+const recentCountsViewV6 = "recent_fact_counts_mv"

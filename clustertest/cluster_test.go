@@ -136,24 +136,24 @@ func TestClusterMode(t *testing.T) {
 	if _, err := a.Sweep(ctx, time.Time{}); err != nil {
 		t.Fatalf("sweep through Distributed tables: %v", err)
 	}
-	// Every fact reached recent_facts on both replicas (the view on the
+	// Every fact reached both replicas and was counted (the view on the
 	// replica that took the insert, then replication); none is older, so
 	// the sweep's reconciliation finds nothing; pruning runs ON CLUSTER.
 	for _, c := range []struct {
 		r    *replica
 		conn driver.Conn
 	}{{r1, c1}, {r2, c2}} {
-		facts, err := count(c.conn, "SELECT uniqExact(trace_id, span_id) FROM payment_facts_local")
-		if err != nil || facts == 0 {
-			t.Fatalf("%s payment_facts_local: %d, %v", c.r.name, facts, err)
+		txns, err := count(c.conn, "SELECT uniqExact(txn_id) FROM payment_facts_by_arrival_local WHERE txn_id != ''")
+		if err != nil || txns == 0 {
+			t.Fatalf("%s payment_facts_by_arrival_local: %d transactions, %v", c.r.name, txns, err)
 		}
-		waitCount(t, c.r.name+" recent_facts_local", c.conn, facts, "SELECT uniqExact(trace_id, span_id) FROM recent_facts_local")
+		waitCount(t, c.r.name+" recent_fact_counts_local", c.conn, txns, "SELECT uniqExact(txn_id) FROM recent_fact_counts_local")
 	}
 	if late, err := a.Reconcile(ctx, time.Now().Add(-time.Hour)); err != nil || late.Transactions != 0 {
 		t.Fatalf("reconcile through Distributed tables: %d transactions, %v; want 0", late.Transactions, err)
 	}
-	if dropped, err := chschema.PruneRecentFacts(ctx, admin2, db, d, time.Now()); err != nil || len(dropped) != 0 {
-		t.Fatalf("prune recent_facts ON CLUSTER: dropped %v, %v; want nothing", dropped, err)
+	if dropped, err := chschema.PruneRecentFactCounts(ctx, admin2, db, d, time.Now()); err != nil || len(dropped) != 0 {
+		t.Fatalf("prune recent_fact_counts ON CLUSTER: dropped %v, %v; want nothing", dropped, err)
 	}
 	for _, c := range []struct {
 		r    *replica
@@ -296,7 +296,7 @@ func checkEngines(t *testing.T, r *replica, d chschema.Dialect) {
 	}
 	rows.Close()
 	wantEngines := map[string]string{chschema.Migrations.Name: "ReplicatedReplacingMergeTree", chschema.ByTimeView: "MaterializedView",
-		chschema.RecentFactsView: "MaterializedView", chschema.RecentFactCountsView: "MaterializedView"}
+		chschema.RecentFactCountsView: "MaterializedView"}
 	for _, tb := range chschema.All() {
 		switch {
 		case tb.Null:
@@ -489,9 +489,9 @@ func fingerprint(conn driver.Conn, local, key string) (string, error) {
 func waitSameRows(t *testing.T, c1, c2 driver.Conn) {
 	t.Helper()
 	tables := map[string]string{
-		"spans_local":         "trace_id, span_id",
-		"payment_facts_local": "trace_id, span_id",
-		"batch_closes_local":  "terminal_id, batch_number, span_id",
+		"spans_local":                    "trace_id, span_id",
+		"payment_facts_by_arrival_local": "trace_id, span_id",
+		"batch_closes_local":             "terminal_id, batch_number, span_id",
 		// written by the view on each replica's transaction_versions_local
 		"transactions_by_time_local": "txn_hour, txn_id, version, deleted",
 	}

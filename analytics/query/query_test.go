@@ -371,7 +371,7 @@ func TestBadQuestionsAreRefusedBeforeSQL(t *testing.T) {
 func TestMovedTransactionCountsOnceAtItsNewestTime(t *testing.T) {
 	db := chtest.Migrated(t)
 	ctx := t.Context()
-	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, name, start_time)"+
+	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts_by_arrival (txn_id, trace_id, span_id, name, start_time)"+
 		" SELECT 'MOVED-1', toFixedString('TRACE-MOVED-0001', 16), toFixedString('SETTLE01', 8), 'pos.settlement', toDateTime('2026-03-31 23:50:00', 'UTC') UNION ALL"+
 		" SELECT 'MOVED-1', toFixedString('TRACE-MOVED-0002', 16), toFixedString('ROOT0001', 8), 'pos.transaction', toDateTime('2026-04-01 00:10:00', 'UTC')")
 	db.Exec(t, "INSERT INTO "+db.Name+".transaction_versions (txn_id, version, txn_time, outcome, cause, amount_minor, currency, fact_hours)"+

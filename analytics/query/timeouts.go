@@ -35,8 +35,8 @@ const TimeoutsJob = "timeouts"
 // (pos.host.request spans, deduplicated by span) of [from, to) per gateway
 // (taken from the transaction's pos.transaction span): gateway, requests,
 // timeouts reported by terminals, histogram; bucketExpr groups by time too
-// (e.g. toStartOfHour(st); "" for none). Args: from, to, from, to (the gateway lookup spans an hour
-// more on each side).
+// (e.g. toStartOfHour(st); "" for none). Args: AuthLatencyArgs (the gateway
+// lookup spans an hour more on each side).
 func AuthLatencySQL(db, bucket string) string {
 	t := "`" + db + "`.`" + chschema.PaymentFacts.Name + "`"
 	sel, group := "", "g"
@@ -45,12 +45,21 @@ func AuthLatencySQL(db, bucket string) string {
 	}
 	return "SELECT " + sel + "gateway_id AS g, count() AS n, countIf(et = 'timeout') AS tmo, sumForEach(lh) AS h FROM (" +
 		" SELECT txn_id, min(start_time) AS st, any(duration_ns) AS dur, any(error_type) AS et, intDiv(dur, 1000000) AS ms, " + model.HistSQL("ms") + " AS lh" +
-		" FROM " + t + " WHERE name = 'pos.host.request' AND txn_id != '' AND start_time >= toDateTime(?) AND start_time < toDateTime(?)" +
+		" FROM " + t + " WHERE ingested_ns >= ? AND name = 'pos.host.request' AND txn_id != '' AND start_time >= toDateTime(?) AND start_time < toDateTime(?)" +
 		" GROUP BY txn_id, trace_id, span_id" +
 		") ANY LEFT JOIN (" +
 		" SELECT txn_id, any(gateway_id) AS gateway_id FROM " + t +
-		" WHERE name = 'pos.transaction' AND txn_id != '' AND start_time >= toDateTime(?) - 3600 AND start_time < toDateTime(?) + 3600 GROUP BY txn_id" +
+		" WHERE ingested_ns >= ? AND name = 'pos.transaction' AND txn_id != '' AND start_time >= toDateTime(?) - 3600 AND start_time < toDateTime(?) + 3600 GROUP BY txn_id" +
 		") USING txn_id GROUP BY " + group
+}
+
+// AuthLatencyArgs are AuthLatencySQL's arguments for [from, to). A fact
+// arrives after it starts: the facts are read from the arrival day an hour
+// and a day before from (a day for a terminal's clock ahead of the
+// collector's), so the older days' parts are not read.
+func AuthLatencyArgs(from, to time.Time) []any {
+	arrived := uint64(max(from.Add(-25*time.Hour).UnixNano(), 0))
+	return []any{arrived, from.Unix(), to.Unix(), arrived, from.Unix(), to.Unix()}
 }
 
 // Timeouts computes the advice from the hourly auth_latency histograms when
@@ -114,7 +123,7 @@ func (q *Querier) Timeouts(ctx context.Context, tq TimeoutsQuery) (TimeoutsResul
 		args = append(w.args, q.maxRows())
 	} else {
 		query = AuthLatencySQL(q.DB, "")
-		args = []any{tq.From.Unix(), tq.To.Unix(), tq.From.Unix(), tq.To.Unix()}
+		args = AuthLatencyArgs(tq.From, tq.To)
 		if len(tq.Gateways) > 0 {
 			query += " HAVING g IN ?"
 			args = append(args, set(tq.Gateways))

@@ -1,7 +1,7 @@
 // Package sweep is the settlement sweep job. First it rebuilds, from all
 // their facts, the transactions that got facts since the last run and have
-// facts older than recent_facts (assembly.Reconcile: ingest classified them
-// from their recent facts only). Then approved sales past the
+// facts that arrived before the recent days (assembly.Reconcile: ingest
+// classified them from their recent facts only). Then approved sales past the
 // settlement window without a settlement become unsettled (the assembler's
 // Sweep re-classifies them with the contract's cause rule: the failed batch
 // close's error.type, else settlement), then a snapshot of unsettled money by
@@ -101,7 +101,7 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 		return 0, fmt.Errorf("sweep: %w", err)
 	}
 	if late.Transactions > 0 {
-		env.Logger().Info("rebuilt transactions with facts older than recent_facts", "since", w.From, "transactions", late.Transactions)
+		env.Logger().Info("rebuilt transactions with facts older than the recent days", "since", w.From, "transactions", late.Transactions)
 	}
 	// A run within the window of the last one reads only the hours whose
 	// windows passed since; a first run, or one after a longer pause, reads

@@ -219,10 +219,11 @@ func TestSweepCutOffFollowsTheDataNotAClockAhead(t *testing.T) {
 	}
 }
 
-// A settlement that arrives when the rest of its sale has left recent_facts
-// (days late): ingest builds a row from the settlement alone, which loses to
-// the sale's row; the next sweep finds the sale (it got a fact since the
-// last run and has facts older than recent_facts) and rebuilds it settled.
+// A settlement that arrives days after the rest of its sale, whose facts
+// arrived before the recent days ingest reads: ingest builds a row from the
+// settlement alone, which loses to the sale's row; the next sweep finds the
+// sale (it got a fact since the last run and has facts older than the recent
+// days) and rebuilds it settled.
 func TestSweepReconcilesALateSettlement(t *testing.T) {
 	db := chtest.Migrated(t)
 	ctx := context.Background()
@@ -242,15 +243,12 @@ func TestSweepReconcilesALateSettlement(t *testing.T) {
 	if got := outcomes(t, db)["L-LATE"]; got != "unsettled/settlement" {
 		t.Fatalf("before its settlement: %s", got)
 	}
-	if _, err := chschema.PruneRecentFacts(ctx, db.Conn, db.Name, chschema.Dialect{}, now); err != nil {
-		t.Fatal(err)
-	}
-
 	arrived := now.Add(5 * time.Minute)
-	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, trace_id, span_id, name, service_name, start_time, start_ns,"+
+	db.Exec(t, "INSERT INTO "+db.Name+".payment_facts_by_arrival (txn_id, trace_id, span_id, name, service_name, start_time, start_ns,"+
 		" response_code, amount_minor, amount_ok, currency, settlement_status, ingested_ns)"+
 		" SELECT 'L-LATE', 'settle-trace-001', 'settle01', ?, 'settlement-service', toDateTime(?), ?, '00', 1000, ?, 'CNY', ?, ?",
 		domain.SpanSettlement, arrived.Unix(), uint64(arrived.UnixNano()), uint8(domain.AmountOK), domain.SettlementSettled, uint64(arrived.UnixNano()))
+	a.Now = func() time.Time { return arrived } // ingest's clock: the sale's facts are days old
 	if _, err := a.Assemble(ctx, assembly.Keys{TxnIDs: []string{"L-LATE"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -79,7 +79,7 @@ func spanID(s string) string {
 // InsertFacts writes, for every transaction, its pos.transaction fact (with
 // the gateway) and its pos.host.request fact (the terminal-observed
 // authorization latency; error.type timeout when the terminal gave up) into
-// payment_facts, as the exporter would.
+// the facts table, as the exporter would.
 func InsertFacts(ctx context.Context, conn driver.Conn, db string, txns []Txn) error {
 	const batch = 50000
 	for start := 0; start < len(txns); start += batch {

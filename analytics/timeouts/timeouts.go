@@ -104,7 +104,7 @@ func (j *Job) Run(ctx context.Context, env *jobs.Env, w jobs.Window) (int, error
 	}
 	qctx, cancel := env.Ctx(ctx)
 	defer cancel()
-	rows, err := env.Conn.Query(qctx, query.AuthLatencySQL(env.DB, "toStartOfHour(st)"), from.Unix(), to.Unix(), from.Unix(), to.Unix())
+	rows, err := env.Conn.Query(qctx, query.AuthLatencySQL(env.DB, "toStartOfHour(st)"), query.AuthLatencyArgs(from, to)...)
 	if err != nil {
 		return 0, fmt.Errorf("timeouts: read authorizations: %w", err)
 	}

@@ -21,7 +21,7 @@ import (
 // from system.numbers; payment_facts only (the read-back reads the facts;
 // spans are read only for broken parent chains).
 func prefill(ctx context.Context, conn driver.Conn, db string, n int) error {
-	have, err := countRows(ctx, conn, "SELECT count() FROM `"+db+"`.payment_facts")
+	have, err := countRows(ctx, conn, "SELECT count() FROM `"+db+"`."+chschema.PaymentFacts.Name)
 	if err != nil {
 		return fmt.Errorf("prefill: %w", err)
 	}

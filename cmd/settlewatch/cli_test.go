@@ -233,22 +233,23 @@ func TestFormatsAndStableKeys(t *testing.T) {
 	}
 }
 
-// prune drops the days that fell out of recent_facts and says which.
-func TestPruneDropsOldDaysOfRecentFacts(t *testing.T) {
+// prune drops the days that fell out of recent_fact_counts and says which;
+// the facts stay.
+func TestPruneDropsOldDaysOfRecentFactCounts(t *testing.T) {
 	db := chtest.Migrated(t)
 	old := time.Now().Add(-10 * 24 * time.Hour)
 	for i, at := range []time.Time{old, time.Now()} {
-		db.Exec(t, "INSERT INTO "+db.Name+".payment_facts (txn_id, span_id, start_time, ingested_ns) SELECT 'T1', toString(?), toDateTime(?), ?",
+		db.Exec(t, "INSERT INTO "+db.Name+".payment_facts_by_arrival (txn_id, span_id, start_time, ingested_ns) SELECT 'T1', toString(?), toDateTime(?), ?",
 			i, at.Unix(), uint64(at.UnixNano()))
 	}
 	code, stdout, stderr := cli(t, db, "prune")
-	if code != 0 || !strings.Contains(stdout, "dropped 1 old day(s) of recent_facts ["+old.UTC().Format("20060102")+"]") {
+	if code != 0 || !strings.Contains(stdout, "dropped 1 old day(s) of recent_fact_counts ["+old.UTC().Format("20060102")+"]") {
 		t.Fatalf("prune: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_facts"); n != 1 {
-		t.Errorf("recent_facts holds %d rows after prune, want today's 1", n)
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_fact_counts"); n != 1 {
+		t.Errorf("recent_fact_counts holds %d rows after prune, want today's", n)
 	}
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts"); n != 2 {
-		t.Errorf("payment_facts holds %d rows, want both", n)
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts_by_arrival"); n != 2 {
+		t.Errorf("payment_facts_by_arrival holds %d rows, want both", n)
 	}
 }

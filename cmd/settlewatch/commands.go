@@ -72,7 +72,7 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// runPrune drops the days that fell out of recent_facts: what a collector
+// runPrune drops the days that fell out of recent_fact_counts: what a collector
 // with create_schema does hourly, for deployments whose collector may not
 // run DDL (run it from cron as the schema owner).
 func runPrune(ctx context.Context, args []string, stdout io.Writer) error {
@@ -87,11 +87,11 @@ func runPrune(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	dropped, err := chschema.PruneRecentFacts(ctx, conn, s.Database, d, time.Now())
+	dropped, err := chschema.PruneRecentFactCounts(ctx, conn, s.Database, d, time.Now())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s: dropped %d old day(s) of %s %v\n", s.Database, len(dropped), chschema.RecentFacts.Name, dropped)
+	fmt.Fprintf(stdout, "database %s: dropped %d old day(s) of %s %v\n", s.Database, len(dropped), chschema.RecentFactCounts.Name, dropped)
 	return nil
 }
 
@@ -177,7 +177,7 @@ func runSweep(ctx context.Context, args []string, stdout io.Writer) error {
 	s := connFlags(fs)
 	rules, window := assemblyFlags(fs)
 	lateSince := fs.Duration("late-since", 75*time.Minute,
-		"first rebuild the transactions that got facts this recently and have facts older than recent_facts (the daemon's sweep does it every run; 0: skip)")
+		"first rebuild the transactions that got facts this recently and have facts that arrived before the recent days assembly reads at ingest (the daemon's sweep does it every run; 0: skip)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -198,7 +198,7 @@ func runSweep(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "rebuilt %d transactions with facts older than recent_facts\n", late.Transactions)
+		fmt.Fprintf(stdout, "rebuilt %d transactions with facts older than the recent days\n", late.Transactions)
 	}
 	res, err := a.Sweep(ctx, time.Time{})
 	if err != nil {

@@ -289,7 +289,7 @@ func TestRowsOutliveTheRequestBytes(t *testing.T) {
 		t.Fatalf("converted %d spans, %d batch closes, %d trace keys, issues %v", got.nSpans, got.nBatches, len(got.keys.TraceIDs), got.issues)
 	}
 	for table, cols := range map[string][2]chbatch.Columns{
-		"spans": {got.spans, want.spans}, "payment_facts": {got.facts, want.facts},
+		"spans": {got.spans, want.spans}, "payment_facts_by_arrival": {got.facts, want.facts},
 		"batch_closes": {got.batches, want.batches},
 	} {
 		for name, v := range cols[0] {

@@ -70,15 +70,15 @@ func TestRetryResumesFromKeptRows(t *testing.T) {
 	if n := td.SpanCount(); n != spans {
 		t.Errorf("the receiver's request was changed: %d spans, was %d", n, spans)
 	}
-	if got := db.Count(t, "SELECT count() FROM payment_facts"); got != uint64(spans) {
-		t.Errorf("payment_facts: %d rows, want %d", got, spans)
+	if got := db.Count(t, "SELECT count() FROM payment_facts_by_arrival"); got != uint64(spans) {
+		t.Errorf("payment_facts_by_arrival: %d rows, want %d", got, spans)
 	}
 	// The facts were inserted once: the retry did not write the stored table
 	// again. Rows of the parts inserts made (level 0, merged away or not), not
-	// block numbers: an insert whose facts straddle a month writes a part per
-	// month, each with a block number of its own.
-	if got := db.Count(t, "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = 'payment_facts' AND level = 0", db.Name); got != uint64(spans) {
-		t.Errorf("payment_facts received %d rows in all, want %d (inserted once)", got, spans)
+	// block numbers: an insert whose facts straddle a day writes a part per
+	// day, each with a block number of its own.
+	if got := db.Count(t, "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = 'payment_facts_by_arrival' AND level = 0", db.Name); got != uint64(spans) {
+		t.Errorf("payment_facts_by_arrival received %d rows in all, want %d (inserted once)", got, spans)
 	}
 	if got := db.Count(t, "SELECT count() FROM spans"); got != uint64(spans) {
 		t.Errorf("spans (recreated, written by the retry): %d rows, want %d", got, spans)
@@ -86,7 +86,7 @@ func TestRetryResumesFromKeptRows(t *testing.T) {
 	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns); got != 400 {
 		t.Errorf("transactions assembled: %d, want 400", got)
 	}
-	if got := db.Count(t, "SELECT uniqExact(ingested_ns) FROM (SELECT ingested_ns FROM spans UNION ALL SELECT ingested_ns FROM payment_facts)"); got != 1 {
+	if got := db.Count(t, "SELECT uniqExact(ingested_ns) FROM (SELECT ingested_ns FROM spans UNION ALL SELECT ingested_ns FROM payment_facts_by_arrival)"); got != 1 {
 		t.Errorf("the rows carry %d ingested_ns, want the one of the first attempt", got)
 	}
 }

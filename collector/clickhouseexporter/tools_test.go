@@ -27,7 +27,7 @@ func TestAllTableRowsCountsEveryTable(t *testing.T) {
 			t.Errorf("%s: %d columns, want the table's %d", tr.Table.Name, n, len(tr.Table.Columns()))
 		}
 	}
-	want := map[string]int{"spans": txns * loadgen.SpansPerTxn, "payment_facts": txns * loadgen.SpansPerTxn}
+	want := map[string]int{"spans": txns * loadgen.SpansPerTxn, "payment_facts_by_arrival": txns * loadgen.SpansPerTxn}
 	if len(got) != len(want) {
 		t.Errorf("tables %v, want %v", got, want)
 	}

@@ -182,14 +182,14 @@ func TestPipelineClassifiesEveryOutcomeAndCause(t *testing.T) {
 		t.Errorf("transactions %d, want %d", got, len(exp))
 	}
 	// Facts: every span with a pos.txn.id or a failure (batch closes go to their own table).
-	if got := db.Count(t, "SELECT count() FROM payment_facts FINAL WHERE name = 'settlement.transaction'"); got != 5 {
+	if got := db.Count(t, "SELECT count() FROM payment_facts_by_arrival FINAL WHERE name = 'settlement.transaction'"); got != 5 {
 		t.Errorf("settlement facts %d, want 5", got)
 	}
 	if got := db.Count(t, "SELECT count() FROM batch_closes FINAL"); got != 1 {
 		t.Errorf("batch closes %d, want 1", got)
 	}
 	// A transaction's traces are its facts' trace ids; settled ones have two.
-	if got := db.Count(t, "SELECT uniqExact(trace_id) FROM payment_facts FINAL WHERE txn_id = 'A-SETTLED'"); got != 2 {
+	if got := db.Count(t, "SELECT uniqExact(trace_id) FROM payment_facts_by_arrival FINAL WHERE txn_id = 'A-SETTLED'"); got != 2 {
 		t.Errorf("A-SETTLED traces %d, want 2", got)
 	}
 	// Money and dimensions carried through, integer minor units.
@@ -297,27 +297,27 @@ func TestTransactionSpreadOverRequests(t *testing.T) {
 }
 
 // The collector that migrates the schema also drops the days that fell out
-// of recent_facts, on its first request and then hourly; payment_facts keeps
-// everything.
-func TestCollectorPrunesOldDaysOfRecentFacts(t *testing.T) {
+// of recent_fact_counts, on its first request and then hourly; the facts
+// keep everything.
+func TestCollectorPrunesOldDaysOfRecentFactCounts(t *testing.T) {
 	db := chtest.Migrated(t)
 	old := time.Now().Add(-10 * 24 * time.Hour)
-	db.Exec(t, "INSERT INTO payment_facts (txn_id, span_id, start_time, ingested_ns) SELECT 'OLD-1', 'oldspan1', toDateTime(?), ?",
+	db.Exec(t, "INSERT INTO payment_facts_by_arrival (txn_id, span_id, start_time, ingested_ns) SELECT 'OLD-1', 'oldspan1', toDateTime(?), ?",
 		old.Unix(), uint64(old.UnixNano()))
-	if n := db.Count(t, "SELECT count() FROM recent_facts"); n != 1 {
-		t.Fatalf("recent_facts holds %d rows before the collector ran, want the old one", n)
-	}
+	// The view counts only facts of the recent days; counts left from when
+	// this one was recent:
+	db.Exec(t, "INSERT INTO recent_fact_counts (txn_id, ingested_ns, facts) SELECT 'OLD-1', ?, 1", uint64(old.UnixNano()))
 	rc := startCollector(t, db, nil)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	td := ptrace.NewTraces()
 	terminalSpans(td, attempt{txn: "P-NEW", typ: "sale", code: "00", gatewayCode: "00", at: now.Add(-time.Minute), amount: 500, batch: "000001"})
 	rc.sendGRPC(t, td)
 	waitFor(t, db, 1, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'P-NEW'")
-	waitFor(t, db, 0, "SELECT count() FROM recent_facts WHERE txn_id = 'OLD-1'")
-	if n := db.Count(t, "SELECT count() FROM recent_facts WHERE txn_id = 'P-NEW'"); n == 0 {
-		t.Error("the new transaction's facts are not in recent_facts")
+	waitFor(t, db, 0, "SELECT count() FROM recent_fact_counts WHERE txn_id = 'OLD-1'")
+	if n := db.Count(t, "SELECT sum(facts) FROM recent_fact_counts WHERE txn_id = 'P-NEW'"); n == 0 {
+		t.Error("the new transaction's facts are not counted")
 	}
-	if n := db.Count(t, "SELECT count() FROM payment_facts WHERE txn_id = 'OLD-1'"); n != 1 {
-		t.Errorf("payment_facts holds %d rows of the old transaction, want 1", n)
+	if n := db.Count(t, "SELECT count() FROM payment_facts_by_arrival WHERE txn_id = 'OLD-1'"); n != 1 {
+		t.Errorf("payment_facts_by_arrival holds %d rows of the old transaction, want 1", n)
 	}
 }

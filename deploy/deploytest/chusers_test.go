@@ -312,16 +312,17 @@ func TestClickHouseGrants(t *testing.T) {
 		}
 	}
 	// Exactly what each program does (assembly reads all facts of a
-	// transaction, at ingest from recent_facts; the sweep re-writes
-	// transactions; the materialized views fill transactions_by_time from
-	// transaction_versions, and recent_facts).
+	// transaction, at ingest those of the recent days, listed in
+	// recent_fact_counts; the sweep re-writes transactions; the materialized
+	// views fill transactions_by_time from transaction_versions, and
+	// recent_fact_counts from payment_facts_by_arrival).
 	var want []grant
 	add := func(user, priv string, ts ...chschema.Table) {
 		for _, tb := range ts {
 			want = append(want, grant{user, priv, tb.Name})
 		}
 	}
-	ingest := []chschema.Table{chschema.Spans, chschema.PaymentFacts, chschema.RecentFacts, chschema.RecentFactCounts, chschema.BatchCloses}
+	ingest := []chschema.Table{chschema.Spans, chschema.PaymentFacts, chschema.RecentFactCounts, chschema.BatchCloses}
 	add(collectorUser, "SELECT", ingest...)
 	add(collectorUser, "INSERT", append(ingest, chschema.Transactions, chschema.TransactionsByTime)...)
 	want = append(want, grant{analyticsUser, "SELECT", "*"})

@@ -490,3 +490,65 @@ ARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS
 DROP TABLE IF EXISTS settlewatch.transactions;
 
 DROP TABLE IF EXISTS settlewatch.transactions_by_time_mv;
+
+-- migration 9: payment facts stored once, by arrival day, in payment_facts_by_arrival (payment_facts copied into it)
+
+CREATE TABLE IF NOT EXISTS settlewatch.payment_facts_by_arrival
+(
+    txn_id String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    name LowCardinality(String),
+    service_name LowCardinality(String),
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    start_time DateTime('UTC'),
+    start_ns UInt64 CODEC(Delta, ZSTD(1)),
+    duration_ns UInt64 CODEC(ZSTD(1)),
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    error_type LowCardinality(String),
+    response_code LowCardinality(String),
+    response_source LowCardinality(String),
+    txn_type LowCardinality(String),
+    amount_minor Int64,
+    amount_ok UInt8,
+    currency LowCardinality(String),
+    terminal_id String,
+    terminal_model LowCardinality(String),
+    merchant_id String,
+    region LowCardinality(String),
+    gateway_id LowCardinality(String),
+    acquirer_id LowCardinality(String),
+    issuer_id LowCardinality(String),
+    card_scheme LowCardinality(String),
+    card_funding LowCardinality(String),
+    entry_mode LowCardinality(String),
+    card_bin String,
+    batch_number String,
+    settlement_status LowCardinality(String),
+    settlement_date String,
+    server_address String,
+    ingested_ns UInt64 CODEC(Delta, ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(ingested_ns)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_id, trace_id, span_id)
+TTL start_time + INTERVAL 90 DAY
+SETTINGS index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_fact_counts_by_arrival_mv TO settlewatch.recent_fact_counts AS
+SELECT txn_id, ingested_ns, count() AS facts FROM settlewatch.payment_facts_by_arrival WHERE txn_id != '' GROUP BY txn_id, ingested_ns;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 10: drop payment_facts and recent_facts (their facts are in payment_facts_by_arrival)
+
+DROP TABLE IF EXISTS settlewatch.payment_facts;
+
+DROP TABLE IF EXISTS settlewatch.payment_facts_by_arrival_mv;
+
+DROP TABLE IF EXISTS settlewatch.recent_facts_mv;
+
+DROP TABLE IF EXISTS settlewatch.recent_facts;
+
+DROP TABLE IF EXISTS settlewatch.recent_fact_counts_mv;

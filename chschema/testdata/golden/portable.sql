@@ -470,3 +470,64 @@ ARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS
 DROP TABLE IF EXISTS settlewatch.transactions;
 
 DROP TABLE IF EXISTS settlewatch.transactions_by_time_mv;
+
+-- migration 9: payment facts stored once, by arrival day, in payment_facts_by_arrival (payment_facts copied into it)
+
+CREATE TABLE IF NOT EXISTS settlewatch.payment_facts_by_arrival
+(
+    txn_id String,
+    trace_id FixedString(16),
+    span_id FixedString(8),
+    parent_span_id FixedString(8),
+    name String,
+    service_name String,
+    kind Enum8('unspecified' = 0, 'internal' = 1, 'server' = 2, 'client' = 3, 'producer' = 4, 'consumer' = 5),
+    start_time DateTime('UTC'),
+    start_ns UInt64,
+    duration_ns UInt64,
+    status_code Enum8('unset' = 0, 'ok' = 1, 'error' = 2),
+    error_type String,
+    response_code String,
+    response_source String,
+    txn_type String,
+    amount_minor Int64,
+    amount_ok UInt8,
+    currency String,
+    terminal_id String,
+    terminal_model String,
+    merchant_id String,
+    region String,
+    gateway_id String,
+    acquirer_id String,
+    issuer_id String,
+    card_scheme String,
+    card_funding String,
+    entry_mode String,
+    card_bin String,
+    batch_number String,
+    settlement_status String,
+    settlement_date String,
+    server_address String,
+    ingested_ns UInt64
+)
+ENGINE = ReplacingMergeTree(ingested_ns)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_id, trace_id, span_id)
+SETTINGS index_granularity = 8192;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_fact_counts_by_arrival_mv TO settlewatch.recent_fact_counts AS
+SELECT txn_id, ingested_ns, count() AS facts FROM settlewatch.payment_facts_by_arrival WHERE txn_id != '' GROUP BY txn_id, ingested_ns;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 10: drop payment_facts and recent_facts (their facts are in payment_facts_by_arrival)
+
+DROP TABLE IF EXISTS settlewatch.payment_facts;
+
+DROP TABLE IF EXISTS settlewatch.payment_facts_by_arrival_mv;
+
+DROP TABLE IF EXISTS settlewatch.recent_facts_mv;
+
+DROP TABLE IF EXISTS settlewatch.recent_facts;
+
+DROP TABLE IF EXISTS settlewatch.recent_fact_counts_mv;

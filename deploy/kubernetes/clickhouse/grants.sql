@@ -24,13 +24,12 @@
 -- so that both can be installed on one server.
 
 -- The collector: writes its ingest tables, reads them back to assemble
--- transactions, writes transaction_versions (transactions_by_time, recent_facts
--- and recent_fact_counts are filled by the materialized views on
--- transaction_versions and payment_facts).
+-- transactions, writes transaction_versions (transactions_by_time and
+-- recent_fact_counts are filled by the materialized views on
+-- transaction_versions and payment_facts_by_arrival).
 CREATE ROLE IF NOT EXISTS settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.spans TO settlewatch_collector_role;
-GRANT SELECT, INSERT ON settlewatch.payment_facts TO settlewatch_collector_role;
-GRANT SELECT, INSERT ON settlewatch.recent_facts TO settlewatch_collector_role;
+GRANT SELECT, INSERT ON settlewatch.payment_facts_by_arrival TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.recent_fact_counts TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.batch_closes TO settlewatch_collector_role;
 GRANT INSERT ON settlewatch.transaction_versions TO settlewatch_collector_role;

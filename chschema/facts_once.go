@@ -1,0 +1,98 @@
+package chschema
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/settlewatch/settlewatch/chconn"
+)
+
+// Migrations 9 and 10 store every fact once, in PaymentFacts, where
+// paymentFactsV1 and recentFactsV5 held each twice.
+//
+// 9 creates PaymentFacts and the view counting its recent rows; then
+// (v9Copy) a view copying what is still written into paymentFactsV1 (by a
+// collector from before this version) into it, and copies paymentFactsV1's
+// rows into it. Rows copied twice, or both copied and carried by the view, have
+// the same key and version: ReplacingMergeTree keeps one, and assembly drops
+// a span's duplicates (domain.SortFacts). 10 drops the old tables and their
+// views, the old facts table first, so that no insert into it is stored
+// without reaching PaymentFacts.
+//
+// Repair runs both again: an older collector allowed to create the schema
+// may have made paymentFactsV1 again and written into it, and v9Copy moves
+// what it wrote before 10 drops it.
+
+// factsCopyView carries inserts into paymentFactsV1 into PaymentFacts
+// between migrations 9 and 10.
+const factsCopyView = "payment_facts_by_arrival_mv"
+
+func v9(db string, d Dialect) []string {
+	return append(PaymentFacts.createSQL(db, d),
+		recentCountsViewSQL(db, d, RecentFactCountsView, recentCountsSelect(db+"."+PaymentFacts.LocalName(d))))
+}
+
+// v9Copy, when paymentFactsV1 exists, creates factsCopyView, copies the
+// table's rows into PaymentFacts, and drops the days of counts the copy made
+// that are not recent. The view is made here, not among v9's
+// statements, because 18.16 refuses a view of a missing table, and another
+// migrator may have dropped it already (migration 10): then its facts are in
+// PaymentFacts and there is nothing to do. Facts of the recent days are
+// counted again by the counts view: a
+// count above what a writer stored only sends its transaction to be read
+// whole at ingest (assembly/known.go), never to a wrong row. In a cluster the
+// copy goes through the Distributed tables, synchronously, so that it is
+// stored before 10 drops the old table.
+func v9Copy(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
+	exists, err := tableExists(ctx, conn, db, paymentFactsV1.LocalName(d))
+	if err != nil || !exists {
+		return err
+	}
+	view := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s",
+		db, factsCopyView, d.onCluster(), db, PaymentFacts.LocalName(d), strings.Join(PaymentFacts.Columns(), ", "), db, paymentFactsV1.LocalName(d))
+	err = execDDL(ctx, conn, view, slog.New(slog.DiscardHandler))
+	if err == nil {
+		qctx, cancel := chconn.WithQuerySettings(ctx, 6*time.Hour, chconn.BoolSetting("insert_distributed_sync", true))
+		defer cancel()
+		err = conn.Exec(qctx, PaymentFacts.InsertSQL(db)+" SELECT "+strings.Join(PaymentFacts.Columns(), ", ")+" FROM "+db+"."+paymentFactsV1.Name)
+	}
+	if chconn.IsCode(err, chconn.CodeUnknownTable) {
+		// Another migrator dropped the old table (migration 10) after its
+		// own copy: the facts are in PaymentFacts already.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s into %s: %w", paymentFactsV1.Name, PaymentFacts.Name, err)
+	}
+	if _, err := PruneRecentFactCounts(ctx, conn, db, d, time.Now()); err != nil {
+		return fmt.Errorf("after copying %s: %w", paymentFactsV1.Name, err)
+	}
+	return nil
+}
+
+func v10(db string, d Dialect) []string {
+	out := dropSQL(db, d, paymentFactsV1)
+	out = append(out, dropView(db, d, factsCopyView), dropView(db, d, recentFactsViewV5))
+	out = append(out, dropSQL(db, d, recentFactsV5)...)
+	return append(out, dropView(db, d, recentCountsViewV6))
+}
+
+func dropView(db string, d Dialect, view string) string {
+	return fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, view, d.onCluster())
+}
+
+// tableExists says whether db holds a table (or view) named name.
+func tableExists(ctx context.Context, conn driver.Conn, db, name string) (bool, error) {
+	qctx, cancel := chconn.WithQuerySettings(ctx, 30*time.Second)
+	defer cancel()
+	var n uint64
+	if err := conn.QueryRow(qctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db, name).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for table %s: %w", name, err)
+	}
+	return n > 0, nil
+}
