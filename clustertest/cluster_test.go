@@ -40,9 +40,10 @@ const (
 // TestClusterMode runs the whole pipeline on a one-shard, two-replica
 // ClickHouse 18.16 cluster configured from deploy/clickhouse-cluster:
 //
-//  1. the schema is migrated ON CLUSTER (chschema, cluster dialect): every
-//     table is ReplicatedReplacingMergeTree <t>_local behind a Distributed <t>
-//     on both replicas;
+//  1. the schema is migrated ON CLUSTER (chschema, cluster dialect) from
+//     version 8 with a fact stored, which reaches payment_facts_by_arrival on
+//     both replicas: every table is ReplicatedReplacingMergeTree <t>_local
+//     behind a Distributed <t> on both replicas, and the old tables are gone;
 //  2. the real collector (in-process, shipped config + the shipped cluster
 //     overlay, both replicas in its endpoint list) stores a simulated day;
 //     both replicas hold every span;
@@ -72,6 +73,28 @@ func TestClusterMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := chschema.DialectFor(v, clusterName)
+	// As version 8 left a cluster, with a fact in payment_facts: the
+	// migration copies it into payment_facts_by_arrival through the
+	// Distributed tables, and drops the old tables on both replicas
+	// (checkEngines lists exactly the current ones).
+	for _, m := range chschema.AllMigrations()[:8] {
+		for _, stmt := range m.Statements(db, d) {
+			if err := admin.Exec(ctx, stmt); err != nil {
+				t.Fatalf("version %d ON CLUSTER: %v", m.Version, err)
+			}
+		}
+		if m.Run != nil {
+			if err := m.Run(ctx, admin, db, d); err != nil {
+				t.Fatalf("version %d ON CLUSTER: %v", m.Version, err)
+			}
+		}
+	}
+	sync, cancelSync := chconn.WithQuerySettings(ctx, time.Minute, chconn.BoolSetting("insert_distributed_sync", true))
+	err = admin.Exec(sync, "INSERT INTO "+db+".payment_facts (txn_id, trace_id, span_id, start_time, ingested_ns) SELECT 'UPGRADED-1', 'upgraded-trace-1', 'upgrade1', now(), toUInt64(toUInt32(now())) * 1000000000")
+	cancelSync()
+	if err != nil {
+		t.Fatalf("a fact as version 8 stored it: %v", err)
+	}
 	if _, err := chschema.Migrate(ctx, admin, db, d, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("migrate ON CLUSTER: %v", err)
 	}
@@ -79,6 +102,12 @@ func TestClusterMode(t *testing.T) {
 		checkEngines(t, r, d)
 	}
 	c1, c2 := r1.open(t, db), r2.open(t, db)
+	for _, c := range []struct {
+		r    *replica
+		conn driver.Conn
+	}{{r1, c1}, {r2, c2}} {
+		waitCount(t, c.r.name+" the fact copied by the upgrade", c.conn, 1, "SELECT count() FROM payment_facts_by_arrival_local WHERE txn_id = 'UPGRADED-1'")
+	}
 	checkBlocksMakeOnePart(t, d, admin, c1, c2)
 
 	// 2. The collector writes a simulated day through the Distributed tables.
