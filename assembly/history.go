@@ -52,17 +52,27 @@ func (a *Assembler) Sweep(ctx context.Context, since time.Time) (Result, error) 
 // are not read, and with a year of history that is most of it.
 func (a *Assembler) Reconcile(ctx context.Context, since time.Time) (Result, error) {
 	sinceNs := uint64(max(since.UnixNano(), 0))
+	var n uint64
+	var earliest time.Time
+	qctx, cancel := a.queryCtx(ctx)
+	err := a.Conn.QueryRow(qctx, "SELECT count(), min(start_time) FROM "+a.facts()+" WHERE ingested_ns >= ? AND txn_id != ''", sinceNs).
+		Scan(&n, &earliest)
+	cancel()
+	if err != nil {
+		return Result{}, wrap("find the facts that arrived since the last run", err)
+	}
+	if n == 0 {
+		return a.AssembleTxns(ctx, nil)
+	}
+	from := earliest.Add(-a.window() - reconcileSlack)
 	cut := uint64(chschema.RecentCutoff(a.now()).UnixNano())
-	touched := "SELECT txn_id FROM " + a.facts() + " WHERE ingested_ns >= ? AND txn_id != ''"
-	earliest := "(SELECT min(start_time) FROM " + a.facts() + " WHERE ingested_ns >= ? AND txn_id != '') - ?"
-	back := int64((a.window() + reconcileSlack) / time.Second)
 	// GLOBAL: in cluster mode the table is Distributed; with more than one
 	// shard a plain IN over a Distributed subquery is refused by default
 	// (distributed_product_mode = deny). GLOBAL builds the set once.
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.facts()+
-		" WHERE ingested_ns < ? AND ingested_ns >= toUInt64(toUInt32("+earliest+")) * 1000000000"+
-		" AND start_time >= "+earliest+" AND txn_id GLOBAL IN ("+touched+")",
-		nil, cut, sinceNs, back, sinceNs, back, sinceNs)
+		" WHERE ingested_ns < ? AND ingested_ns >= ? AND start_time >= toDateTime(?)"+
+		" AND txn_id GLOBAL IN (SELECT txn_id FROM "+a.facts()+" WHERE ingested_ns >= ? AND txn_id != '')",
+		nil, cut, uint64(max(from.UnixNano(), 0)), max(from.Unix(), 0), sinceNs)
 	if err != nil {
 		return Result{}, wrap("find transactions with facts older than the recent days", err)
 	}

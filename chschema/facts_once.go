@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -39,27 +38,24 @@ func v9(db string, d Dialect) []string {
 
 // v9Copy, when paymentFactsV1 exists, creates factsCopyView, copies the
 // table's rows into PaymentFacts, and drops the days of counts the copy made
-// that are not recent. The view is made here, not among v9's
-// statements, because 18.16 refuses a view of a missing table, and another
-// migrator may have dropped it already (migration 10): then its facts are in
-// PaymentFacts and there is nothing to do. Facts of the recent days are
-// counted again by the counts view: a
-// count above what a writer stored only sends its transaction to be read
-// whole at ingest (assembly/known.go), never to a wrong row. In a cluster the
-// copy goes through the Distributed tables, synchronously, so that it is
-// stored before 10 drops the old table.
+// that are not recent. The view is made here, not among v9's statements,
+// because 18.16 refuses a view of a missing table, and another migrator may
+// have dropped it already (migration 10): then its facts are in PaymentFacts
+// and there is nothing to do. Facts of the recent days are counted again by
+// the counts view: a count above what a writer stored only sends its
+// transaction to be read whole at ingest (assembly/known.go), never to a
+// wrong row. In a cluster the copy goes through the Distributed tables,
+// synchronously, so that it is stored before 10 drops the old table.
 func v9Copy(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
 	exists, err := tableExists(ctx, conn, db, paymentFactsV1.LocalName(d))
 	if err != nil || !exists {
 		return err
 	}
-	view := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s",
-		db, factsCopyView, d.onCluster(), db, PaymentFacts.LocalName(d), strings.Join(PaymentFacts.Columns(), ", "), db, paymentFactsV1.LocalName(d))
-	err = execDDL(ctx, conn, view, slog.New(slog.DiscardHandler))
+	err = execDDL(ctx, conn, copyViewSQL(db, d, factsCopyView, paymentFactsV1, PaymentFacts), slog.New(slog.DiscardHandler))
 	if err == nil {
 		qctx, cancel := chconn.WithQuerySettings(ctx, 6*time.Hour, chconn.BoolSetting("insert_distributed_sync", true))
 		defer cancel()
-		err = conn.Exec(qctx, PaymentFacts.InsertSQL(db)+" SELECT "+strings.Join(PaymentFacts.Columns(), ", ")+" FROM "+db+"."+paymentFactsV1.Name)
+		err = conn.Exec(qctx, copyRowsSQL(db, paymentFactsV1, PaymentFacts))
 	}
 	if chconn.IsCode(err, chconn.CodeUnknownTable) {
 		// Another migrator dropped the old table (migration 10) after its
@@ -84,15 +80,4 @@ func v10(db string, d Dialect) []string {
 
 func dropView(db string, d Dialect, view string) string {
 	return fmt.Sprintf("DROP TABLE IF EXISTS %s.%s%s", db, view, d.onCluster())
-}
-
-// tableExists says whether db holds a table (or view) named name.
-func tableExists(ctx context.Context, conn driver.Conn, db, name string) (bool, error) {
-	qctx, cancel := chconn.WithQuerySettings(ctx, 30*time.Second)
-	defer cancel()
-	var n uint64
-	if err := conn.QueryRow(qctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db, name).Scan(&n); err != nil {
-		return false, fmt.Errorf("look for table %s: %w", name, err)
-	}
-	return n > 0, nil
 }

@@ -128,6 +128,17 @@ func migrationsTableExists(ctx context.Context, conn driver.Conn, db string) (bo
 	return tableExists(ctx, conn, db, Migrations.Name)
 }
 
+// tableExists says whether db holds a table (or view) named name.
+func tableExists(ctx context.Context, conn driver.Conn, db, name string) (bool, error) {
+	qctx, cancel := chconn.WithQuerySettings(ctx, 30*time.Second)
+	defer cancel()
+	var n uint64
+	if err := conn.QueryRow(qctx, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db, name).Scan(&n); err != nil {
+		return false, fmt.Errorf("look for table %s: %w", name, err)
+	}
+	return n > 0, nil
+}
+
 func appliedChecksums(ctx context.Context, conn driver.Conn, db string) (map[uint32]string, error) {
 	qctx, cancel := chconn.WithQuerySettings(ctx, 30*time.Second)
 	defer cancel()

@@ -12,21 +12,21 @@ import (
 )
 
 // RecentDays is how many whole days of arrivals, besides today's, assembly
-// reads at ingest and RecentFactCounts keeps. A transaction's facts arrive within seconds of each other, its
-// settlement a day later (the contract's window is 36 h), so at ingest its
-// facts are all among the recent ones; the settlement sweep completes the
-// rare transaction that has older facts (assembly.Reconcile).
+// reads at ingest and RecentFactCounts keeps. A transaction's facts arrive
+// within seconds of each other, its settlement a day later (the contract's
+// window is 36 h), so at ingest its facts are all among the recent ones; the
+// settlement sweep completes the rare transaction that has older facts
+// (assembly.Reconcile).
 const RecentDays = 3
 
 // RecentFactCounts counts PaymentFacts' rows of the recent days by
 // transaction and ingested_ns: each collector batch stamps its rows with one
 // ingested_ns, so this says which writers stored facts of a transaction and
 // how many, in about a row per transaction where PaymentFacts has one per
-// fact. Assembly at ingest
-// lists a batch's transactions here (assembly/known.go): a few thousand
-// scattered ids touch every granule of the recent days, so the listing's
-// cost is the rows those days hold (docs/benchmarks.md, "Recent fact
-// counts"). Filled by RecentFactCountsView from every insert into
+// fact. Assembly at ingest lists a batch's transactions here
+// (assembly/known.go): a few thousand scattered ids touch every granule of
+// the recent days, so the listing's cost is the rows those days hold
+// (docs/benchmarks.md, "Recent fact counts"). Filled by RecentFactCountsView from every insert into
 // PaymentFacts; counts of one transaction and stamp add up (a batch's insert
 // can reach the view in several blocks); days older than RecentDays are
 // dropped (PruneRecentFactCounts, or TTL).

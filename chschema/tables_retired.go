@@ -116,13 +116,21 @@ var recentFactsV5 = Table{
 // recentFactsViewV5 fed recentFactsV5 from every insert into paymentFactsV1.
 const recentFactsViewV5 = "recent_facts_mv"
 
-func recentViewSQL(db string, d Dialect) string {
-	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s",
-		db, recentFactsViewV5, d.onCluster(), db, recentFactsV5.LocalName(d), strings.Join(recentFactsV5.Columns(), ", "), db, paymentFactsV1.LocalName(d))
+func v5(db string, d Dialect) []string {
+	return append(recentFactsV5.createSQL(db, d), copyViewSQL(db, d, recentFactsViewV5, paymentFactsV1, recentFactsV5))
 }
 
-func v5(db string, d Dialect) []string {
-	return append(recentFactsV5.createSQL(db, d), recentViewSQL(db, d))
+// copyViewSQL creates view, which copies every insert into from's local
+// table into to's: two tables of the same columns.
+func copyViewSQL(db string, d Dialect, view string, from, to Table) string {
+	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s",
+		db, view, d.onCluster(), db, to.LocalName(d), strings.Join(to.Columns(), ", "), db, from.LocalName(d))
+}
+
+// copyRowsSQL copies from's rows into to (through the Distributed tables
+// in a cluster): two tables of the same columns.
+func copyRowsSQL(db string, from, to Table) string {
+	return to.InsertSQL(db) + " SELECT " + strings.Join(to.Columns(), ", ") + " FROM " + db + "." + from.Name
 }
 
 // v5Fill copied the facts stored in the days recentFactsV5 kept before the
@@ -133,8 +141,7 @@ func v5Fill(ctx context.Context, conn driver.Conn, db string, _ Dialect) error {
 	qctx, cancel := chconn.WithQuerySettings(ctx, time.Hour)
 	defer cancel()
 	from := RecentCutoff(time.Now())
-	q := recentFactsV5.InsertSQL(db) + " SELECT " + strings.Join(recentFactsV5.Columns(), ", ") + " FROM " + db + "." + paymentFactsV1.Name +
-		" WHERE ingested_ns >= ?"
+	q := copyRowsSQL(db, paymentFactsV1, recentFactsV5) + " WHERE ingested_ns >= ?"
 	if err := conn.Exec(qctx, q, uint64(from.UnixNano())); err != nil {
 		return fmt.Errorf("copy recent facts into %s: %w", recentFactsV5.Name, err)
 	}

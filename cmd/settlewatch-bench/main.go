@@ -352,7 +352,7 @@ func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what stri
 
 // rawEveryTable writes every row the pipeline stored for the run through the
 // bare driver into a fresh database of the same schema (so its views run):
-// the exporter's rows of spans, payment_facts and batch_closes
+// the exporter's rows of spans, facts and batch closes
 // converted from the same requests, in INSERTs of rawSliceRows rows, and the
 // rows of the assembled transactions (their versions and tombstones) copied
 // from the run's database on the server (INSERT … SELECT: their
