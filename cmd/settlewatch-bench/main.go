@@ -144,12 +144,19 @@ func run() error {
 	}
 	// A kept database holds earlier runs, and merges collapse rows while
 	// this one runs: count this run's distinct rows, by when they were
-	// written, not rows in the table.
-	if err := waitCount(ctx, conn, start, "spans stored", uint64(total),
-		"SELECT %s FROM `"+db+"`.spans WHERE ingested_ns >= ?", "count()", "uniqExact(trace_id, span_id)", uint64(start.UnixNano())); err != nil {
+	// written, not rows in the table. In a fresh database the parts' row
+	// counts bound them without reading a column (counting ingested_ns
+	// every poll read 760M rows in a 6M-span run, docs/benchmarks.md).
+	spansBound := countQuery{"SELECT count() FROM `" + db + "`.spans WHERE ingested_ns >= ?", []any{uint64(start.UnixNano())}}
+	if *keep == "" {
+		spansBound = countQuery{"SELECT toUInt64(sum(rows)) FROM system.parts WHERE database = ? AND table = 'spans' AND active", []any{db}}
+	}
+	stored, err := waitCount(ctx, conn, start, "spans stored", uint64(total), spansBound,
+		countQuery{"SELECT uniqExact(trace_id, span_id) FROM `" + db + "`.spans WHERE ingested_ns >= ?", []any{uint64(start.UnixNano())}})
+	if err != nil {
 		return err
 	}
-	e2e := time.Since(start)
+	e2e := stored.Sub(start)
 	if *tgen != "" {
 		use, err := usage(proc.Process.Pid, mem)
 		if err != nil {
@@ -166,12 +173,16 @@ func run() error {
 	// transaction has a row that counted all its spans (with -split, its
 	// first row counted only the terminal's).
 	txns := uint64(total / loadgen.SpansPerTxn)
-	if err := waitCount(ctx, conn, start, "transactions assembled with all their spans", txns,
-		"SELECT %s FROM `"+db+"`.transactions_by_time WHERE deleted = 0 AND assembled_at >= toDateTime(?)", "countIf(span_count >= ?)", "uniqExactIf(txn_id, span_count >= ?)",
-		uint32(loadgen.SpansPerTxn), start.Unix()); err != nil {
+	assembledQuery := func(count string) countQuery {
+		return countQuery{"SELECT " + count + " FROM `" + db + "`.transactions_by_time WHERE deleted = 0 AND assembled_at >= toDateTime(?)",
+			[]any{uint32(loadgen.SpansPerTxn), start.Unix()}}
+	}
+	done, err := waitCount(ctx, conn, start, "transactions assembled with all their spans", txns,
+		assembledQuery("countIf(span_count >= ?)"), assembledQuery("uniqExactIf(txn_id, span_count >= ?)"))
+	if err != nil {
 		return err
 	}
-	assembled := time.Since(start)
+	assembled := done.Sub(start)
 	use, err := usage(proc.Process.Pid, mem)
 	if err != nil {
 		return err
@@ -319,32 +330,46 @@ func countRows(ctx context.Context, conn driver.Conn, query string, args ...any)
 	return n, nil
 }
 
-// waitCount polls until query, with its %s replaced by exact (a count of
-// distinct rows), counts want, at most 30 minutes after start. Each poll
-// first counts with bound, a cheap count of the same rows that is never
-// below exact's (duplicates and unmerged versions included): while it is
-// short of want, so is exact, which hashes every row and is not run. A
-// profile of the server showed the exact count alone taking a tenth of its
-// samples from the run it measured (docs/benchmarks.md). The poll then
-// sleeps four times as long as it took, and at least 0.2 s (under 1 % of a
-// run's time; cheap polls in a tight loop cost the server as much).
-func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what string, want uint64, query, bound, exact string, args ...any) error {
+// countQuery is a query returning one count, with its arguments.
+type countQuery struct {
+	sql  string
+	args []any
+}
+
+func (q countQuery) run(ctx context.Context, conn driver.Conn) (uint64, error) {
+	return countRows(ctx, conn, q.sql, q.args...)
+}
+
+// waitCount polls until exact (a count of distinct rows) counts want, at
+// most 30 minutes after start, and returns when the exact count that
+// reached want was sent: every row it counted was visible then, so the rows
+// were all stored by that moment (taking the time after it returned added
+// the count's own second to a run). Each poll first counts with bound, a
+// cheap count of the same rows that is never below exact's (duplicates and
+// unmerged versions included): while it is short of want, so is exact,
+// which hashes every row and is not run. A profile of the server showed the
+// exact count alone taking a tenth of its samples from the run it measured
+// (docs/benchmarks.md). The poll then sleeps four times as long as it took,
+// and at least 0.2 s (under 1 % of a run's time; cheap polls in a tight loop
+// cost the server as much).
+func waitCount(ctx context.Context, conn driver.Conn, start time.Time, what string, want uint64, bound, exact countQuery) (time.Time, error) {
 	for {
 		t0 := time.Now()
-		n, err := countRows(ctx, conn, fmt.Sprintf(query, bound), args...)
+		n, err := bound.run(ctx, conn)
 		if err != nil {
-			return err
+			return time.Time{}, err
 		}
 		if n >= want {
-			if n, err = countRows(ctx, conn, fmt.Sprintf(query, exact), args...); err != nil {
-				return err
+			t1 := time.Now()
+			if n, err = exact.run(ctx, conn); err != nil {
+				return time.Time{}, err
 			}
 			if n >= want {
-				return nil
+				return t1, nil
 			}
 		}
 		if time.Since(start) > 30*time.Minute {
-			return fmt.Errorf("only %d of %d %s after 30 minutes", n, want, what)
+			return time.Time{}, fmt.Errorf("only %d of %d %s after 30 minutes", n, want, what)
 		}
 		time.Sleep(max(200*time.Millisecond, 4*time.Since(t0)))
 	}
