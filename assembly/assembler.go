@@ -69,7 +69,7 @@ type Assembler struct {
 	// the ones the caller did not write.
 	afterList func()
 	// countsMissingUntil (unix ns): until then the listing counts the facts
-	// themselves, recent_fact_counts having been missing.
+	// themselves, recent_fact_counts_by_hash having been missing.
 	countsMissingUntil atomic.Int64
 }
 

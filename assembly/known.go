@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/domain"
@@ -298,54 +300,95 @@ func minNonZero(a, b uint64) uint64 {
 
 // factStamps counts the stored rows of txnIDs by transaction and
 // ingested_ns. The recent facts are counted already, in about a row per
-// transaction (chschema.RecentFactCounts): the ids of a batch touch every
-// granule of the recent days, so the listing costs the rows those days hold,
-// five times fewer there than facts (docs/benchmarks.md, "Recent fact
-// counts"). Any other source is counted here, two columns of every granule
+// transaction (chschema.RecentFactCounts), keyed by a 64-bit hash of the
+// id: the ids of a batch touch every granule of the recent days, so the
+// listing costs the rows those days hold, five times fewer there than
+// facts, and a hash costs the server half of what the id did to read and
+// test (docs/benchmarks.md, "Recent fact counts", "Counts by transaction
+// hash"). Any other source is counted here, two columns of every granule
 // the ids touch: listing each row's key (trace and span ids too) read twice
 // the bytes and sent five times the rows ("The listing by stamp"). A
-// database not yet migrated to the counts (a collector that may not run DDL,
-// upgraded before `settlewatch migrate`) has its facts counted instead.
+// database not yet migrated to the counts (a collector that may not run
+// DDL, upgraded before `settlewatch migrate`) has its facts counted instead.
 func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src factSource) (map[string][]stampCount, error) {
 	if src == recentFacts && a.countsMissingUntil.Load() < a.now().UnixNano() {
 		// The same days as the facts read: the counts of older ones wait
 		// for PruneRecentFactCounts, and their parts are not read.
-		where, args := a.scoped(src, "txn_id IN sw_txn_ids", nil)
-		out, err := a.listStamps(ctx, "SELECT txn_id, ingested_ns, sum(facts) FROM "+a.table(chschema.RecentFactCounts.Name)+
-			" WHERE "+where+" GROUP BY txn_id, ingested_ns", txnIDs, args...)
+		out, err := a.listHashStamps(ctx, txnIDs)
 		if !chconn.IsCode(err, chconn.CodeUnknownTable) {
 			return out, err
 		}
 		a.countsMissingUntil.Store(a.now().Add(time.Minute).UnixNano())
-		a.logger().Warn("recent_fact_counts is missing: listing the facts instead, which costs more; run settlewatch migrate", "error", err)
+		a.logger().Warn("recent_fact_counts_by_hash is missing: listing the facts instead, which costs more; run settlewatch migrate", "error", err)
 	}
 	where, args := a.scoped(src, "txn_id IN sw_txn_ids", nil)
-	return a.listStamps(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.facts()+
-		" WHERE "+where+" GROUP BY txn_id, ingested_ns", txnIDs, args...)
-}
-
-// listStamps runs a listing query (txn_id, ingested_ns, count) for txnIDs.
-func (a *Assembler) listStamps(ctx context.Context, query string, txnIDs []string, args ...any) (map[string][]stampCount, error) {
-	rows, done, err := a.query(ctx, query, []idSet{txnSet(txnIDs)}, args...)
+	rows, done, err := a.query(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.facts()+
+		" WHERE "+where+" GROUP BY txn_id, ingested_ns", []idSet{txnSet(txnIDs)}, args...)
 	if err != nil {
 		return nil, wrap("list facts", err)
 	}
 	defer done()
-	// One backing array with a slot per transaction: most have one stamp,
-	// and appending per transaction grew thousands of small slices a batch.
-	backing := make([]stampCount, len(txnIDs))
-	out := make(map[string][]stampCount, len(txnIDs))
-	for rows.Next() {
-		var id string
-		var sc stampCount
-		if err := rows.Scan(&id, &sc.ingested, &sc.n); err != nil {
-			return nil, wrap("scan fact stamps", err)
-		}
-		ss, ok := out[id]
-		if !ok && len(backing) > 0 {
-			ss, backing = backing[:0:1], backing[1:]
-		}
-		out[id] = append(ss, sc)
+	list := newStampList(len(txnIDs))
+	return list.out, scanStamps(rows, list.add)
+}
+
+// listHashStamps lists the recent counts of txnIDs by their hash. Every id
+// of a hash gets its counts: two ids of one hash in a batch (or one outside
+// it) show more rows, or stamps of another writer's, than the caller
+// stored, which sends the transaction to be read by its id (readFacts), so
+// a collision costs a read, never a wrong transaction.
+func (a *Assembler) listHashStamps(ctx context.Context, txnIDs []string) (map[string][]stampCount, error) {
+	hashes := make([]uint64, len(txnIDs))
+	idsOf := make(map[uint64][]string, len(txnIDs))
+	for i, id := range txnIDs {
+		h := chschema.TxnHash(id)
+		hashes[i] = h
+		idsOf[h] = append(idsOf[h], id)
 	}
-	return out, rows.Err()
+	where, args := a.scoped(recentFacts, "txn_hash IN sw_txn_hashes", nil)
+	rows, done, err := a.query(ctx, "SELECT txn_hash, ingested_ns, sum(facts) FROM "+a.table(chschema.RecentFactCounts.Name)+
+		" WHERE "+where+" GROUP BY txn_hash, ingested_ns", []idSet{txnHashSet(hashes)}, args...)
+	if err != nil {
+		return nil, wrap("list fact counts", err)
+	}
+	defer done()
+	list := newStampList(len(txnIDs))
+	return list.out, scanStamps(rows, func(h uint64, sc stampCount) {
+		for _, id := range idsOf[h] {
+			list.add(id, sc)
+		}
+	})
+}
+
+// scanStamps reads a listing's rows (key, ingested_ns, count) into add.
+func scanStamps[K any](rows driver.Rows, add func(K, stampCount)) error {
+	for rows.Next() {
+		var k K
+		var sc stampCount
+		if err := rows.Scan(&k, &sc.ingested, &sc.n); err != nil {
+			return wrap("scan fact stamps", err)
+		}
+		add(k, sc)
+	}
+	return rows.Err()
+}
+
+// stampList collects listed stamps by transaction, with one backing array
+// and a slot per transaction: most have one stamp, and appending per
+// transaction grew thousands of small slices a batch.
+type stampList struct {
+	backing []stampCount
+	out     map[string][]stampCount
+}
+
+func newStampList(txns int) *stampList {
+	return &stampList{backing: make([]stampCount, txns), out: make(map[string][]stampCount, txns)}
+}
+
+func (l *stampList) add(id string, sc stampCount) {
+	ss, ok := l.out[id]
+	if !ok && len(l.backing) > 0 {
+		ss, l.backing = l.backing[:0:1], l.backing[1:]
+	}
+	l.out[id] = append(ss, sc)
 }

@@ -86,11 +86,11 @@ func TestKnownFactsClassifyAsReadingBack(t *testing.T) {
 			}
 			// The listing reads the counts, not the facts they count.
 			counted := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
-				"SELECT txn_id, ingested_ns, sum(facts) FROM `"+db.Name+"`.`recent_fact_counts` WHERE ingested_ns >= % AND txn_id IN%")
+				"SELECT txn_hash, ingested_ns, sum(facts) FROM `"+db.Name+"`.`recent_fact_counts_by_hash` WHERE ingested_ns >= % AND txn_hash IN%")
 			listedFacts := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
 				"SELECT txn_id, ingested_ns, count() FROM `"+db.Name+"`.`payment_facts_by_arrival`%")
 			if counted != 1 || listedFacts != 0 {
-				t.Errorf("listings: %d of recent_fact_counts, %d of the facts; want 1 and 0", counted, listedFacts)
+				t.Errorf("listings: %d of recent_fact_counts_by_hash, %d of the facts; want 1 and 0", counted, listedFacts)
 			}
 		}
 		rows[withKnown] = map[string]stored{}
@@ -179,13 +179,13 @@ func wholeReads(t *testing.T, db *chtest.DB) uint64 {
 		"SELECT txn_id, trace_id, span_id, parent_span_id%`"+db.Name+"`.`payment_facts_by_arrival` WHERE ingested_ns >= % AND txn_id IN%")
 }
 
-// A database not yet migrated to recent_fact_counts (a collector that may
+// A database not yet migrated to recent_fact_counts_by_hash (a collector that may
 // not run DDL, upgraded before `settlewatch migrate`) still gets its
 // transactions: the listing counts the facts themselves, and says so.
 func TestListingWithoutCountsCountsTheFacts(t *testing.T) {
 	db := chtest.Migrated(t)
-	db.Exec(t, "DROP TABLE recent_fact_counts_by_arrival_mv")
-	db.Exec(t, "DROP TABLE recent_fact_counts")
+	db.Exec(t, "DROP TABLE recent_fact_counts_by_hash_mv")
+	db.Exec(t, "DROP TABLE recent_fact_counts_by_hash")
 	a := newAssembler(db)
 	var logged strings.Builder
 	a.Log = slog.New(slog.NewTextHandler(&logged, nil))
@@ -200,7 +200,7 @@ func TestListingWithoutCountsCountsTheFacts(t *testing.T) {
 	if got := current(t, db, root.TxnID); res.Transactions != 1 || got.version.Facts != 2 {
 		t.Errorf("%d transactions, row %+v; want 1 with both facts", res.Transactions, got)
 	}
-	if !strings.Contains(logged.String(), "recent_fact_counts is missing") {
+	if !strings.Contains(logged.String(), "recent_fact_counts_by_hash is missing") {
 		t.Errorf("no warning logged: %q", logged.String())
 	}
 	db.Exec(t, "SYSTEM FLUSH LOGS")

@@ -20,15 +20,23 @@ import (
 
 // idSet is a set of ids and the name a query tests it by.
 type idSet struct {
-	name string // what the query calls it
-	typ  string // the type of the column it is compared with
-	ids  []string
+	name   string // what the query calls it
+	typ    string // the type of the column it is compared with
+	ids    []string
+	hashes []uint64 // instead of ids, for a UInt64 column
 }
 
-func txnSet(ids []string) idSet   { return idSet{"sw_txn_ids", "String", ids} }
-func traceSet(ids []string) idSet { return idSet{"sw_trace_ids", "FixedString(16)", ids} }
-func termSet(ids []string) idSet  { return idSet{"sw_terminal_ids", "String", ids} }
-func numSet(ids []string) idSet   { return idSet{"sw_batch_numbers", "String", ids} }
+func txnSet(ids []string) idSet { return idSet{name: "sw_txn_ids", typ: "String", ids: ids} }
+func traceSet(ids []string) idSet {
+	return idSet{name: "sw_trace_ids", typ: "FixedString(16)", ids: ids}
+}
+func termSet(ids []string) idSet { return idSet{name: "sw_terminal_ids", typ: "String", ids: ids} }
+func numSet(ids []string) idSet  { return idSet{name: "sw_batch_numbers", typ: "String", ids: ids} }
+
+// txnHashSet is the transactions' chschema.TxnHash values.
+func txnHashSet(hashes []uint64) idSet {
+	return idSet{name: "sw_txn_hashes", typ: "UInt64", hashes: hashes}
+}
 
 // withSets returns ctx carrying sets as the query's external tables.
 func withSets(ctx context.Context, sets ...idSet) (context.Context, error) {
@@ -44,6 +52,11 @@ func withSets(ctx context.Context, sets ...idSet) (context.Context, error) {
 		for _, id := range s.ids {
 			if err := t.Append(id); err != nil {
 				return nil, fmt.Errorf("id set %s: id %q: %w", s.name, id, err)
+			}
+		}
+		for _, h := range s.hashes {
+			if err := t.Append(h); err != nil {
+				return nil, fmt.Errorf("id set %s: hash %d: %w", s.name, h, err)
 			}
 		}
 		tables = append(tables, t)

@@ -33,7 +33,7 @@ const factsCopyView = "payment_facts_by_arrival_mv"
 
 func v9(db string, d Dialect) []string {
 	return append(PaymentFacts.createSQL(db, d),
-		recentCountsViewSQL(db, d, RecentFactCountsView, recentCountsSelect(db+"."+PaymentFacts.LocalName(d))))
+		recentCountsViewSQL(db, d, recentCountsViewV9, recentFactCountsV6, recentCountsSelectV6(db+"."+PaymentFacts.LocalName(d))))
 }
 
 // v9Copy, when paymentFactsV1 exists, creates factsCopyView, copies the
@@ -65,7 +65,7 @@ func v9Copy(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
 	if err != nil {
 		return fmt.Errorf("copy %s into %s: %w", paymentFactsV1.Name, PaymentFacts.Name, err)
 	}
-	if _, err := PruneRecentFactCounts(ctx, conn, db, d, time.Now()); err != nil {
+	if _, err := pruneRecentDays(ctx, conn, db, d, recentFactCountsV6, time.Now()); err != nil {
 		return fmt.Errorf("after copying %s: %w", paymentFactsV1.Name, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package chschema_test
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 
 // A database from before migration 5 keeps every fact, once, in
 // payment_facts_by_arrival after the upgrade (migrations 9 and 10 copy
-// payment_facts and drop it and recent_facts). recent_fact_counts counts the
-// facts of the recent days: the view counts every insert, the migration
-// drops the days of counts its copy made that are not recent, and
-// PruneRecentFactCounts drops the days that fell out, leaving the facts.
+// payment_facts and drop it and recent_facts). recent_fact_counts_by_hash
+// counts the facts of the recent days: the view counts every insert,
+// migration 9 drops the days of counts its copy made that are not recent,
+// migration 11 copies the counts keyed by id into it (and 12 drops them),
+// and PruneRecentFactCounts drops the days that fell out, leaving the
+// facts.
 func TestFactsStoredOnceCountedAndPruned(t *testing.T) {
 	db := chtest.New(t)
 	d := dialect(t, db)
@@ -33,12 +36,12 @@ func TestFactsStoredOnceCountedAndPruned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []uint32{5, 6, 9, 10} {
+	for _, v := range []uint32{5, 6, 9, 10, 11, 12} {
 		if !slices.Contains(applied, v) {
 			t.Fatalf("applied %v, want %d among them", applied, v)
 		}
 	}
-	for _, gone := range []string{"payment_facts", "recent_facts", "recent_facts_mv", "recent_fact_counts_mv", "payment_facts_by_arrival_mv"} {
+	for _, gone := range retired {
 		if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db.Name, gone); n != 0 {
 			t.Errorf("%s is still there after the upgrade", gone)
 		}
@@ -51,8 +54,8 @@ func TestFactsStoredOnceCountedAndPruned(t *testing.T) {
 	}
 	counts := func(after, want string) {
 		t.Helper()
-		if got := db.Lines(t, "SELECT concat(txn_id, '=', toString(sum(facts))) FROM "+db.Name+".recent_fact_counts GROUP BY txn_id ORDER BY txn_id"); got != want {
-			t.Errorf("after %s recent_fact_counts holds %q, want %q", after, got, want)
+		if got := countsByID(t, db, "backfilled", "new", "ten-days", "today", "two-days"); got != want {
+			t.Errorf("after %s recent_fact_counts_by_hash holds %q, want %q", after, got, want)
 		}
 	}
 	facts("the upgrade", "ten-days\ntoday\ntwo-days")
@@ -66,7 +69,7 @@ func TestFactsStoredOnceCountedAndPruned(t *testing.T) {
 	insert("payment_facts_by_arrival", "backfilled", "b", now.Add(-240*time.Hour))
 	facts("inserts", "backfilled\nnew\nnew\nten-days\ntoday\ntwo-days")
 	counts("inserts", "backfilled=1\nnew=2\ntoday=2\ntwo-days=2")
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_fact_counts WHERE txn_id = 'new'"); n != 2 {
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_fact_counts_by_hash WHERE txn_hash = ?", chschema.TxnHash("new")); n != 2 {
 		t.Errorf("%d rows of counts for the transaction stored by two writers, want one per stamp", n)
 	}
 
@@ -86,6 +89,66 @@ func TestFactsStoredOnceCountedAndPruned(t *testing.T) {
 	facts("pruning (it only touches the counts)", "backfilled\nnew\nnew\nten-days\ntoday\ntwo-days")
 	if _, err := strconv.Atoi(dropped[0]); err != nil {
 		t.Errorf("dropped partition %q is not a day number", dropped[0])
+	}
+}
+
+// retired are the tables and views an upgrade drops.
+var retired = []string{"payment_facts", "recent_facts", "recent_facts_mv", "recent_fact_counts_mv", "payment_facts_by_arrival_mv",
+	"recent_fact_counts", "recent_fact_counts_by_arrival_mv"}
+
+// countsByID is recent_fact_counts_by_hash's sum of facts for each of ids
+// that it counts, as "id=sum" lines in the order of ids: the hashes are
+// told apart by chschema.TxnHash, so the view's cityHash64 and the
+// collector's must agree.
+func countsByID(t *testing.T, db *chtest.DB, ids ...string) string {
+	t.Helper()
+	sums := map[uint64]uint64{}
+	rows, err := db.Conn.Query(t.Context(), "SELECT txn_hash, sum(facts) FROM "+db.Name+".recent_fact_counts_by_hash GROUP BY txn_hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h, n uint64
+		if err := rows.Scan(&h, &n); err != nil {
+			t.Fatal(err)
+		}
+		sums[h] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, id := range ids {
+		if n, ok := sums[chschema.TxnHash(id)]; ok {
+			lines = append(lines, id+"="+strconv.FormatUint(n, 10))
+			delete(sums, chschema.TxnHash(id))
+		}
+	}
+	if len(sums) > 0 {
+		t.Errorf("counts of hashes of none of %q: %v", ids, sums)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TxnHash is the server's cityHash64 of the id, for ids of every length
+// the hash treats apart (0–16, 17–32, 33–64 bytes and longer) and bytes
+// that are not ASCII.
+func TestTxnHashIsTheServersCityHash64(t *testing.T) {
+	db := chtest.New(t)
+	var ids []string
+	for n := range 140 {
+		ids = append(ids, strings.Repeat("x", n%7)+strings.Repeat("TXN-9", n/5)+strconv.Itoa(n))
+	}
+	ids = append(ids, "", "Zahlung-ü-€-支付", string([]byte{0, 255, 1, 128}))
+	for _, id := range ids {
+		var got uint64
+		if err := db.Conn.QueryRow(t.Context(), "SELECT cityHash64(?)", id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := chschema.TxnHash(id); got != want {
+			t.Errorf("cityHash64(%q) = %d on the server, TxnHash = %d", id, got, want)
+		}
 	}
 }
 
@@ -114,7 +177,7 @@ func TestRepairMovesAnOlderCollectorsFacts(t *testing.T) {
 	if got := db.Lines(t, "SELECT txn_id FROM "+db.Name+".payment_facts_by_arrival"); got != "old-writer" {
 		t.Errorf("payment_facts_by_arrival holds %q after the repair, want the older collector's fact", got)
 	}
-	for _, gone := range []string{"payment_facts", "recent_facts", "recent_facts_mv", "recent_fact_counts_mv", "payment_facts_by_arrival_mv"} {
+	for _, gone := range retired {
 		if n := db.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name = ?", db.Name, gone); n != 0 {
 			t.Errorf("%s is still there after the repair", gone)
 		}

@@ -58,6 +58,8 @@ type Table struct {
 	// Null makes the table a Null engine: it stores nothing, and exists for
 	// the materialized views that read its inserts (Transactions).
 	Null bool
+	// IndexGranularity is rows per granule; 0 is ClickHouse's 8192.
+	IndexGranularity int
 }
 
 // Columns are the names to insert into, in order, with Nested columns
@@ -152,7 +154,11 @@ func (t Table) createSQLAt(db string, d Dialect, at uint32) []string {
 	case d.Modern && d.RetentionDays > 0 && t.TTLColumn != "":
 		fmt.Fprintf(&b, "TTL %s + INTERVAL %d DAY\n", t.TTLColumn, d.RetentionDays)
 	}
-	b.WriteString("SETTINGS index_granularity = 8192")
+	granularity := t.IndexGranularity
+	if granularity == 0 {
+		granularity = 8192
+	}
+	fmt.Fprintf(&b, "SETTINGS index_granularity = %d", granularity)
 	return t.withDistributed(db, d, b.String())
 }
 

@@ -107,7 +107,7 @@ func TestInvalidNamesAreRefused(t *testing.T) {
 
 func TestInsertSQLQuotesAnyName(t *testing.T) {
 	got := RecentFactCounts.InsertSQL("x`; DROP DATABASE y; --")
-	want := "INSERT INTO `x\\`; DROP DATABASE y; --`.`recent_fact_counts` (`txn_id`, `ingested_ns`, `facts`)"
+	want := "INSERT INTO `x\\`; DROP DATABASE y; --`.`recent_fact_counts_by_hash` (`txn_hash`, `ingested_ns`, `facts`)"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

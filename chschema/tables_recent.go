@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unsafe"
+
+	"github.com/go-faster/city"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -20,50 +23,67 @@ import (
 const RecentDays = 3
 
 // RecentFactCounts counts PaymentFacts' rows of the recent days by
-// transaction and ingested_ns: each collector batch stamps its rows with one
-// ingested_ns, so this says which writers stored facts of a transaction and
-// how many, in about a row per transaction where PaymentFacts has one per
-// fact. Assembly at ingest lists a batch's transactions here
-// (assembly/known.go): a few thousand scattered ids touch every granule of
-// the recent days, so the listing's cost is the rows those days hold
-// (docs/benchmarks.md, "Recent fact counts"). Filled by RecentFactCountsView from every insert into
-// PaymentFacts; counts of one transaction and stamp add up (a batch's insert
-// can reach the view in several blocks); days older than RecentDays are
-// dropped (PruneRecentFactCounts, or TTL).
+// transaction (TxnHash of its id) and ingested_ns: each collector batch
+// stamps its rows with one ingested_ns, so this says which writers stored
+// facts of a transaction and how many, in about a row per transaction where
+// PaymentFacts has one per fact. Assembly at ingest lists a batch's
+// transactions here (assembly/known.go). A few thousand scattered hashes
+// touch every granule of the recent days, so the listing's cost is the rows
+// those days hold, and a hash is half as costly to read and test as the id
+// was (recentFactCountsV6, until migration 12). Granules of 1024 rows, not
+// 8192, bound what a listing reads by the ids it asks for once the days
+// hold more granules than a batch has transactions, as they do in
+// production (docs/benchmarks.md, "Recent fact counts", "Counts by
+// transaction hash"). The hash is cityHash64 of the id, the Distributed
+// tables' sharding key of the facts, so a shard counts its own facts.
+// Filled by RecentFactCountsView from every insert into PaymentFacts;
+// counts of one transaction and stamp add up (a batch's insert can reach
+// the view in several blocks); days older than RecentDays are dropped
+// (PruneRecentFactCounts, or TTL).
 var RecentFactCounts = Table{
-	Name: "recent_fact_counts",
+	Name: "recent_fact_counts_by_hash",
 	ColumnDefs: []Column{
-		str("txn_id"),
+		col("txn_hash", "UInt64"),
 		col("ingested_ns", "UInt64"),
 		col("facts", "UInt64"),
 	},
-	Sum:         "facts",
-	PartitionBy: PaymentFacts.PartitionBy,
-	OrderBy:     "(txn_id, ingested_ns)",
-	ShardKey:    PaymentFacts.ShardKey,
-	TTLColumn:   arrivalTime,
-	KeepDays:    RecentDays + 1,
+	Sum:              "facts",
+	PartitionBy:      PaymentFacts.PartitionBy,
+	OrderBy:          "(txn_hash, ingested_ns)",
+	ShardKey:         "txn_hash",
+	TTLColumn:        arrivalTime,
+	KeepDays:         RecentDays + 1,
+	IndexGranularity: 1024,
 }
 
 // RecentFactCountsView is the materialized view that feeds RecentFactCounts
-// from PaymentFacts (recentCountsViewV6 fed it from paymentFactsV1).
-const RecentFactCountsView = "recent_fact_counts_by_arrival_mv"
+// from PaymentFacts.
+const RecentFactCountsView = "recent_fact_counts_by_hash_mv"
 
-// recentCountsSelect counts the facts of src by transaction and stamp; facts
-// without a transaction id (a failed span found by its trace) are not listed
-// by id, so they are not counted.
-func recentCountsSelect(src string) string {
-	return "SELECT txn_id, ingested_ns, count() AS facts FROM " + src + " WHERE txn_id != '' GROUP BY txn_id, ingested_ns"
+// TxnHash is a transaction id's key in RecentFactCounts: ClickHouse's
+// cityHash64 of it, computed here the same way (chschema tests compare the
+// two on a server).
+func TxnHash(txnID string) uint64 {
+	return city.CH64(unsafe.Slice(unsafe.StringData(txnID), len(txnID)))
 }
 
-func recentCountsViewSQL(db string, d Dialect, view, sel string) string {
+// recentCountsSelect counts the facts of src by transaction hash and stamp;
+// facts without a transaction id (a failed span found by its trace) are not
+// listed by id, so they are not counted.
+func recentCountsSelect(src string) string {
+	return "SELECT cityHash64(txn_id) AS txn_hash, ingested_ns, count() AS facts FROM " + src +
+		" WHERE txn_id != '' GROUP BY txn_hash, ingested_ns"
+}
+
+// recentCountsViewSQL creates view, feeding counts from sel.
+func recentCountsViewSQL(db string, d Dialect, view string, counts Table, sel string) string {
 	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\n%s",
-		db, view, d.onCluster(), db, RecentFactCounts.LocalName(d), sel)
+		db, view, d.onCluster(), db, counts.LocalName(d), sel)
 }
 
 func v6(db string, d Dialect) []string {
-	return append(RecentFactCounts.createSQL(db, d),
-		recentCountsViewSQL(db, d, recentCountsViewV6, recentCountsSelect(db+"."+paymentFactsV1.LocalName(d))))
+	return append(recentFactCountsV6.createSQL(db, d),
+		recentCountsViewSQL(db, d, recentCountsViewV6, recentFactCountsV6, recentCountsSelectV6(db+"."+paymentFactsV1.LocalName(d))))
 }
 
 // v6Fill counts the facts recentFactsV5 held before the view existed. Facts
@@ -73,9 +93,9 @@ func v6(db string, d Dialect) []string {
 func v6Fill(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
 	qctx, cancel := chconn.WithQuerySettings(ctx, time.Hour)
 	defer cancel()
-	q := RecentFactCounts.InsertSQL(db) + " " + recentCountsSelect(db+"."+recentFactsV5.Name)
+	q := recentFactCountsV6.InsertSQL(db) + " " + recentCountsSelectV6(db+"."+recentFactsV5.Name)
 	if err := conn.Exec(qctx, q); err != nil {
-		return fmt.Errorf("count recent facts into %s: %w", RecentFactCounts.Name, err)
+		return fmt.Errorf("count recent facts into %s: %w", recentFactCountsV6.Name, err)
 	}
 	return nil
 }
@@ -93,8 +113,14 @@ func RecentCutoff(now time.Time) time.Time {
 // ALTER on the table (allow_ddl), as the migrating collector has. db must be
 // validated.
 func PruneRecentFactCounts(ctx context.Context, conn driver.Conn, db string, d Dialect, now time.Time) ([]string, error) {
+	return pruneRecentDays(ctx, conn, db, d, RecentFactCounts, now)
+}
+
+// pruneRecentDays drops the days of t older than RecentDays before now's
+// day and returns them.
+func pruneRecentDays(ctx context.Context, conn driver.Conn, db string, d Dialect, t Table, now time.Time) ([]string, error) {
 	if err := check(db, d); err != nil {
-		return nil, fmt.Errorf("prune %s: %w", RecentFactCounts.Name, err)
+		return nil, fmt.Errorf("prune %s: %w", t.Name, err)
 	}
 	cut, err := strconv.Atoi(RecentCutoff(now).Format("20060102"))
 	if err != nil {
@@ -102,7 +128,7 @@ func PruneRecentFactCounts(ctx context.Context, conn driver.Conn, db string, d D
 	}
 	qctx, cancel := chconn.WithQuerySettings(ctx, time.Minute)
 	defer cancel()
-	return dropDaysBefore(qctx, conn, db, d, RecentFactCounts, cut)
+	return dropDaysBefore(qctx, conn, db, d, t, cut)
 }
 
 // dropDaysBefore drops t's day partitions before cut (YYYYMMDD) and returns

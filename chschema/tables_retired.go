@@ -148,6 +148,34 @@ func v5Fill(ctx context.Context, conn driver.Conn, db string, _ Dialect) error {
 	return nil
 }
 
-// recentCountsViewV6 fed RecentFactCounts from every insert into
+// recentCountsViewV6 fed recentFactCountsV6 from every insert into
 // paymentFactsV1, until migration 10.
 const recentCountsViewV6 = "recent_fact_counts_mv"
+
+// recentFactCountsV6 counted the recent facts by transaction id and stamp,
+// from migration 6 until migration 12 (RecentFactCounts counts them by a
+// hash of the id).
+var recentFactCountsV6 = Table{
+	Name: "recent_fact_counts",
+	ColumnDefs: []Column{
+		str("txn_id"),
+		col("ingested_ns", "UInt64"),
+		col("facts", "UInt64"),
+	},
+	Sum:         "facts",
+	PartitionBy: PaymentFacts.PartitionBy,
+	OrderBy:     "(txn_id, ingested_ns)",
+	ShardKey:    PaymentFacts.ShardKey,
+	TTLColumn:   arrivalTime,
+	KeepDays:    RecentDays + 1,
+}
+
+// recentCountsViewV9 fed recentFactCountsV6 from every insert into
+// PaymentFacts, from migration 9 until migration 12.
+const recentCountsViewV9 = "recent_fact_counts_by_arrival_mv"
+
+// recentCountsSelectV6 counted the facts of src by transaction id and
+// stamp, for recentFactCountsV6.
+func recentCountsSelectV6(src string) string {
+	return "SELECT txn_id, ingested_ns, count() AS facts FROM " + src + " WHERE txn_id != '' GROUP BY txn_id, ingested_ns"
+}

@@ -42,7 +42,7 @@ const (
 //
 //  1. the schema is migrated ON CLUSTER (chschema, cluster dialect) from
 //     version 8 with a fact stored, which reaches payment_facts_by_arrival on
-//     both replicas: every table is ReplicatedReplacingMergeTree <t>_local
+//     both replicas, counted in recent_fact_counts_by_hash: every table is ReplicatedReplacingMergeTree <t>_local
 //     behind a Distributed <t> on both replicas, and the old tables are gone;
 //  2. the real collector (in-process, shipped config + the shipped cluster
 //     overlay, both replicas in its endpoint list) stores a simulated day;
@@ -107,6 +107,9 @@ func TestClusterMode(t *testing.T) {
 		conn driver.Conn
 	}{{r1, c1}, {r2, c2}} {
 		waitCount(t, c.r.name+" the fact copied by the upgrade", c.conn, 1, "SELECT count() FROM payment_facts_by_arrival_local WHERE txn_id = 'UPGRADED-1'")
+		// Counted by id when it was copied (migration 9), then by hash
+		// (migration 11 copies the counts).
+		waitCount(t, c.r.name+" the fact's count copied by the upgrade", c.conn, 1, "SELECT sum(facts) FROM recent_fact_counts_by_hash_local WHERE txn_hash = cityHash64('UPGRADED-1')")
 	}
 	checkBlocksMakeOnePart(t, d, admin, c1, c2)
 
@@ -176,13 +179,13 @@ func TestClusterMode(t *testing.T) {
 		if err != nil || txns == 0 {
 			t.Fatalf("%s payment_facts_by_arrival_local: %d transactions, %v", c.r.name, txns, err)
 		}
-		waitCount(t, c.r.name+" recent_fact_counts_local", c.conn, txns, "SELECT uniqExact(txn_id) FROM recent_fact_counts_local")
+		waitCount(t, c.r.name+" recent_fact_counts_by_hash_local", c.conn, txns, "SELECT uniqExact(txn_hash) FROM recent_fact_counts_by_hash_local")
 	}
 	if late, err := a.Reconcile(ctx, time.Now().Add(-time.Hour)); err != nil || late.Transactions != 0 {
 		t.Fatalf("reconcile through Distributed tables: %d transactions, %v; want 0", late.Transactions, err)
 	}
 	if dropped, err := chschema.PruneRecentFactCounts(ctx, admin2, db, d, time.Now()); err != nil || len(dropped) != 0 {
-		t.Fatalf("prune recent_fact_counts ON CLUSTER: dropped %v, %v; want nothing", dropped, err)
+		t.Fatalf("prune recent_fact_counts_by_hash ON CLUSTER: dropped %v, %v; want nothing", dropped, err)
 	}
 	for _, c := range []struct {
 		r    *replica

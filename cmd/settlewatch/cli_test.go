@@ -233,7 +233,7 @@ func TestFormatsAndStableKeys(t *testing.T) {
 	}
 }
 
-// prune drops the days that fell out of recent_fact_counts and says which;
+// prune drops the days that fell out of recent_fact_counts_by_hash and says which;
 // the facts stay.
 func TestPruneDropsOldDaysOfRecentFactCounts(t *testing.T) {
 	db := chtest.Migrated(t)
@@ -243,11 +243,11 @@ func TestPruneDropsOldDaysOfRecentFactCounts(t *testing.T) {
 			i, at.Unix(), uint64(at.UnixNano()))
 	}
 	code, stdout, stderr := cli(t, db, "prune")
-	if code != 0 || !strings.Contains(stdout, "dropped 1 old day(s) of recent_fact_counts ["+old.UTC().Format("20060102")+"]") {
+	if code != 0 || !strings.Contains(stdout, "dropped 1 old day(s) of recent_fact_counts_by_hash ["+old.UTC().Format("20060102")+"]") {
 		t.Fatalf("prune: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
-	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_fact_counts"); n != 1 {
-		t.Errorf("recent_fact_counts holds %d rows after prune, want today's", n)
+	if n := db.Count(t, "SELECT count() FROM "+db.Name+".recent_fact_counts_by_hash"); n != 1 {
+		t.Errorf("recent_fact_counts_by_hash holds %d rows after prune, want today's", n)
 	}
 	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts_by_arrival"); n != 2 {
 		t.Errorf("payment_facts_by_arrival holds %d rows, want both", n)

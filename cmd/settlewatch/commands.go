@@ -72,7 +72,7 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// runPrune drops the days that fell out of recent_fact_counts: what a collector
+// runPrune drops the days that fell out of recent_fact_counts_by_hash: what a collector
 // with create_schema does hourly, for deployments whose collector may not
 // run DDL (run it from cron as the schema owner).
 func runPrune(ctx context.Context, args []string, stdout io.Writer) error {

@@ -2,7 +2,7 @@
 // analysts' questions about it.
 //
 //	settlewatch migrate                       apply schema migrations
-//	settlewatch prune                         drop the days that fell out of recent_fact_counts
+//	settlewatch prune                         drop the days that fell out of recent_fact_counts_by_hash
 //	settlewatch assemble -from T -to T        re-classify transactions with spans in a range
 //	settlewatch sweep                         late facts rebuilt, pending sales past the window → unsettled
 //	settlewatch summary [-since 24h]          transactions by outcome and by cause
@@ -49,7 +49,7 @@ type command struct {
 
 var commands = []command{
 	{"migrate", "apply schema migrations and print the schema version", runMigrate},
-	{"prune", "drop the days that fell out of recent_fact_counts (the collector does it when it may run DDL)", runPrune},
+	{"prune", "drop the days that fell out of recent_fact_counts_by_hash (the collector does it when it may run DDL)", runPrune},
 	{"assemble", "re-classify every transaction with a span in [-from, -to)", runAssemble},
 	{"sweep", "turn pending sales past the settlement window into unsettled", runSweep},
 	{"summary", "print transactions by outcome and failures by cause", runSummary},

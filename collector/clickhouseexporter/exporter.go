@@ -34,7 +34,7 @@ type chExporter struct {
 	repair bool // a table was found missing: re-run the DDL on reconnect
 
 	// The migrating exporter also drops the days that fell out of
-	// recent_fact_counts (chschema.PruneRecentFactCounts), at most once an hour, in the
+	// recent_fact_counts_by_hash (chschema.PruneRecentFactCounts), at most once an hour, in the
 	// background: DDL ON CLUSTER can wait for a replica that is down.
 	pruneMu  sync.Mutex
 	dialect  *chschema.Dialect // set by migrate
@@ -248,7 +248,7 @@ func (e *chExporter) store(ctx context.Context, rs *rowSet) error {
 	return nil
 }
 
-// pruneRecent starts dropping old days of recent_fact_counts when an hour has
+// pruneRecent starts dropping old days of recent_fact_counts_by_hash when an hour has
 // passed since the last time. A failure is logged and counted; the next hour
 // tries again. Requests never wait for it.
 func (e *chExporter) pruneRecent(conn driver.Conn) {
@@ -268,11 +268,11 @@ func (e *chExporter) pruneRecent(conn driver.Conn) {
 		dropped, err := chschema.PruneRecentFactCounts(ctx, conn, e.settings.Database, d, now)
 		if err != nil {
 			e.tel.add(ctx, e.tel.failures, 1, "table", chschema.RecentFactCounts.Name)
-			e.log.Warn("could not drop old days of recent_fact_counts; retrying in an hour", zap.Error(err))
+			e.log.Warn("could not drop old days of recent_fact_counts_by_hash; retrying in an hour", zap.Error(err))
 			return
 		}
 		if len(dropped) > 0 {
-			e.log.Info("dropped old days of recent_fact_counts", zap.Strings("days", dropped))
+			e.log.Info("dropped old days of recent_fact_counts_by_hash", zap.Strings("days", dropped))
 		}
 	}()
 }

@@ -297,7 +297,7 @@ func TestTransactionSpreadOverRequests(t *testing.T) {
 }
 
 // The collector that migrates the schema also drops the days that fell out
-// of recent_fact_counts, on its first request and then hourly; the facts
+// of recent_fact_counts_by_hash, on its first request and then hourly; the facts
 // keep everything.
 func TestCollectorPrunesOldDaysOfRecentFactCounts(t *testing.T) {
 	db := chtest.Migrated(t)
@@ -306,15 +306,15 @@ func TestCollectorPrunesOldDaysOfRecentFactCounts(t *testing.T) {
 		old.Unix(), uint64(old.UnixNano()))
 	// The view counts only facts of the recent days; counts left from when
 	// this one was recent:
-	db.Exec(t, "INSERT INTO recent_fact_counts (txn_id, ingested_ns, facts) SELECT 'OLD-1', ?, 1", uint64(old.UnixNano()))
+	db.Exec(t, "INSERT INTO recent_fact_counts_by_hash (txn_hash, ingested_ns, facts) SELECT cityHash64('OLD-1'), ?, 1", uint64(old.UnixNano()))
 	rc := startCollector(t, db, nil)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	td := ptrace.NewTraces()
 	terminalSpans(td, attempt{txn: "P-NEW", typ: "sale", code: "00", gatewayCode: "00", at: now.Add(-time.Minute), amount: 500, batch: "000001"})
 	rc.sendGRPC(t, td)
 	waitFor(t, db, 1, "SELECT count() FROM "+chtest.Txns+" WHERE txn_id = 'P-NEW'")
-	waitFor(t, db, 0, "SELECT count() FROM recent_fact_counts WHERE txn_id = 'OLD-1'")
-	if n := db.Count(t, "SELECT sum(facts) FROM recent_fact_counts WHERE txn_id = 'P-NEW'"); n == 0 {
+	waitFor(t, db, 0, "SELECT count() FROM recent_fact_counts_by_hash WHERE txn_hash = cityHash64('OLD-1')")
+	if n := db.Count(t, "SELECT sum(facts) FROM recent_fact_counts_by_hash WHERE txn_hash = cityHash64('P-NEW')"); n == 0 {
 		t.Error("the new transaction's facts are not counted")
 	}
 	if n := db.Count(t, "SELECT count() FROM payment_facts_by_arrival WHERE txn_id = 'OLD-1'"); n != 1 {

@@ -313,9 +313,9 @@ func TestClickHouseGrants(t *testing.T) {
 	}
 	// Exactly what each program does (assembly reads all facts of a
 	// transaction, at ingest those of the recent days, listed in
-	// recent_fact_counts; the sweep re-writes transactions; the materialized
+	// recent_fact_counts_by_hash; the sweep re-writes transactions; the materialized
 	// views fill transactions_by_time from transaction_versions, and
-	// recent_fact_counts from payment_facts_by_arrival).
+	// recent_fact_counts_by_hash from payment_facts_by_arrival).
 	var want []grant
 	add := func(user, priv string, ts ...chschema.Table) {
 		for _, tb := range ts {

@@ -584,3 +584,32 @@ DROP TABLE IF EXISTS settlewatch.recent_facts ON CLUSTER settlewatch;
 DROP TABLE IF EXISTS settlewatch.recent_facts_local ON CLUSTER settlewatch;
 
 DROP TABLE IF EXISTS settlewatch.recent_fact_counts_mv ON CLUSTER settlewatch;
+
+-- migration 11: recent fact counts by transaction hash, in recent_fact_counts_by_hash (recent_fact_counts copied into it)
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_fact_counts_by_hash_local ON CLUSTER settlewatch
+(
+    txn_hash UInt64,
+    ingested_ns UInt64,
+    facts UInt64
+)
+ENGINE = ReplicatedSummingMergeTree('/clickhouse/tables/{shard}/settlewatch/recent_fact_counts_by_hash', '{replica}', facts)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_hash, ingested_ns)
+SETTINGS index_granularity = 1024;
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_fact_counts_by_hash ON CLUSTER settlewatch AS settlewatch.recent_fact_counts_by_hash_local
+ENGINE = Distributed(settlewatch, settlewatch, recent_fact_counts_by_hash_local, txn_hash);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_fact_counts_by_hash_mv ON CLUSTER settlewatch TO settlewatch.recent_fact_counts_by_hash_local AS
+SELECT cityHash64(txn_id) AS txn_hash, ingested_ns, count() AS facts FROM settlewatch.payment_facts_by_arrival_local WHERE txn_id != '' GROUP BY txn_hash, ingested_ns;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 12: drop recent_fact_counts (its counts are in recent_fact_counts_by_hash)
+
+DROP TABLE IF EXISTS settlewatch.recent_fact_counts_by_arrival_mv ON CLUSTER settlewatch;
+
+DROP TABLE IF EXISTS settlewatch.recent_fact_counts ON CLUSTER settlewatch;
+
+DROP TABLE IF EXISTS settlewatch.recent_fact_counts_local ON CLUSTER settlewatch;

@@ -552,3 +552,28 @@ DROP TABLE IF EXISTS settlewatch.recent_facts_mv;
 DROP TABLE IF EXISTS settlewatch.recent_facts;
 
 DROP TABLE IF EXISTS settlewatch.recent_fact_counts_mv;
+
+-- migration 11: recent fact counts by transaction hash, in recent_fact_counts_by_hash (recent_fact_counts copied into it)
+
+CREATE TABLE IF NOT EXISTS settlewatch.recent_fact_counts_by_hash
+(
+    txn_hash UInt64,
+    ingested_ns UInt64,
+    facts UInt64
+)
+ENGINE = SummingMergeTree(facts)
+PARTITION BY toYYYYMMDD(toDateTime(intDiv(ingested_ns, 1000000000), 'UTC'))
+ORDER BY (txn_hash, ingested_ns)
+TTL toDateTime(intDiv(ingested_ns, 1000000000), 'UTC') + INTERVAL 4 DAY
+SETTINGS index_granularity = 1024;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS settlewatch.recent_fact_counts_by_hash_mv TO settlewatch.recent_fact_counts_by_hash AS
+SELECT cityHash64(txn_id) AS txn_hash, ingested_ns, count() AS facts FROM settlewatch.payment_facts_by_arrival WHERE txn_id != '' GROUP BY txn_hash, ingested_ns;
+
+-- (plus steps that check the server first or copy existing data; see chschema.AllMigrations)
+
+-- migration 12: drop recent_fact_counts (its counts are in recent_fact_counts_by_hash)
+
+DROP TABLE IF EXISTS settlewatch.recent_fact_counts_by_arrival_mv;
+
+DROP TABLE IF EXISTS settlewatch.recent_fact_counts;

@@ -25,12 +25,12 @@
 
 -- The collector: writes its ingest tables, reads them back to assemble
 -- transactions, writes transaction_versions (transactions_by_time and
--- recent_fact_counts are filled by the materialized views on
+-- recent_fact_counts_by_hash are filled by the materialized views on
 -- transaction_versions and payment_facts_by_arrival).
 CREATE ROLE IF NOT EXISTS settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.spans TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.payment_facts_by_arrival TO settlewatch_collector_role;
-GRANT SELECT, INSERT ON settlewatch.recent_fact_counts TO settlewatch_collector_role;
+GRANT SELECT, INSERT ON settlewatch.recent_fact_counts_by_hash TO settlewatch_collector_role;
 GRANT SELECT, INSERT ON settlewatch.batch_closes TO settlewatch_collector_role;
 GRANT INSERT ON settlewatch.transaction_versions TO settlewatch_collector_role;
 GRANT INSERT ON settlewatch.transactions_by_time TO settlewatch_collector_role;
