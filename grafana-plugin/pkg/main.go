@@ -9,7 +9,7 @@ import (
 	"github.com/grafana/grafana-plugin-sdk-go/backend/datasource"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/log"
 
-	"github.com/settlewatch/settlewatch/gcpercent"
+	"github.com/settlewatch/settlewatch/gctarget"
 	"github.com/settlewatch/settlewatch/grafana-plugin/pkg/plugin"
 )
 
@@ -21,7 +21,7 @@ import (
 const gcPercent = 400
 
 func main() {
-	gcpercent.SetDefault(gcPercent, os.Getenv)
+	gctarget.SetPercent(gcPercent, os.Getenv)
 	// Manage serves the data source with automatic instance management: an
 	// instance per data source and settings version, disposed when replaced.
 	if err := datasource.Manage(plugin.PluginID, plugin.NewDatasource, datasource.ManageOpts{}); err != nil {
