@@ -228,6 +228,13 @@ func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, 
 
 func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
+	if src == recentFacts {
+		listed, err := a.listKnown(ctx, txnIDs, known)
+		if err != nil {
+			return res, err
+		}
+		known.listed = listed
+	}
 	rows := newTxnRows(len(txnIDs))
 	done := 0
 	for _, chunk := range a.chunks(txnIDs) {

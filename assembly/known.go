@@ -53,6 +53,10 @@ type stampCount struct {
 type knownFacts struct {
 	src   Stored
 	byTxn map[string][]int32
+	// listed, when not nil, are the recent counts of every transaction
+	// known, listed once for a whole call (listKnown) instead of once per
+	// chunk: each listing reads every granule of the recent days' counts.
+	listed map[string][]stampCount
 }
 
 func newKnownFacts(s Stored) knownFacts {
@@ -108,9 +112,12 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
 	if len(candidates) > 0 {
-		listed, err := a.factStamps(ctx, candidates, src)
-		if err != nil {
-			return nil, 0, err
+		listed := known.listed
+		if listed == nil {
+			var err error
+			if listed, err = a.factStamps(ctx, candidates, src); err != nil {
+				return nil, 0, err
+			}
 		}
 		var partial []foreignRange
 		var mine []uint64
@@ -330,6 +337,33 @@ func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src factSou
 	defer done()
 	list := newStampList(len(txnIDs))
 	return list.out, scanStamps(rows, list.add)
+}
+
+// listKnown lists the recent counts of the transactions among txnIDs that
+// known holds facts of, in one query for a call's chunks together: a
+// batch of 100k spans is four chunks, and each listing reads every granule
+// of the recent days' counts (docs/benchmarks.md, "One listing per batch").
+// The hashes of a batch's transactions are a small set (8 bytes each). It
+// returns nil, for each chunk to list its own, when the counts are missing
+// (factStamps then lists the facts, whose ids a chunk bounds).
+func (a *Assembler) listKnown(ctx context.Context, txnIDs []string, known knownFacts) (map[string][]stampCount, error) {
+	if known.src == nil || a.countsMissingUntil.Load() >= a.now().UnixNano() {
+		return nil, nil
+	}
+	var candidates []string
+	for _, id := range txnIDs {
+		if known.has(id) {
+			candidates = append(candidates, id)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	out, err := a.listHashStamps(ctx, candidates)
+	if chconn.IsCode(err, chconn.CodeUnknownTable) {
+		return nil, nil
+	}
+	return out, err
 }
 
 // listHashStamps lists the recent counts of txnIDs by their hash. Every id
