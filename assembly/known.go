@@ -322,11 +322,9 @@ func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src factSou
 		// The same days as the facts read: the counts of older ones wait
 		// for PruneRecentFactCounts, and their parts are not read.
 		out, err := a.listHashStamps(ctx, txnIDs)
-		if !chconn.IsCode(err, chconn.CodeUnknownTable) {
+		if !a.countsMissing(err) {
 			return out, err
 		}
-		a.countsMissingUntil.Store(a.now().Add(time.Minute).UnixNano())
-		a.logger().Warn("recent_fact_counts_by_hash is missing: listing the facts instead, which costs more; run settlewatch migrate", "error", err)
 	}
 	where, args := a.scoped(src, "txn_id IN sw_txn_ids", nil)
 	rows, done, err := a.query(ctx, "SELECT txn_id, ingested_ns, count() FROM "+a.facts()+
@@ -345,7 +343,8 @@ func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src factSou
 // of the recent days' counts (docs/benchmarks.md, "One listing per batch").
 // The hashes of a batch's transactions are a small set (8 bytes each). It
 // returns nil, for each chunk to list its own, when the counts are missing
-// (factStamps then lists the facts, whose ids a chunk bounds).
+// (factStamps then lists the facts, whose ids a chunk bounds, without trying
+// the counts again).
 func (a *Assembler) listKnown(ctx context.Context, txnIDs []string, known knownFacts) (map[string][]stampCount, error) {
 	if known.src == nil || a.countsMissingUntil.Load() >= a.now().UnixNano() {
 		return nil, nil
@@ -360,10 +359,21 @@ func (a *Assembler) listKnown(ctx context.Context, txnIDs []string, known knownF
 		return nil, nil
 	}
 	out, err := a.listHashStamps(ctx, candidates)
-	if chconn.IsCode(err, chconn.CodeUnknownTable) {
+	if a.countsMissing(err) {
 		return nil, nil
 	}
 	return out, err
+}
+
+// countsMissing reports whether err says the counts table is missing, and
+// if so lists the facts instead for a minute (factStamps) and says why.
+func (a *Assembler) countsMissing(err error) bool {
+	if !chconn.IsCode(err, chconn.CodeUnknownTable) {
+		return false
+	}
+	a.countsMissingUntil.Store(a.now().Add(time.Minute).UnixNano())
+	a.logger().Warn("recent_fact_counts_by_hash is missing: listing the facts instead, which costs more; run settlewatch migrate", "error", err)
+	return true
 }
 
 // listHashStamps lists the recent counts of txnIDs by their hash. Every id

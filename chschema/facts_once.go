@@ -33,7 +33,7 @@ const factsCopyView = "payment_facts_by_arrival_mv"
 
 func v9(db string, d Dialect) []string {
 	return append(PaymentFacts.createSQL(db, d),
-		recentCountsViewSQL(db, d, recentCountsViewV9, recentFactCountsV6, recentCountsSelectV6(db+"."+PaymentFacts.LocalName(d))))
+		viewSQL(db, d, recentCountsViewV9, recentFactCountsV6, recentCountsSelectV6(db+"."+PaymentFacts.LocalName(d))))
 }
 
 // v9Copy, when paymentFactsV1 exists, creates factsCopyView, copies the
@@ -52,23 +52,39 @@ func v9Copy(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
 		return err
 	}
 	err = execDDL(ctx, conn, copyViewSQL(db, d, factsCopyView, paymentFactsV1, PaymentFacts), slog.New(slog.DiscardHandler))
-	if err == nil {
-		qctx, cancel := chconn.WithQuerySettings(ctx, 6*time.Hour, chconn.BoolSetting("insert_distributed_sync", true))
-		defer cancel()
-		err = conn.Exec(qctx, copyRowsSQL(db, paymentFactsV1, PaymentFacts))
-	}
 	if chconn.IsCode(err, chconn.CodeUnknownTable) {
-		// Another migrator dropped the old table (migration 10) after its
-		// own copy: the facts are in PaymentFacts already.
-		return nil
+		return nil // dropped meanwhile, as copyRetiring reports
 	}
 	if err != nil {
 		return fmt.Errorf("copy %s into %s: %w", paymentFactsV1.Name, PaymentFacts.Name, err)
+	}
+	copied, err := copyRetiring(ctx, conn, paymentFactsV1, PaymentFacts, 6*time.Hour, copyRowsSQL(db, paymentFactsV1, PaymentFacts))
+	if err != nil || !copied {
+		return err
 	}
 	if _, err := pruneRecentDays(ctx, conn, db, d, recentFactCountsV6, time.Now()); err != nil {
 		return fmt.Errorf("after copying %s: %w", paymentFactsV1.Name, err)
 	}
 	return nil
+}
+
+// copyRetiring runs insert, which copies from's rows into to, in a cluster
+// through the Distributed tables and synchronously, so that the rows are
+// stored before a later migration drops from. It reports false when from is
+// gone, before the copy or during it: another migrator copied it and
+// dropped it (migrations 10 and 12), so its rows are in to already.
+// (TestMigrateConcurrently once saw the drop land in the middle of the copy.)
+func copyRetiring(ctx context.Context, conn driver.Conn, from, to Table, timeout time.Duration, insert string) (bool, error) {
+	qctx, cancel := chconn.WithQuerySettings(ctx, timeout, chconn.BoolSetting("insert_distributed_sync", true))
+	defer cancel()
+	err := conn.Exec(qctx, insert)
+	if chconn.IsCode(err, chconn.CodeUnknownTable) || chconn.IsCode(err, chconn.CodeTableIsDropped) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("copy %s into %s: %w", from.Name, to.Name, err)
+	}
+	return true, nil
 }
 
 func v10(db string, d Dialect) []string {

@@ -41,7 +41,7 @@ func AllMigrations() []Migration {
 		{Version: 8, Name: "transactions stored once, in transactions_by_time (transaction_versions is a Null table feeding it)", Statements: v8},
 		{Version: 9, Name: "payment facts stored once, by arrival day, in payment_facts_by_arrival (payment_facts copied into it)", Statements: v9, Run: v9Copy},
 		{Version: 10, Name: "drop payment_facts and recent_facts (their facts are in payment_facts_by_arrival)", Statements: v10},
-		{Version: 11, Name: "recent fact counts by transaction hash, in recent_fact_counts_by_hash (recent_fact_counts copied into it)", Statements: v11, Once: v11Fill},
+		{Version: 11, Name: "recent fact counts by transaction hash, in recent_fact_counts_by_hash (recent_fact_counts copied into it)", Statements: v11, Run: v11Fill},
 		{Version: 12, Name: "drop recent_fact_counts (its counts are in recent_fact_counts_by_hash)", Statements: v12},
 	}
 }

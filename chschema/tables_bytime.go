@@ -125,9 +125,9 @@ const byTimeViewV4 = "transactions_by_time_mv"
 // hour of the row's own time and its fact_hours, deleted unless it is the
 // row's own hour.
 func byTimeViewSQL(db string, d Dialect, view string, src Table) string {
-	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s\nARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h",
-		db, view, d.onCluster(), db, TransactionsByTime.LocalName(d),
-		byTimeSelect("h AS txn_hour", "toUInt8(h != toStartOfHour(txn_time)) AS deleted"), db, src.LocalName(d))
+	return viewSQL(db, d, view, TransactionsByTime,
+		"SELECT "+byTimeSelect("h AS txn_hour", "toUInt8(h != toStartOfHour(txn_time)) AS deleted")+
+			"\nFROM "+db+"."+src.LocalName(d)+"\nARRAY JOIN arrayDistinct(arrayPushFront(fact_hours, toStartOfHour(txn_time))) AS h")
 }
 
 // byTimeSelect lists TransactionsByTime's columns taken from transactions,

@@ -75,15 +75,16 @@ func recentCountsSelect(src string) string {
 		" WHERE txn_id != '' GROUP BY txn_hash, ingested_ns"
 }
 
-// recentCountsViewSQL creates view, feeding counts from sel.
-func recentCountsViewSQL(db string, d Dialect, view string, counts Table, sel string) string {
+// viewSQL creates view, which writes what sel selects from each insert
+// into to's local table.
+func viewSQL(db string, d Dialect, view string, to Table, sel string) string {
 	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\n%s",
-		db, view, d.onCluster(), db, counts.LocalName(d), sel)
+		db, view, d.onCluster(), db, to.LocalName(d), sel)
 }
 
 func v6(db string, d Dialect) []string {
 	return append(recentFactCountsV6.createSQL(db, d),
-		recentCountsViewSQL(db, d, recentCountsViewV6, recentFactCountsV6, recentCountsSelectV6(db+"."+paymentFactsV1.LocalName(d))))
+		viewSQL(db, d, recentCountsViewV6, recentFactCountsV6, recentCountsSelectV6(db+"."+paymentFactsV1.LocalName(d))))
 }
 
 // v6Fill counts the facts recentFactsV5 held before the view existed. Facts

@@ -123,8 +123,7 @@ func v5(db string, d Dialect) []string {
 // copyViewSQL creates view, which copies every insert into from's local
 // table into to's: two tables of the same columns.
 func copyViewSQL(db string, d Dialect, view string, from, to Table) string {
-	return fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS\nSELECT %s\nFROM %s.%s",
-		db, view, d.onCluster(), db, to.LocalName(d), strings.Join(to.Columns(), ", "), db, from.LocalName(d))
+	return viewSQL(db, d, view, to, "SELECT "+strings.Join(to.Columns(), ", ")+"\nFROM "+db+"."+from.LocalName(d))
 }
 
 // copyRowsSQL copies from's rows into to (through the Distributed tables
