@@ -72,7 +72,7 @@ func (a *Assembler) Reconcile(ctx context.Context, since time.Time) (Result, err
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.facts()+
 		" WHERE ingested_ns < ? AND ingested_ns >= ? AND start_time >= toDateTime(?)"+
 		" AND txn_id GLOBAL IN (SELECT txn_id FROM "+a.facts()+" WHERE ingested_ns >= ? AND txn_id != '')",
-		nil, cut, uint64(max(from.UnixNano(), 0)), max(from.Unix(), 0), sinceNs)
+		nil, cut, chschema.ArrivedSince(from), max(from.Unix(), 0), sinceNs)
 	if err != nil {
 		return Result{}, wrap("find transactions with facts older than the recent days", err)
 	}
@@ -86,11 +86,9 @@ const reconcileSlack = 7 * 24 * time.Hour
 // Reassemble re-classifies every transaction with a span in [from, to), for
 // instance after the rules changed. progress, if set, is told after each chunk.
 func (a *Assembler) Reassemble(ctx context.Context, from, to time.Time, progress func(done, total int)) (Result, error) {
-	// A fact arrives after it starts (reconcileSlack covers a terminal's
-	// clock): the arrival days before from are not read.
 	ids, err := a.selectIDs(ctx, "SELECT DISTINCT txn_id FROM "+a.facts()+
 		" WHERE ingested_ns >= ? AND start_time >= toDateTime(?) AND start_time < toDateTime(?) AND txn_id != ''",
-		nil, uint64(max(from.Add(-reconcileSlack).UnixNano(), 0)), from.Unix(), to.Unix())
+		nil, chschema.ArrivedSince(from), from.Unix(), to.Unix())
 	if err != nil {
 		return Result{}, wrap("find transactions in range", err)
 	}

@@ -3,6 +3,7 @@ package assembly
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/settlewatch/settlewatch/chschema"
 	"github.com/settlewatch/settlewatch/domain"
@@ -170,12 +171,10 @@ func (a *Assembler) txnsOfBatches(ctx context.Context, batches []BatchKey) ([]st
 		wantNum[b.BatchNumber] = true
 		latest = max(latest, b.CloseNs)
 	}
-	from := max(int64(latest)/1e9-7*86400, 0)
-	// A fact arrives after it starts: the arrival bound (a day looser, for
-	// the terminal's clock) leaves the older days' parts unread.
+	from := time.Unix(0, int64(latest)).Add(-7 * 24 * time.Hour)
 	rows, done, err := a.query(ctx, "SELECT DISTINCT txn_id, terminal_id, batch_number FROM "+a.facts()+
 		" WHERE ingested_ns >= ? AND start_time >= toDateTime(?) AND batch_number IN sw_batch_numbers AND terminal_id IN sw_terminal_ids AND txn_id != ''",
-		[]idSet{numSet(nums), termSet(terms)}, uint64(max(from-86400, 0))*1e9, from)
+		[]idSet{numSet(nums), termSet(terms)}, chschema.ArrivedSince(from), max(from.Unix(), 0))
 	if err != nil {
 		return nil, wrap("look up transactions of batches", err)
 	}

@@ -101,6 +101,18 @@ func v6Fill(ctx context.Context, conn driver.Conn, db string, d Dialect) error {
 	return nil
 }
 
+// ClockSlack is how far ahead of the collector's a client's clock may run:
+// a fact arrives after it starts, less this (ArrivedSince).
+const ClockSlack = 24 * time.Hour
+
+// ArrivedSince is the ingested_ns bound that takes in every fact that
+// started at or after start: PaymentFacts is partitioned by arrival day, so
+// a reader by start time that also gives this bound leaves the older days'
+// parts unread.
+func ArrivedSince(start time.Time) uint64 {
+	return uint64(max(start.Add(-ClockSlack).UnixNano(), 0))
+}
+
 // RecentCutoff is the start of the oldest arrival day assembly reads at
 // ingest at now, and RecentFactCounts keeps.
 func RecentCutoff(now time.Time) time.Time {

@@ -53,12 +53,11 @@ func AuthLatencySQL(db, bucket string) string {
 		") USING txn_id GROUP BY " + group
 }
 
-// AuthLatencyArgs are AuthLatencySQL's arguments for [from, to). A fact
-// arrives after it starts: the facts are read from the arrival day an hour
-// and a day before from (a day for a terminal's clock ahead of the
-// collector's), so the older days' parts are not read.
+// AuthLatencyArgs are AuthLatencySQL's arguments for [from, to). The facts
+// are read from those that arrived since the gateway lookup's start, an hour
+// before from (chschema.ArrivedSince), so the older days' parts are not read.
 func AuthLatencyArgs(from, to time.Time) []any {
-	arrived := uint64(max(from.Add(-25*time.Hour).UnixNano(), 0))
+	arrived := chschema.ArrivedSince(from.Add(-time.Hour))
 	return []any{arrived, from.Unix(), to.Unix(), arrived, from.Unix(), to.Unix()}
 }
 
