@@ -383,11 +383,19 @@ func (a *Assembler) countsMissing(err error) bool {
 // a collision costs a read, never a wrong transaction.
 func (a *Assembler) listHashStamps(ctx context.Context, txnIDs []string) (map[string][]stampCount, error) {
 	hashes := make([]uint64, len(txnIDs))
-	idsOf := make(map[uint64][]string, len(txnIDs))
+	idOf := make(map[uint64]string, len(txnIDs))
+	var shared map[uint64][]string // the other ids of a hash two ids share
 	for i, id := range txnIDs {
 		h := chschema.TxnHash(id)
 		hashes[i] = h
-		idsOf[h] = append(idsOf[h], id)
+		if _, taken := idOf[h]; !taken {
+			idOf[h] = id
+			continue
+		}
+		if shared == nil {
+			shared = map[uint64][]string{}
+		}
+		shared[h] = append(shared[h], id)
 	}
 	where, args := a.scoped(recentFacts, "txn_hash IN sw_txn_hashes", nil)
 	rows, done, err := a.query(ctx, "SELECT txn_hash, ingested_ns, sum(facts) FROM "+a.table(chschema.RecentFactCounts.Name)+
@@ -398,7 +406,8 @@ func (a *Assembler) listHashStamps(ctx context.Context, txnIDs []string) (map[st
 	defer done()
 	list := newStampList(len(txnIDs))
 	return list.out, scanStamps(rows, func(h uint64, sc stampCount) {
-		for _, id := range idsOf[h] {
+		list.add(idOf[h], sc)
+		for _, id := range shared[h] {
 			list.add(id, sc)
 		}
 	})
