@@ -71,8 +71,6 @@ type Assembler struct {
 	// countsMissingUntil (unix ns): until then the listing counts the facts
 	// themselves, recent_fact_counts_by_hash having been missing.
 	countsMissingUntil atomic.Int64
-	// scratch is the memory chunks are classified in, kept between calls.
-	scratch scratchPool
 }
 
 // Result counts what one call did.
@@ -230,8 +228,6 @@ func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, 
 
 func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
-	known.scratch = a.scratch.get()
-	defer a.scratch.put(known.scratch)
 	if src == recentFacts {
 		listed, err := a.listKnown(ctx, txnIDs, known)
 		if err != nil {
@@ -267,11 +263,8 @@ func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known kn
 		return err
 	}
 	asOf := a.now()
-	sc := known.scratch
-	if sc == nil {
-		sc = &chunkScratch{}
-	}
-	txns, inputs := sc.txns[:0], sc.inputs[:0]
+	txns := make([]domain.Transaction, 0, len(byTxn))
+	inputs := make([]domain.Input, 0, len(byTxn))
 	for _, facts := range byTxn {
 		// The facts are this chunk's own copies: sorted here, in place,
 		// Classify reads them without copying them again.
@@ -286,9 +279,6 @@ func (a *Assembler) assembleChunk(ctx context.Context, txnIDs []string, known kn
 		a.afterRead()
 	}
 	rows.add(a.Rules, a.now().UTC().Truncate(time.Second), inputs, txns)
-	// The rows hold copies: the chunk's facts, inputs and results are done.
-	sc.txns, sc.inputs = txns, inputs
-	sc.reset()
 	return nil
 }
 

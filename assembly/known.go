@@ -57,8 +57,6 @@ type knownFacts struct {
 	// known, listed once for a whole call (listKnown) instead of once per
 	// chunk: each listing reads every granule of the recent days' counts.
 	listed map[string][]stampCount
-	// scratch, when not nil, is where the facts taken go (assemble's).
-	scratch *chunkScratch
 }
 
 func newKnownFacts(s Stored) knownFacts {
@@ -111,7 +109,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			rest = append(rest, id)
 		}
 	}
-	byTxn := known.scratch.transactionsMap(len(txnIDs))
+	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
 	if len(candidates) > 0 {
 		listed := known.listed
@@ -181,7 +179,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		for i := range more {
 			f := &more[i].Fact
 			if byTxn[f.TxnID] == nil {
-				byTxn[f.TxnID] = known.scratch.take(counts[f.TxnID])
+				byTxn[f.TxnID] = make([]domain.Fact, 0, counts[f.TxnID])
 			}
 			byTxn[f.TxnID] = append(byTxn[f.TxnID], *f)
 		}
@@ -223,7 +221,7 @@ func foreignStamps(id string, mine []uint64, stamps []stampCount) (foreignRange,
 // capacity.
 func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
 	mine := k.byTxn[txnID]
-	out := k.scratch.take(max(capacity, len(mine)))
+	out := make([]domain.Fact, 0, max(capacity, len(mine)))
 	for _, i := range mine {
 		out = append(out, k.src.Fact(int(i)))
 	}

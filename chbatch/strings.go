@@ -20,7 +20,7 @@ type Column interface {
 // where each ends: no pointer per value, so the garbage collector has
 // nothing in it to scan, and 8 bytes of overhead a value instead of a
 // string header's 16 and its own allocation. Values read back (At, Block)
-// point into its bytes, which are not written twice until Reset.
+// point into its bytes, which are never written twice.
 type Strings struct {
 	buf     []byte
 	ends    []int
@@ -47,16 +47,6 @@ func appendValue[T string | []byte](s *Strings, v T) {
 }
 
 func (s *Strings) Len() int { return len(s.ends) }
-
-// Reset empties the column and keeps its room, for a caller that fills it
-// again (the collector reuses a batch's columns for the next batch). Every
-// value read back before becomes another's bytes: reset only a column whose
-// values are no longer in use, and never a Slice of another.
-func (s *Strings) Reset() {
-	s.buf, s.ends, s.first = s.buf[:0], s.ends[:0], 0
-	clear(s.scratch)
-	s.scratch = s.scratch[:0]
-}
 
 func (s *Strings) start(i int) int {
 	if i == 0 {
@@ -127,14 +117,6 @@ func (a *StringArrays) AppendRow(vs []string) {
 }
 
 func (a *StringArrays) Len() int { return len(a.rowEnds) }
-
-// Reset empties the column and keeps its room, as Strings.Reset does.
-func (a *StringArrays) Reset() {
-	a.elems.Reset()
-	a.rowEnds, a.firstRow = a.rowEnds[:0], 0
-	clear(a.scratch)
-	a.scratch = a.scratch[:0]
-}
 
 func (a *StringArrays) rowStart(i int) int {
 	if i == 0 {

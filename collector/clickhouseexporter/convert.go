@@ -53,7 +53,6 @@ type rowSet struct {
 	nSpans, nFacts, nBatches int
 	keys                     assembly.Keys
 	factCols                 *factCols // for assembly's known facts
-	cols                     columnSet // for the next batch, once stored
 	issues                   map[string]int
 	examples                 map[string]string // reason → one txn or span id, for the log
 	malformed                error             // the first fault in the requests' bytes
@@ -95,8 +94,6 @@ type converter struct {
 	// span id is only hex-encoded when an issue needs it.
 	curTxn  string
 	curSpan [8]byte
-	// reuse, if set, are an earlier batch's columns to fill again.
-	reuse columnSet
 }
 
 func newRowSet() *rowSet {
@@ -150,10 +147,8 @@ func (c *converter) convert(parts [][]byte, n int) *rowSet {
 	// the same rows with it (they collapse), and spans a client sends again
 	// get a later one, which is what the ReplacingMergeTree keeps.
 	ingestNs := uint64(time.Now().UnixNano())
-	c.sp = newSpanCols(n, ingestNs, c.reuse.sp)
-	c.fc = newFactCols(n, ingestNs, c.sp, c.reuse.fc)
-	c.reuse = columnSet{}
-	c.rs.cols = columnSet{c.sp, c.fc}
+	c.sp = newSpanCols(n, ingestNs)
+	c.fc = newFactCols(n, ingestNs, c.sp)
 	c.bc = batchCols{ingestNs: ingestNs}
 	// Sized for a transaction per five spans (the contract's usual trace):
 	// grown from empty they were rehashed about ten times a batch.

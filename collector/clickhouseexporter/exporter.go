@@ -42,9 +42,6 @@ type chExporter struct {
 	pruning  sync.WaitGroup
 	stop     context.Context // cancelled by shutdown
 	cancel   context.CancelFunc
-
-	// columns keeps a stored batch's columns for the next batch.
-	columns columnPool
 }
 
 func newExporter(set exporter.Settings, cfg *Config) (*chExporter, error) {
@@ -83,7 +80,6 @@ func (e *chExporter) shutdown(context.Context) error {
 	e.cancel()
 	e.pruneMu.Unlock()
 	e.pruning.Wait()
-	e.columns.stop()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.conn != nil {
@@ -168,22 +164,14 @@ func (e *chExporter) push(ctx context.Context, req xexporterhelper.Request) erro
 		if err := r.encode(); err != nil {
 			return consumererror.NewPermanent(err)
 		}
-		conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now(), reuse: e.columns.get()}
+		conv := converter{maxValueBytes: e.cfg.MaxValueBytes, now: time.Now()}
 		// convert lets each request's bytes go once it is converted.
 		r.rows = conv.convert(r.parts, r.n)
 		r.parts = nil
 		e.tel.add(ctx, e.tel.spans, r.n, "", "")
 		e.report(ctx, r.rows)
 	}
-	if err := e.store(ctx, r.rows); err != nil {
-		return err
-	}
-	// Stored and assembled: nothing reads the batch's values any more (the
-	// keys and facts that viewed them were used up by the calls above), so
-	// the next batch fills its columns. The request keeps no rows.
-	e.columns.put(r.rows.cols)
-	r.rows = &rowSet{}
-	return nil
+	return e.store(ctx, r.rows)
 }
 
 // store writes what rs still holds: each table's columns are let go once

@@ -1,7 +1,6 @@
 package clickhouseexporter
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -45,75 +44,42 @@ type spanCols struct {
 }
 
 // newSpanCols sizes every column for n rows up front: growing thirty slices
-// row by row was most of the conversion's cost. The columns of old, an
-// earlier batch's whose values are no longer in use, are emptied and
-// filled again instead of allocated anew (columnPool).
-func newSpanCols(n int, ingestNs uint64, old *spanCols) *spanCols {
-	if old == nil {
-		old = &spanCols{}
-	}
+// row by row was most of the conversion's cost.
+func newSpanCols(n int, ingestNs uint64) *spanCols {
 	return &spanCols{
-		traceID: strs(old.traceID, n, 16), spanID: strs(old.spanID, n, 8), parentID: strs(old.parentID, n, 8),
-		start: mk(old.start, n), startNs: mk(old.startNs, n), durNs: mk(old.durNs, n), ingested: mk(old.ingested, n),
-		service: strs(old.service, n, 16), name: strs(old.name, n, 16), kind: strs(old.kind, n, 8), status: strs(old.status, n, 5),
-		statusMsg: strs(old.statusMsg, n, 0), txnID: strs(old.txnID, n, 20), scope: strs(old.scope, n, 0),
-		attrKeys: arrays(old.attrKeys, n, 64), attrVals: arrays(old.attrVals, n, 40),
-		resKeys: mk(old.resKeys, n), resVals: mk(old.resVals, n),
-		evTime: mk(old.evTime, n), evName: mk(old.evName, n), evAttrs: mk(old.evAttrs, n),
-		linkTrace: mk(old.linkTrace, n), linkSpan: mk(old.linkSpan, n),
+		traceID: strs(n, 16), spanID: strs(n, 8), parentID: strs(n, 8),
+		start: mk[time.Time](n), startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n),
+		service: strs(n, 16), name: strs(n, 16), kind: strs(n, 8), status: strs(n, 5),
+		statusMsg: strs(n, 0), txnID: strs(n, 20), scope: strs(n, 0),
+		attrKeys: chbatch.NewStringArrays(n, 4*n, 64*n), attrVals: chbatch.NewStringArrays(n, 4*n, 40*n),
+		resKeys: mk[[]string](n), resVals: mk[[]string](n),
+		evTime: mk[[]uint64](n), evName: mk[[]string](n), evAttrs: mk[[]string](n),
+		linkTrace: mk[[]string](n), linkSpan: mk[[]string](n),
 		ingestNs: ingestNs,
 	}
 }
 
-// mk is an empty slice with room for n values: old's array when there is
-// one (its values cleared, so nothing they point to stays alive), else a
-// new one.
-func mk[T any](old []T, n int) []T {
-	clear(old)
-	return slices.Grow(old[:0], n)
-}
+func mk[T any](n int) []T { return make([]T, 0, n) }
 
-// strs is an empty String column: old reset, or a new one with room for n
-// values of about size bytes.
-func strs(old *chbatch.Strings, n, size int) *chbatch.Strings {
-	if old != nil {
-		old.Reset()
-		return old
-	}
-	return chbatch.NewStrings(n, n*size)
-}
+// strs is a String column with room for n values of about size bytes.
+func strs(n, size int) *chbatch.Strings { return chbatch.NewStrings(n, n*size) }
 
-// arrays is an empty Array(String) column: old reset, or a new one with
-// room for n rows of about four values of size/4 bytes.
-func arrays(old *chbatch.StringArrays, n, size int) *chbatch.StringArrays {
-	if old != nil {
-		old.Reset()
-		return old
-	}
-	return chbatch.NewStringArrays(n, 4*n, size*n)
-}
-
-// newFactCols sizes the fact columns for at most n rows, reusing old's as
-// newSpanCols does.
-func newFactCols(n int, ingestNs uint64, sp *spanCols, old *factCols) *factCols {
-	if old == nil {
-		old = &factCols{}
-	}
+// newFactCols sizes the fact columns for at most n rows.
+func newFactCols(n int, ingestNs uint64, sp *spanCols) *factCols {
 	// Bytes sized for what every fact carries; the payment dimensions are
 	// mostly on a transaction's root span alone, so they grow as needed.
 	return &factCols{
-		txnID: strs(old.txnID, n, 20), spanRow: mk(old.spanRow, n),
+		txnID: strs(n, 20), spanRow: mk[int32](n),
 		traceID: sp.traceID, spanID: sp.spanID, parentID: sp.parentID,
-		name: sp.name, service: sp.service, kind: sp.kind, start: mk(old.start, n),
-		startNs: mk(old.startNs, n), durNs: mk(old.durNs, n), ingested: mk(old.ingested, n), status: strs(old.status, n, 5),
-		errorType: strs(old.errorType, n, 0), responseCode: strs(old.responseCode, n, 0), responseSource: strs(old.responseSource, n, 0),
-		txnType: strs(old.txnType, n, 0), currency: strs(old.currency, n, 0), amount: mk(old.amount, n), amountOK: mk(old.amountOK, n),
-		terminalID: strs(old.terminalID, n, 0), terminalModel: strs(old.terminalModel, n, 0), merchantID: strs(old.merchantID, n, 0),
-		region: strs(old.region, n, 0), gatewayID: strs(old.gatewayID, n, 0), acquirerID: strs(old.acquirerID, n, 0),
-		issuerID: strs(old.issuerID, n, 0), cardScheme: strs(old.cardScheme, n, 0), cardFunding: strs(old.cardFunding, n, 0),
-		entryMode: strs(old.entryMode, n, 0), cardBIN: strs(old.cardBIN, n, 0), batchNum: strs(old.batchNum, n, 0),
-		settlementStatus: strs(old.settlementStatus, n, 0), settlementDate: strs(old.settlementDate, n, 0),
-		serverAddress: strs(old.serverAddress, n, 0), ingestNs: ingestNs,
+		name: sp.name, service: sp.service, kind: sp.kind, start: mk[time.Time](n),
+		startNs: mk[uint64](n), durNs: mk[uint64](n), ingested: mk[uint64](n), status: strs(n, 5),
+		errorType: strs(n, 0), responseCode: strs(n, 0), responseSource: strs(n, 0),
+		txnType: strs(n, 0), currency: strs(n, 0), amount: mk[int64](n), amountOK: mk[uint8](n),
+		terminalID: strs(n, 0), terminalModel: strs(n, 0), merchantID: strs(n, 0), region: strs(n, 0),
+		gatewayID: strs(n, 0), acquirerID: strs(n, 0), issuerID: strs(n, 0),
+		cardScheme: strs(n, 0), cardFunding: strs(n, 0), entryMode: strs(n, 0), cardBIN: strs(n, 0),
+		batchNum: strs(n, 0), settlementStatus: strs(n, 0), settlementDate: strs(n, 0),
+		serverAddress: strs(n, 0), ingestNs: ingestNs,
 	}
 }
 
