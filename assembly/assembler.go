@@ -68,6 +68,9 @@ type Assembler struct {
 	// afterList, in tests, runs between listing the stored rows and reading
 	// the ones the caller did not write.
 	afterList func()
+	// txnHash, in tests, replaces chschema.TxnHash: no two real ids are
+	// known to share a cityHash64, so a test makes two share one.
+	txnHash func(string) uint64
 	// countsMissingUntil (unix ns): until then the listing counts the facts
 	// themselves, recent_fact_counts_by_hash having been missing.
 	countsMissingUntil atomic.Int64

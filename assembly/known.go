@@ -385,8 +385,12 @@ func (a *Assembler) listHashStamps(ctx context.Context, txnIDs []string) (map[st
 	hashes := make([]uint64, len(txnIDs))
 	idOf := make(map[uint64]string, len(txnIDs))
 	var shared map[uint64][]string // the other ids of a hash two ids share
+	hash := chschema.TxnHash
+	if a.txnHash != nil {
+		hash = a.txnHash
+	}
 	for i, id := range txnIDs {
-		h := chschema.TxnHash(id)
+		h := hash(id)
 		hashes[i] = h
 		if _, taken := idOf[h]; !taken {
 			idOf[h] = id

@@ -212,3 +212,47 @@ func TestListingWithoutCountsCountsTheFacts(t *testing.T) {
 		t.Errorf("%d listings of the recent facts, want 1", n)
 	}
 }
+
+// Two transactions whose ids share a hash each get every count of it
+// (recent_fact_counts_by_hash is keyed by the hash): neither's counts of the
+// caller's stamp match what the caller wrote, so both are read by id, never
+// classified from another's counts, and each row counts its own facts.
+func TestIdsSharingAHashAreReadByID(t *testing.T) {
+	db := chtest.Migrated(t)
+	a := newAssembler(db)
+	aRoot, aGw := saleRoot(), saleGateway()
+	aRoot.TxnID, aGw.TxnID = "TXN-HASH-A", "TXN-HASH-A"
+	bRoot := saleRoot()
+	bRoot.TxnID, bRoot.SpanID, bRoot.TraceID = "TXN-HASH-B", "rootbbbb", strings.Repeat("\x0b", 16)
+	shared := chschema.TxnHash(aRoot.TxnID)
+	a.txnHash = func(id string) uint64 {
+		if id == bRoot.TxnID {
+			return shared
+		}
+		return chschema.TxnHash(id)
+	}
+	known := insertFacts(t, db, aRoot, aGw, bRoot)
+	// What the view would have stored had cityHash64 given B's id A's hash:
+	// B's counts under it, summed with A's.
+	db.Exec(t, "INSERT INTO recent_fact_counts_by_hash (txn_hash, ingested_ns, facts) SELECT ?, ingested_ns, facts FROM recent_fact_counts_by_hash WHERE txn_hash = ?",
+		shared, chschema.TxnHash(bRoot.TxnID))
+	if n := db.Count(t, "SELECT sum(facts) FROM recent_fact_counts_by_hash WHERE txn_hash = ?", shared); n != 3 {
+		t.Fatalf("the shared hash counts %d facts, want 3 (A's two and B's one)", n)
+	}
+	res, err := a.Assemble(context.Background(), Keys{TxnIDs: []string{aRoot.TxnID, bRoot.TxnID}, Stored: KnownFacts(known)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Transactions != 2 || res.FromMemory != 0 {
+		t.Fatalf("%d transactions, %d from memory; want both, read by id", res.Transactions, res.FromMemory)
+	}
+	for id, facts := range map[string]int{aRoot.TxnID: 2, bRoot.TxnID: 1} {
+		if got := current(t, db, id); got.version.Facts != facts || got.outcome != string(domain.OutcomeUnsettled) {
+			t.Errorf("%s: %+v, want unsettled with %d facts", id, got, facts)
+		}
+	}
+	db.Exec(t, "SYSTEM FLUSH LOGS")
+	if n := wholeReads(t, db); n != 1 {
+		t.Errorf("%d whole reads, want 1 (both ids in it)", n)
+	}
+}
