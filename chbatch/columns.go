@@ -176,28 +176,49 @@ func (c Columns) Slice(from, to int) (Columns, error) {
 func appendColumn(c driver.BatchColumn, v any) error {
 	switch rows := v.(type) {
 	case [][]string:
-		return appendRows(c, rows)
+		return appendRows(c, rows, noStrings)
 	case [][]uint64:
-		return appendRows(c, rows)
+		return appendRows(c, rows, noUint64s)
 	case [][]time.Time:
-		return appendRows(c, rows)
+		return appendRows(c, rows, noTimes)
 	}
 	return c.Append(v)
 }
 
+// Empty array rows as the driver's typed path takes them, boxed once: most
+// spans have no events and no links, and boxing a row allocated.
+var (
+	noStrings any = []*string{}
+	noUint64s any = []*uint64{}
+	noTimes   any = []*time.Time{}
+)
+
 // appendRows appends array rows as slices of pointers to their elements:
 // the driver's typed path hands each element to the inner column as an
 // interface, which costs an allocation for a string, a time or a large
-// number, and none for a pointer. The inner column copies the value, so
-// one scratch slice serves every row.
-func appendRows[T any](c driver.BatchColumn, rows [][]T) error {
-	var ptrs []*T
+// number, and none for a pointer. The inner column copies the values, so
+// one scratch slice serves every row. A row is boxed (an allocation) only
+// when it differs from the row before: an empty row is the shared empty
+// one, and the spans of a resource share its attributes, so the same
+// pointers serve each of its rows.
+func appendRows[T any](c driver.BatchColumn, rows [][]T, empty any) error {
+	var (
+		ptrs  []*T
+		prev  []T
+		boxed any
+	)
 	for i, r := range rows {
-		ptrs = ptrs[:0]
-		for j := range r {
-			ptrs = append(ptrs, &r[j])
+		switch {
+		case len(r) == 0:
+			prev, boxed = nil, empty
+		case len(r) != len(prev) || &r[0] != &prev[0]:
+			ptrs = ptrs[:0]
+			for j := range r {
+				ptrs = append(ptrs, &r[j])
+			}
+			prev, boxed = r, ptrs
 		}
-		if err := c.AppendRow(ptrs); err != nil {
+		if err := c.AppendRow(boxed); err != nil {
 			return fmt.Errorf("row %d: %w", i, err)
 		}
 	}

@@ -86,6 +86,44 @@ func TestInsertArrayColumnsRowByRow(t *testing.T) {
 	}
 }
 
+// Rows that share their elements (a resource's attributes on each of its
+// spans), rows as long as the row before with other elements, and empty
+// rows between them: each row stores its own elements, whatever the row
+// before held.
+func TestInsertSharedAndEmptyArrayRows(t *testing.T) {
+	db := chtest.New(t)
+	table := create(t, db, chschema.Table{Name: "shared", ColumnDefs: []chschema.Column{
+		{Name: "id", Type: "UInt64"}, {Name: "words", Type: "Array(String)"}, {Name: "counts", Type: "Array(UInt64)"},
+	}})
+	res := []string{"service.name", "pos-terminal", "region"}
+	nums := []uint64{4, 5, 6}
+	words := [][]string{res, res, nil, res, res[:2], res[1:], {}, res[1:], {"service.name", "pos-terminal", "region"}, res}
+	counts := [][]uint64{nums, nil, nums, nums[:1], nums, {}, nums, nums, nums[2:], nil}
+	ids := make([]uint64, len(words))
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	if err := chbatch.Insert(context.Background(), db.Conn, db.Name, table, chbatch.Columns{"id": ids, "words": words, "counts": counts}, len(ids)); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range ids {
+		w := make([]string, len(words[i]))
+		for j, x := range words[i] {
+			w[j] = "'" + x + "'"
+		}
+		c := make([]string, len(counts[i]))
+		for j, x := range counts[i] {
+			c[j] = itoa(int64(x))
+		}
+		want = append(want, itoa(int64(i))+" ["+strings.Join(w, ",")+"] ["+strings.Join(c, ",")+"]")
+	}
+	got := db.Lines(t, "SELECT concat(toString(id), ' ', toString(words), ' ', toString(counts)) FROM shared ORDER BY id")
+	if got != strings.Join(want, "\n") {
+		t.Errorf("stored:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
 // Rows beyond one block are sent in several blocks of one INSERT: every row
 // arrives once, in order, and the server writes them as one part, as it
 // would one block.
