@@ -107,19 +107,30 @@ func (c *client) finishJournal() error {
 		// into place whole): the batch is lost as it would be with
 		// file_storage; say so loudly and go on.
 		c.logger.Error("Discarding a torn journal: the batch it held is lost", zap.Error(err))
-	} else {
-		for _, ch := range changes {
-			if err := c.apply(ch, true); err != nil {
-				c.unapplied = true
-				return fmt.Errorf("finish journal: %w", err)
-			}
+		changes = nil
+	}
+	return c.applyJournal(changes)
+}
+
+// applyJournal puts a committed journal's changes in place and removes the
+// journal. A batch that has just committed passes its changes from memory
+// (reading its journal back cost four system calls a batch, three batches
+// a queued request); a failure leaves the journal for the next batch or the
+// next start to read and finish.
+func (c *client) applyJournal(changes []change) error {
+	for _, ch := range changes {
+		if err := c.apply(ch, true); err != nil {
+			c.unapplied = true
+			return fmt.Errorf("finish journal: %w", err)
 		}
+	}
+	if len(changes) > 0 {
 		if err := c.syncDir(); err != nil {
 			c.unapplied = true
 			return err
 		}
 	}
-	if err := os.Remove(path); err != nil {
+	if err := os.Remove(filepath.Join(c.dir, journalName)); err != nil {
 		c.unapplied = true
 		return fmt.Errorf("remove journal: %w", err)
 	}
@@ -250,7 +261,7 @@ func (c *client) commit(changes []change) (committed bool, err error) {
 		c.unapplied = true
 		return true, err
 	}
-	if err := c.finishJournal(); err != nil {
+	if err := c.applyJournal(changes); err != nil {
 		c.logger.Warn("Batch committed; applying it failed and is retried", zap.Error(err))
 	}
 	return true, nil

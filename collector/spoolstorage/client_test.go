@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -303,5 +304,38 @@ func TestKeys(t *testing.T) {
 	}
 	if _, err := Keys(dir); err == nil || !strings.Contains(err.Error(), "not a key's file") {
 		t.Errorf("a stray file: %v", err)
+	}
+}
+
+// BenchmarkQueuedRequest is one request's way through the persistent queue:
+// stored with the write index, read with the read index, deleted with the
+// list of dispatched items (the three batches of the collector's
+// persistentQueue, two changes each), a request of 256 KiB.
+func BenchmarkQueuedRequest(b *testing.B) {
+	c, err := openClient(b.TempDir(), false, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close(ctx) })
+	request := []byte(strings.Repeat("r", 256<<10))
+	index := []byte("12345678")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		key := strconv.Itoa(i)
+		i++
+		get := storage.GetOperation(key)
+		for _, ops := range [][]*storage.Operation{
+			{storage.SetOperation("wi", index), storage.SetOperation(key, request)},
+			{storage.SetOperation("ri", index), get},
+			{storage.SetOperation("di", index), storage.DeleteOperation(key)},
+		} {
+			if err := c.Batch(ctx, ops...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if len(get.Value) != len(request) {
+			b.Fatalf("read %d bytes of %d", len(get.Value), len(request))
+		}
 	}
 }
