@@ -33,7 +33,7 @@ staticcheck:
 
 # Micro-benchmarks of the hot paths (no server needed).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./panmask ./domain ./collector/paymentprocessor ./collector/clickhouseexporter ./grafana-plugin/pkg/plugin
+	$(GO) test -run '^$$' -bench . -benchmem ./panmask ./domain ./collector/paymentprocessor ./collector/clickhouseexporter ./collector/spoolstorage ./grafana-plugin/pkg/plugin
 
 run:
 	deploy/local/run.sh
