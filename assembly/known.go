@@ -75,6 +75,18 @@ func newKnownFacts(s Stored) knownFacts {
 // has reports whether any fact of txnID is known.
 func (k knownFacts) has(txnID string) bool { return len(k.byTxn[txnID]) > 0 }
 
+// split parts txnIDs into those with known facts and the others.
+func (k knownFacts) split(txnIDs []string) (known, rest []string) {
+	for _, id := range txnIDs {
+		if k.has(id) {
+			known = append(known, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	return known, rest
+}
+
 // stamps appends the ingested_ns of txnID's facts to dst.
 func (k knownFacts) stamps(dst []uint64, txnID string) []uint64 {
 	for _, i := range k.byTxn[txnID] {
@@ -101,14 +113,7 @@ func (k knownFacts) stamps(dst []uint64, txnID string) []uint64 {
 // facts are the rows stored. It also reports how many transactions took
 // only known facts.
 func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (map[string][]domain.Fact, int, error) {
-	var candidates, rest []string
-	for _, id := range txnIDs {
-		if known.has(id) {
-			candidates = append(candidates, id)
-		} else {
-			rest = append(rest, id)
-		}
-	}
+	candidates, rest := known.split(txnIDs)
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
 	if len(candidates) > 0 {
@@ -318,7 +323,7 @@ func minNonZero(a, b uint64) uint64 {
 // database not yet migrated to the counts (a collector that may not run
 // DDL, upgraded before `settlewatch migrate`) has its facts counted instead.
 func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src factSource) (map[string][]stampCount, error) {
-	if src == recentFacts && a.countsMissingUntil.Load() < a.now().UnixNano() {
+	if src == recentFacts && a.countsUsable() {
 		// The same days as the facts read: the counts of older ones wait
 		// for PruneRecentFactCounts, and their parts are not read.
 		out, err := a.listHashStamps(ctx, txnIDs)
@@ -346,15 +351,10 @@ func (a *Assembler) factStamps(ctx context.Context, txnIDs []string, src factSou
 // (factStamps then lists the facts, whose ids a chunk bounds, without trying
 // the counts again).
 func (a *Assembler) listKnown(ctx context.Context, txnIDs []string, known knownFacts) (map[string][]stampCount, error) {
-	if known.src == nil || a.countsMissingUntil.Load() >= a.now().UnixNano() {
+	if known.src == nil || !a.countsUsable() {
 		return nil, nil
 	}
-	var candidates []string
-	for _, id := range txnIDs {
-		if known.has(id) {
-			candidates = append(candidates, id)
-		}
-	}
+	candidates, _ := known.split(txnIDs)
 	if len(candidates) == 0 {
 		return nil, nil
 	}
@@ -364,6 +364,10 @@ func (a *Assembler) listKnown(ctx context.Context, txnIDs []string, known knownF
 	}
 	return out, err
 }
+
+// countsUsable reports whether the counts are listed: not within a minute
+// of finding them missing (countsMissing).
+func (a *Assembler) countsUsable() bool { return a.countsMissingUntil.Load() < a.now().UnixNano() }
 
 // countsMissing reports whether err says the counts table is missing, and
 // if so lists the facts instead for a minute (factStamps) and says why.

@@ -67,12 +67,17 @@ func TxnHash(txnID string) uint64 {
 	return city.CH64(unsafe.Slice(unsafe.StringData(txnID), len(txnID)))
 }
 
-// recentCountsSelect counts the facts of src by transaction hash and stamp;
-// facts without a transaction id (a failed span found by its trace) are not
-// listed by id, so they are not counted.
+// recentCountsSelect counts the facts of src by transaction hash and stamp.
 func recentCountsSelect(src string) string {
-	return "SELECT cityHash64(txn_id) AS txn_hash, ingested_ns, count() AS facts FROM " + src +
-		" WHERE txn_id != '' GROUP BY txn_hash, ingested_ns"
+	return countsSelect(src, "cityHash64(txn_id) AS txn_hash", "txn_hash")
+}
+
+// countsSelect counts the facts of src by key (keyExpr selects it) and
+// stamp; facts without a transaction id (a failed span found by its trace)
+// are not listed by id, so they are not counted.
+func countsSelect(src, keyExpr, key string) string {
+	return "SELECT " + keyExpr + ", ingested_ns, count() AS facts FROM " + src +
+		" WHERE txn_id != '' GROUP BY " + key + ", ingested_ns"
 }
 
 // viewSQL creates view, which writes what sel selects from each insert

@@ -175,6 +175,4 @@ const recentCountsViewV9 = "recent_fact_counts_by_arrival_mv"
 
 // recentCountsSelectV6 counted the facts of src by transaction id and
 // stamp, for recentFactCountsV6.
-func recentCountsSelectV6(src string) string {
-	return "SELECT txn_id, ingested_ns, count() AS facts FROM " + src + " WHERE txn_id != '' GROUP BY txn_id, ingested_ns"
-}
+func recentCountsSelectV6(src string) string { return countsSelect(src, "txn_id", "txn_id") }

@@ -8,11 +8,7 @@ import "runtime/debug"
 // SetPercent sets the GC target to percent when getenv (os.Getenv) finds no
 // GOGC, and reports whether it did.
 func SetPercent(percent int, getenv func(string) string) bool {
-	if getenv("GOGC") != "" {
-		return false
-	}
-	debug.SetGCPercent(percent)
-	return true
+	return unlessSet("GOGC", getenv, func() { debug.SetGCPercent(percent) })
 }
 
 // SetMemoryLimit sets the soft memory limit to bytes when getenv finds no
@@ -20,9 +16,14 @@ func SetPercent(percent int, getenv func(string) string) bool {
 // governs; near it the runtime collects sooner, so the process can grow its
 // batches up to the limit instead of to percent above their size.
 func SetMemoryLimit(bytes int64, getenv func(string) string) bool {
-	if getenv("GOMEMLIMIT") != "" {
+	return unlessSet("GOMEMLIMIT", getenv, func() { debug.SetMemoryLimit(bytes) })
+}
+
+// unlessSet runs set unless the environment variable name is set.
+func unlessSet(name string, getenv func(string) string, set func()) bool {
+	if getenv(name) != "" {
 		return false
 	}
-	debug.SetMemoryLimit(bytes)
+	set()
 	return true
 }

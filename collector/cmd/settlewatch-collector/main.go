@@ -23,8 +23,8 @@ const gcPercent = 150
 // GOMEMLIMIT. The shipped batches (collector/config.yaml, 100k–200k spans)
 // hold a live heap of about 100 MiB, which GOGC alone would let grow to
 // 250 MiB before collecting; under this limit the collector stays near
-// 235 MiB of RSS. Larger batches than the parts they make cost the server
-// less merging: 8 % more spans a second than batches of 40k–80k without a
+// 235 MiB of RSS. Larger batches make fewer parts, which leaves the server
+// less to merge: 8 % more spans a second than batches of 40k–80k without a
 // limit (docs/benchmarks.md, "Larger batches under a memory limit"). A
 // deployment that raises the batches or the memory_limiter's limit raises
 // GOMEMLIMIT with them: past the limit the runtime collects more often
