@@ -1,6 +1,7 @@
 package spoolstorage
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,15 +21,17 @@ import (
 
 // Files of a client's directory.
 const (
-	keyPrefix = "k-" // a large value: k-<hex of the key>
-	tmpPrefix = "t-" // a large value written by a batch not yet applied
-	lockName  = "lock"
+	keyPrefix   = "k-" // a key's value: k-<hex of the key>
+	tmpPrefix   = "t-" // a value written by a batch not yet committed
+	journalName = "journal"
+	journalTmp  = "journal.tmp"
+	lockName    = "lock"
+	journalEnd  = "END" // last line of a whole journal
 )
 
 var errClosed = errors.New("settlewatch_spool: the client is closed")
 
-// client is the storage of one component: a directory holding the log of
-// its batches and a file per large value.
+// client is the storage of one component: a directory of files.
 type client struct {
 	dir     string
 	fsync   bool
@@ -35,18 +39,10 @@ type client struct {
 	unlock  func()
 	onClose func()
 
-	mu      sync.Mutex
-	closed  bool
-	seq     uint64
-	small   map[string][]byte // key's file name → a value kept in the log
-	files   map[string]bool   // keys whose value is a file
-	log     *os.File
-	logSize int64
-	rec     []byte // the record being appended, reused
-	// stale is why the files or the memory may be behind the log (a batch
-	// committed but not applied, a failed append or snapshot): the next batch
-	// reloads from the log first.
-	stale error
+	mu        sync.Mutex
+	closed    bool
+	seq       uint64
+	unapplied bool // a committed journal is not applied yet
 }
 
 var _ storage.Client = (*client)(nil)
@@ -60,61 +56,94 @@ func openClient(dir string, fsync bool, logger *zap.Logger) (*client, error) {
 		return nil, fmt.Errorf("%s: %w (is another collector using this queue directory?)", dir, err)
 	}
 	c := &client{dir: dir, fsync: fsync, logger: logger, unlock: unlock}
-	if err := c.finishJournal(); err != nil {
-		unlock()
-		return nil, err
-	}
-	if err := c.reload(true); err != nil {
+	if err := c.recover(); err != nil {
 		unlock()
 		return nil, err
 	}
 	return c, nil
 }
 
-// reload puts the state the log leaves in place, removes the temporary
-// files of batches that never committed, lists the large values' files and
-// starts the log afresh from a snapshot of the small values.
-func (c *client) reload(atOpen bool) error {
-	small, err := c.replayLog(atOpen)
-	if err != nil {
+// recover finishes the batch whose journal was committed, then removes the
+// temporary files of batches that were not.
+func (c *client) recover() error {
+	if err := c.finishJournal(); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(c.dir)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", c.dir, err)
 	}
-	files := map[string]bool{}
 	removed := 0
 	for _, e := range entries {
-		switch n := e.Name(); {
-		case strings.HasPrefix(n, keyPrefix):
-			files[n] = true
-		case strings.HasPrefix(n, tmpPrefix) || n == journalTmp || n == logTmp:
-			if err := removeIfAny(filepath.Join(c.dir, n)); err != nil {
+		if n := e.Name(); strings.HasPrefix(n, tmpPrefix) || n == journalTmp {
+			if err := os.Remove(filepath.Join(c.dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("remove uncommitted %s: %w", n, err)
 			}
 			removed++
 		}
 	}
-	if removed > 0 && atOpen {
+	if removed > 0 {
 		c.logger.Info("Removed the files of batches interrupted before they committed", zap.Int("files", removed))
 	}
-	c.small, c.files = small, files
-	if err := c.writeSnapshot(); err != nil {
-		return err
-	}
-	c.stale = nil
 	return nil
 }
 
-// change is one key's new state in a batch: a small value, a large value in
-// a temporary file, or deleted.
+// finishJournal applies a committed journal, if there is one, and removes it.
+// Applying is idempotent: a value already renamed into place has no
+// temporary file left, a key already deleted has no file.
+func (c *client) finishJournal() error {
+	path := filepath.Join(c.dir, journalName)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		c.unapplied = false
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read journal: %w", err)
+	}
+	changes, err := parseJournal(b)
+	if err != nil {
+		// Only a power loss with fsync off tears a journal (it is renamed
+		// into place whole): the batch is lost as it would be with
+		// file_storage; say so loudly and go on.
+		c.logger.Error("Discarding a torn journal: the batch it held is lost", zap.Error(err))
+		changes = nil
+	}
+	return c.applyJournal(changes)
+}
+
+// applyJournal puts a committed journal's changes in place and removes the
+// journal. A batch that has just committed passes its changes from memory
+// (reading its journal back cost four system calls a batch, three batches
+// a queued request); a failure leaves the journal for the next batch or the
+// next start to read and finish.
+func (c *client) applyJournal(changes []change) error {
+	for _, ch := range changes {
+		if err := c.apply(ch, true); err != nil {
+			c.unapplied = true
+			return fmt.Errorf("finish journal: %w", err)
+		}
+	}
+	if len(changes) > 0 {
+		if err := c.syncDir(); err != nil {
+			c.unapplied = true
+			return err
+		}
+	}
+	if err := os.Remove(filepath.Join(c.dir, journalName)); err != nil {
+		c.unapplied = true
+		return fmt.Errorf("remove journal: %w", err)
+	}
+	c.unapplied = false
+	return nil
+}
+
+// change is one key's new state in a batch: a value in a temporary file,
+// or deleted.
 type change struct {
-	key    string // file name of the key
-	inline bool   // value is kept in the log
-	tmp    string // temporary file of a large value
-	seq    uint64 // tmp's number
-	value  []byte // the value, for a Get later in the same batch
+	key   string // file name of the key
+	tmp   string // temporary file name; "" deletes
+	value []byte // what tmp holds, for a Get later in the same batch
 }
 
 func (c *client) Get(ctx context.Context, key string) ([]byte, error) {
@@ -132,8 +161,7 @@ func (c *client) Delete(ctx context.Context, key string) error {
 }
 
 // Batch runs ops in order, all or none: a Get sees the batch's own earlier
-// Set and Delete; the batch's writes become visible together, when its
-// record is appended to the log.
+// Set and Delete; the batch's writes become visible together.
 func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -143,9 +171,8 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 	if c.closed {
 		return errClosed
 	}
-	if c.stale != nil {
-		c.logger.Warn("Reloading the queue's storage from its log", zap.Error(c.stale))
-		if err := c.reload(false); err != nil {
+	if c.unapplied {
+		if err := c.finishJournal(); err != nil {
 			return err
 		}
 	}
@@ -167,7 +194,7 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 		case storage.Get:
 			if i, ok := pending[name]; ok {
 				op.Value = nil
-				if changes[i].inline || changes[i].tmp != "" {
+				if changes[i].tmp != "" {
 					op.Value = bytes.Clone(changes[i].value)
 				}
 				continue
@@ -178,14 +205,10 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 		case storage.Set, storage.Delete:
 			ch := change{key: name}
 			if op.Type == storage.Set {
-				ch.value = op.Value
-				if len(op.Value) <= inlineMax {
-					// Kept beyond the call: a copy, and an empty value is
-					// still a value.
-					ch.inline, ch.value = true, append([]byte{}, op.Value...)
-				} else if ch.tmp, ch.seq, err = c.write(op.Value); err != nil {
+				if ch.tmp, err = c.write(op.Value); err != nil {
 					return fmt.Errorf("set %q: %w", op.Key, err)
 				}
+				ch.value = op.Value
 			}
 			if i, ok := pending[name]; ok {
 				if old := changes[i].tmp; old != "" {
@@ -200,85 +223,83 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 			return fmt.Errorf("settlewatch_spool: operation %d on %q: unknown type", op.Type, op.Key)
 		}
 	}
-	if len(changes) == 0 {
-		return nil
-	}
 	committed, err = c.commit(changes)
 	return err
 }
 
-// commit appends the batch's record to the log, then applies it. Once the
-// record is appended the batch's temporary files belong to the log,
-// whatever fails after: the next batch reloads from the log.
+// commit makes the changes visible: one by itself (a rename or an unlink is
+// atomic), several through the journal. Once it reports committed, the
+// batch's temporary files belong to the journal, whatever fails after.
 func (c *client) commit(changes []change) (committed bool, err error) {
-	if c.fsync {
-		for _, ch := range changes {
-			if ch.tmp != "" { // the temporary files' names must outlive a power loss before the log names them
-				if err := c.syncDir(); err != nil {
-					return false, err
-				}
-				break
-			}
+	switch len(changes) {
+	case 0:
+		return false, nil
+	case 1:
+		if err := c.apply(changes[0], false); err != nil {
+			return false, err
 		}
+		return true, c.syncDir()
 	}
-	if err := c.appendLog(changes); err != nil {
-		return false, err
-	}
+	var j strings.Builder
 	for _, ch := range changes {
-		if err := c.apply(ch); err != nil {
-			c.stale = err
-			c.logger.Warn("Batch committed; applying it failed and is retried", zap.Error(err))
-			return true, nil
+		if ch.tmp == "" {
+			fmt.Fprintf(&j, "D %s\n", ch.key)
+		} else {
+			fmt.Fprintf(&j, "S %s %s\n", ch.key, ch.tmp)
 		}
 	}
-	if c.logSize > compactAt {
-		if err := c.writeSnapshot(); err != nil {
-			c.stale = err
-		}
+	j.WriteString(journalEnd + "\n")
+	if err := c.writeFile(journalTmp, []byte(j.String())); err != nil {
+		return false, fmt.Errorf("write journal: %w", err)
+	}
+	if err := os.Rename(filepath.Join(c.dir, journalTmp), filepath.Join(c.dir, journalName)); err != nil {
+		return false, fmt.Errorf("commit journal: %w", err)
+	}
+	// Committed: from here a failure leaves the journal for the next batch
+	// or the next start to finish.
+	if err := c.syncDir(); err != nil {
+		c.unapplied = true
+		return true, err
+	}
+	if err := c.applyJournal(changes); err != nil {
+		c.logger.Warn("Batch committed; applying it failed and is retried", zap.Error(err))
 	}
 	return true, nil
 }
 
-// apply puts a committed change in place, in memory and on disk.
-func (c *client) apply(ch change) error {
+// apply puts one change in place. Replaying a journal, a temporary file
+// already renamed is no error.
+func (c *client) apply(ch change, replay bool) error {
 	dst := filepath.Join(c.dir, ch.key)
-	switch {
-	case ch.inline:
-		c.small[ch.key] = ch.value
-	case ch.tmp != "":
-		if err := os.Rename(filepath.Join(c.dir, ch.tmp), dst); err != nil {
-			return fmt.Errorf("put %s in place: %w", ch.key, err)
-		}
-		delete(c.small, ch.key)
-		c.files[ch.key] = true
-		return nil
-	default:
-		delete(c.small, ch.key)
-	}
-	if c.files[ch.key] { // deleted, or small now
-		if err := removeIfAny(dst); err != nil {
+	if ch.tmp == "" {
+		if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete %s: %w", ch.key, err)
 		}
-		delete(c.files, ch.key)
+		return nil
+	}
+	err := os.Rename(filepath.Join(c.dir, ch.tmp), dst)
+	if replay && errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("put %s in place: %w", ch.key, err)
 	}
 	return nil
 }
 
 func (c *client) read(name string) ([]byte, error) {
-	if v, ok := c.small[name]; ok {
-		return bytes.Clone(v), nil
-	}
-	if !c.files[name] {
+	b, err := os.ReadFile(filepath.Join(c.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	return os.ReadFile(filepath.Join(c.dir, name))
+	return b, err
 }
 
-// write stores a large value in a new temporary file.
-func (c *client) write(v []byte) (string, uint64, error) {
+// write stores v in a new temporary file and returns its name.
+func (c *client) write(v []byte) (string, error) {
 	c.seq++
-	name := tmpName(c.seq)
-	return name, c.seq, c.writeFile(name, v)
+	name := tmpPrefix + strconv.FormatUint(c.seq, 10)
+	return name, c.writeFile(name, v)
 }
 
 func (c *client) writeFile(name string, v []byte) error {
@@ -330,9 +351,6 @@ func (c *client) Close(context.Context) error {
 		return nil
 	}
 	c.closed = true
-	if c.log != nil {
-		_ = c.log.Close()
-	}
 	c.unlock()
 	if c.onClose != nil {
 		c.onClose()
@@ -340,39 +358,44 @@ func (c *client) Close(context.Context) error {
 	return nil
 }
 
-// Keys lists the keys stored in a client's directory (one subdirectory of
-// the extension's directory), from its files and its log, without opening
-// it: for tools and tests that look at a queue.
+// parseJournal reads the changes of a journal, refusing one without its
+// last line.
+func parseJournal(b []byte) ([]change, error) {
+	var out []change
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 1 && f[0] == journalEnd:
+			return out, nil
+		case len(f) == 2 && f[0] == "D" && strings.HasPrefix(f[1], keyPrefix):
+			out = append(out, change{key: f[1]})
+		case len(f) == 3 && f[0] == "S" && strings.HasPrefix(f[1], keyPrefix) && strings.HasPrefix(f[2], tmpPrefix):
+			out = append(out, change{key: f[1], tmp: f[2]})
+		default:
+			return nil, fmt.Errorf("journal line %q", sc.Text())
+		}
+	}
+	return nil, errors.New("journal ends before its last line")
+}
+
+// Keys lists the keys whose values are stored in a client's directory (one
+// subdirectory of the extension's directory), read from the file names:
+// for tools and tests that look at a queue without opening it.
 func Keys(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
-	present := map[string]bool{}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), keyPrefix) && e.Type().IsRegular() {
-			present[e.Name()] = true
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(dir, logName))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read log: %w", err)
-	}
-	last, err := parseLog(b)
-	if err != nil && !errors.Is(err, errTorn) {
-		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	for name, ch := range last {
-		present[name] = ch.inline || ch.tmp != ""
-	}
 	var keys []string
-	for name, ok := range present {
-		if !ok {
+	for _, e := range entries {
+		name, ok := strings.CutPrefix(e.Name(), keyPrefix)
+		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		k, err := hex.DecodeString(strings.TrimPrefix(name, keyPrefix))
+		k, err := hex.DecodeString(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: not a key's file: %w", name, err)
+			return nil, fmt.Errorf("%s: not a key's file: %w", e.Name(), err)
 		}
 		keys = append(keys, string(k))
 	}

@@ -42,7 +42,7 @@ func mustGet(t *testing.T, c storage.Client, key string) []byte {
 	return v
 }
 
-// files lists the directory's files other than the lock and the log.
+// files lists the directory's files other than the lock.
 func files(t *testing.T, dir string) []string {
 	t.Helper()
 	es, err := os.ReadDir(dir)
@@ -51,7 +51,7 @@ func files(t *testing.T, dir string) []string {
 	}
 	var out []string
 	for _, e := range es {
-		if e.Name() != lockName && e.Name() != logName {
+		if e.Name() != lockName {
 			out = append(out, e.Name())
 		}
 	}
@@ -104,12 +104,12 @@ func TestSetGetDelete(t *testing.T) {
 func TestBatchInOrder(t *testing.T) {
 	dir := t.TempDir()
 	c := open(t, dir)
-	if err := c.Batch(ctx, storage.SetOperation("qmv0", []byte("w1")), storage.SetOperation("0", large("request 0"))); err != nil {
+	if err := c.Batch(ctx, storage.SetOperation("qmv0", []byte("w1")), storage.SetOperation("0", []byte("request 0"))); err != nil {
 		t.Fatal(err)
 	}
 	get := storage.GetOperation("0")
-	if err := c.Batch(ctx, storage.SetOperation("qmv0", []byte("r1")), get); err != nil || !bytes.Equal(get.Value, large("request 0")) {
-		t.Fatalf("get in a batch: %v %.20q", err, get.Value)
+	if err := c.Batch(ctx, storage.SetOperation("qmv0", []byte("r1")), get); err != nil || string(get.Value) != "request 0" {
+		t.Fatalf("get in a batch: %v %q", err, get.Value)
 	}
 	g1, g2, g3 := storage.GetOperation("k"), storage.GetOperation("k"), storage.GetOperation("0")
 	if err := c.Batch(ctx, storage.SetOperation("k", []byte("a")), g1, storage.DeleteOperation("k"), g2,
@@ -122,7 +122,7 @@ func TestBatchInOrder(t *testing.T) {
 	if string(mustGet(t, c, "k")) != "b" || mustGet(t, c, "0") != nil || string(mustGet(t, c, "qmv0")) != "r1" {
 		t.Errorf("after the batch: k=%q 0=%q qmv0=%q", mustGet(t, c, "k"), mustGet(t, c, "0"), mustGet(t, c, "qmv0"))
 	}
-	if got := files(t, dir); len(got) != 0 { // k and qmv0 are in the log, 0 is deleted; no temporary file
+	if got := files(t, dir); len(got) != 2 { // k and qmv0; no journal or temporary file
 		t.Errorf("files after the batches: %v", got)
 	}
 	if err := c.Batch(ctx, &storage.Operation{Key: "x", Type: storage.OpType(9)}); err == nil || !strings.Contains(err.Error(), "unknown type") {
@@ -135,22 +135,23 @@ func TestBatchInOrder(t *testing.T) {
 	}
 }
 
-// keyFile is a key's file name.
-func keyFile(k string) string { return keyPrefix + hex.EncodeToString([]byte(k)) }
-
-// legacyCrashAt leaves dir as a collector of the journal's time would after
-// a crash at point of a batch setting a, b and deleting gone: every value a
-// file of its own.
-func legacyCrashAt(t *testing.T, dir, point string) {
+// crashAt leaves the directory as a batch setting a, b and deleting gone
+// would after a crash at the given point.
+func crashAt(t *testing.T, dir, point string) {
 	t.Helper()
+	c := open(t, dir)
+	for _, k := range []string{"a", "gone"} {
+		if err := c.Set(ctx, k, []byte("old "+k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = c.Close(ctx)
 	write := func(name, v string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	key := keyFile
-	write(key("a"), "old a")
-	write(key("gone"), "old gone")
+	key := func(k string) string { return keyPrefix + hex.EncodeToString([]byte(k)) }
 	write("t-1", "new a")
 	write("t-2", "new b")
 	journal := "S " + key("a") + " t-1\nS " + key("b") + " t-2\nD " + key("gone") + "\n"
@@ -169,9 +170,7 @@ func legacyCrashAt(t *testing.T, dir, point string) {
 	}
 }
 
-// A directory of the journal's time is finished when opened, and its values
-// are read from their files.
-func TestLegacyRecoveryAfterACrash(t *testing.T) {
+func TestRecoveryAfterACrash(t *testing.T) {
 	for _, tc := range []struct {
 		point        string
 		a, b, gone   string // values after reopening; "" absent
@@ -184,36 +183,28 @@ func TestLegacyRecoveryAfterACrash(t *testing.T) {
 	} {
 		t.Run(tc.point, func(t *testing.T) {
 			dir := t.TempDir()
-			legacyCrashAt(t, dir, tc.point)
-			reopenAfterCrash(t, dir, map[string]string{"a": tc.a, "b": tc.b, "gone": tc.gone},
-				"Discarding a torn journal: the batch it held is lost", tc.wantErrorLog)
+			crashAt(t, dir, tc.point)
+			core, logs := observer.New(zap.InfoLevel)
+			c, err := openClient(dir, true, zap.New(core))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(ctx)
+			for k, want := range map[string]string{"a": tc.a, "b": tc.b, "gone": tc.gone} {
+				if got := mustGet(t, c, k); string(got) != want || (want == "") != (got == nil) {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			for _, f := range files(t, dir) {
+				if !strings.HasPrefix(f, keyPrefix) {
+					t.Errorf("%s left after recovery", f)
+				}
+			}
+			torn := logs.FilterMessage("Discarding a torn journal: the batch it held is lost").Len()
+			if (torn == 1) != tc.wantErrorLog {
+				t.Errorf("%d error logs of a torn journal, want %t", torn, tc.wantErrorLog)
+			}
 		})
-	}
-}
-
-// reopenAfterCrash opens dir (with fsync) and checks each key's value ("":
-// absent), that only the keys' files are left, and whether the message of a
-// torn batch was logged.
-func reopenAfterCrash(t *testing.T, dir string, want map[string]string, tornMessage string, wantTorn bool) {
-	t.Helper()
-	core, logs := observer.New(zap.InfoLevel)
-	c, err := openClient(dir, true, zap.New(core))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	for k, w := range want {
-		if got := mustGet(t, c, k); string(got) != w || (w == "") != (got == nil) {
-			t.Errorf("%s = %.20q…, want %.20q…", k, got, w)
-		}
-	}
-	for _, f := range files(t, dir) {
-		if !strings.HasPrefix(f, keyPrefix) {
-			t.Errorf("%s left after recovery", f)
-		}
-	}
-	if n := logs.FilterMessage(tornMessage).Len(); (n == 1) != wantTorn {
-		t.Errorf("%d error logs %q, want %t", n, tornMessage, wantTorn)
 	}
 }
 
@@ -266,9 +257,8 @@ func TestOneCollectorPerDirectory(t *testing.T) {
 	}
 }
 
-// smallDisk is a directory on a 64 KiB tmpfs of its own (root only).
-func smallDisk(t *testing.T) string {
-	t.Helper()
+// A full disk is the storage API's ErrStorageFull (root: a 64 KiB tmpfs).
+func TestFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
@@ -277,12 +267,6 @@ func smallDisk(t *testing.T) string {
 		t.Skipf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", dir).Run() })
-	return dir
-}
-
-// A full disk is the storage API's ErrStorageFull (root: a 64 KiB tmpfs).
-func TestFullDisk(t *testing.T) {
-	dir := smallDisk(t)
 	c := open(t, dir)
 	err := c.Set(ctx, "big", bytes.Repeat([]byte("x"), 256<<10))
 	if !errors.Is(err, storage.ErrStorageFull) {

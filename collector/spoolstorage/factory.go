@@ -1,6 +1,6 @@
 // Package spoolstorage is the settlewatch_spool collector extension: storage
-// for the exporter's persistent sending queue that keeps each queued request
-// in a file of its own and the queue's small metadata in a log.
+// for the exporter's persistent sending queue that keeps every value in a
+// file of its own.
 //
 // The contrib file_storage keeps the queue in one bbolt file. The queue
 // writes its small metadata key on every put, read and done, and bbolt
@@ -11,11 +11,10 @@
 // (docs/benchmarks.md, "The queue's storage"). Here a request is written
 // once, read once with read(2), and deleted with unlink(2).
 //
-// A batch of operations is atomic: its large values go to temporary files,
-// then one record appended to the log (the commit) holds its small values
-// and names the files to rename over their keys and the keys to delete. A
-// client opened after a crash replays the log and removes what was never
-// committed (log.go).
+// A batch of operations is atomic: its new values go to temporary files, a
+// journal naming them is renamed into place (the commit), then they are
+// renamed over their keys. A client opened after a crash finishes a
+// committed journal and removes what was never committed.
 package spoolstorage
 
 import (
