@@ -87,6 +87,18 @@ func (k knownFacts) split(txnIDs []string) (known, rest []string) {
 	return known, rest
 }
 
+// knownOf returns the ids among txnIDs with known facts; listKnown needs
+// no list of the others.
+func (k knownFacts) knownOf(txnIDs []string) []string {
+	var known []string
+	for _, id := range txnIDs {
+		if k.has(id) {
+			known = append(known, id)
+		}
+	}
+	return known
+}
+
 // stamps appends the ingested_ns of txnID's facts to dst.
 func (k knownFacts) stamps(dst []uint64, txnID string) []uint64 {
 	for _, i := range k.byTxn[txnID] {
@@ -354,7 +366,7 @@ func (a *Assembler) listKnown(ctx context.Context, txnIDs []string, known knownF
 	if known.src == nil || !a.countsUsable() {
 		return nil, nil
 	}
-	candidates, _ := known.split(txnIDs)
+	candidates := known.knownOf(txnIDs)
 	if len(candidates) == 0 {
 		return nil, nil
 	}

@@ -54,7 +54,9 @@ func Send(addr string, reqs []ptrace.Traces, workers int) error {
 }
 
 // exportWithRetry retries what the OTLP spec calls retryable (the memory
-// limiter's Unavailable, ResourceExhausted), as SDK exporters do.
+// limiter's Unavailable, ResourceExhausted, and DeadlineExceeded: a full
+// queue holds a request until there is room, and a long ClickHouse outage
+// can outlast an attempt's deadline), as SDK exporters do.
 func exportWithRetry(client ptraceotlp.GRPCClient, td ptrace.Traces) error {
 	req := ptraceotlp.NewExportRequestFromTraces(td)
 	backoff := 50 * time.Millisecond
@@ -63,7 +65,7 @@ func exportWithRetry(client ptraceotlp.GRPCClient, td ptrace.Traces) error {
 		_, err := client.Export(ctx, req)
 		cancel()
 		code := status.Code(err)
-		if err == nil || (code != codes.Unavailable && code != codes.ResourceExhausted) || attempt > 200 {
+		if err == nil || (code != codes.Unavailable && code != codes.ResourceExhausted && code != codes.DeadlineExceeded) || attempt > 200 {
 			return err
 		}
 		time.Sleep(backoff)

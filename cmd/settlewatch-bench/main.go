@@ -188,6 +188,10 @@ func run() error {
 		return err
 	}
 	cpu1 := use.cpu
+	refused, err := refusedSpans(metricsAddr)
+	if err != nil {
+		return err
+	}
 	others := server.read(total, "ClickHouse CPU:             ", "its inserts, views and merges") +
 		sender.read(total, "sender CPU:                 ", "this process: encoding and sending the requests")
 	// Read before the raw insert below adds parts of its own.
@@ -237,6 +241,7 @@ func run() error {
 	fmt.Printf("collector CPU:              %.2f s → %.2f CPU-s per million spans (%.2f µs/span)\n", cpu1-cpu0, (cpu1-cpu0)/float64(total)*1e6, (cpu1-cpu0)/float64(total)*1e6)
 	fmt.Print(others)
 	fmt.Println(use.rss())
+	fmt.Printf("refused and sent again:     %d spans (%.2f a span stored: a full queue or the memory limiter)\n", refused, float64(refused)/float64(total))
 	fmt.Printf("raw driver insert (spans):  %s → %.0f rows/s\n", rawDur.Round(time.Millisecond), rawRate)
 	fmt.Print(rawCPU)
 	fmt.Printf("ratio end-to-end / raw:     %.2f\n", e2eRate/rawRate)
@@ -454,6 +459,19 @@ const tgenSpansPerTrace = 10
 // acceptedSpans reads how many spans the collector's receivers accepted
 // from its Prometheus metrics.
 func acceptedSpans(addr string) (uint64, error) {
+	return receiverSpans(addr, "otelcol_receiver_accepted_spans", true)
+}
+
+// refusedSpans reads how many spans the collector's receivers refused (a
+// full queue, the memory limiter), each sent again by the client; the
+// counter shows only once a span was refused.
+func refusedSpans(addr string) (uint64, error) {
+	return receiverSpans(addr, "otelcol_receiver_refused_spans", false)
+}
+
+// receiverSpans sums the collector's Prometheus counter metric over its
+// receivers and transports; a missing one is an error when required.
+func receiverSpans(addr, metric string, required bool) (uint64, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0, fmt.Errorf("collector metrics: %w", err)
@@ -465,7 +483,7 @@ func acceptedSpans(addr string) (uint64, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "otelcol_receiver_accepted_spans") {
+		if !strings.HasPrefix(line, metric) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -479,8 +497,8 @@ func acceptedSpans(addr string) (uint64, error) {
 	if err := sc.Err(); err != nil {
 		return 0, fmt.Errorf("collector metrics: %w", err)
 	}
-	if !found {
-		return 0, fmt.Errorf("collector metrics: no otelcol_receiver_accepted_spans")
+	if required && !found {
+		return 0, fmt.Errorf("collector metrics: no %s", metric)
 	}
 	return n, nil
 }

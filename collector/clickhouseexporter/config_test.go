@@ -42,6 +42,9 @@ func TestDefaultConfigIsValid(t *testing.T) {
 	if q == nil || q.Batch.Get() == nil || q.Batch.Get().MinSize != 40_000 || q.NumConsumers != 1 {
 		t.Errorf("queue batching defaults missing: %+v", q)
 	}
+	if q != nil && !q.BlockOnOverflow {
+		t.Error("a full queue refuses requests by default; it should hold them until there is room")
+	}
 	s, err := cfg.settings()
 	if err != nil {
 		t.Fatal(err)

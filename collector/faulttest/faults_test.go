@@ -2,6 +2,7 @@ package faulttest
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,17 @@ func outage(t *testing.T) time.Duration {
 		return d
 	}
 	return 20 * time.Second
+}
+
+// restart starts srv again on its data and ports.
+func restart(t *testing.T, srv *chtest.Server) *chtest.Server {
+	t.Helper()
+	restarted, err := chtest.StartServer(srv.Dir, srv.TCPPort, srv.HTTPPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Stop() })
+	return restarted
 }
 
 // sendInBackground sends reqs and reports the result on the channel.
@@ -54,20 +66,9 @@ func TestClickHouseOutageUnderLoadLosesNothing(t *testing.T) {
 		maxRSS = max(maxRSS, col.rssMiB())
 		maxQueue = max(maxQueue, col.queueMiB())
 	}
-	restarted, err := chtest.StartServer(srv.Dir, srv.TCPPort, srv.HTTPPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = restarted.Stop() })
+	restarted := restart(t, srv)
 	back := time.Now()
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatalf("client: %v", err)
-		}
-	case <-time.After(5 * time.Minute):
-		t.Fatal("client did not finish within 5 minutes")
-	}
+	waitSent(t, sent)
 	conn := connect(t, restarted, db)
 	waitCount(t, conn, "SELECT uniqExact(span_id) FROM spans", uint64(total), 5*time.Minute)
 	drained := time.Since(back)
@@ -84,6 +85,50 @@ func TestClickHouseOutageUnderLoadLosesNothing(t *testing.T) {
 	if m := col.metricsText(t); !strings.Contains(m, "settlewatch_exporter_write_failures_total") {
 		t.Error("the outage left no write failure in the metrics")
 	}
+}
+
+// A queue full of spans ClickHouse cannot take holds the client's next
+// request until a batch leaves it, instead of refusing it (which would make
+// the client send it again, and the collector decode and mask it again).
+func TestFullQueueHoldsRequestsUntilThereIsRoom(t *testing.T) {
+	srv := clickhouse(t)
+	const capacity = 100_000 // spans: the shipped batch's min_size, fifty of the client's requests
+	col := newCollector(t, srv, db, "SETTLEWATCH_QUEUE_SIZE="+strconv.Itoa(capacity))
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	const txns = 40_000 // 200k spans in 100 requests
+	total, sent := sendInBackground(col.grpc, txns, 4)
+	accepted := func() float64 { return metricSum(col.metricsText(t), "otelcol_receiver_accepted_spans", "") }
+	for end := time.Now().Add(time.Minute); accepted() < capacity; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("the queue did not fill within a minute: %.0f spans accepted", accepted())
+		}
+	}
+	time.Sleep(3 * time.Second) // the client's next requests meet a full queue
+	select {
+	case err := <-sent:
+		t.Fatalf("the client finished (%v) with ClickHouse down and a queue of %d spans for %d", err, capacity, total)
+	default:
+	}
+	m := col.metricsText(t)
+	if got := metricSum(m, "otelcol_receiver_accepted_spans", ""); got != capacity {
+		t.Errorf("%.0f spans accepted with ClickHouse down, want the queue's %d", got, capacity)
+	}
+	refused := metricSum(m, "otelcol_receiver_refused_spans", "")
+	if refused != 0 {
+		t.Errorf("%.0f spans refused by a full queue: its requests should wait for room", refused)
+	}
+	t.Logf("ClickHouse down, the queue full: %d of %d spans accepted, %.0f refused", capacity, total, refused)
+	back := time.Now()
+	restarted := restart(t, srv)
+	waitSent(t, sent)
+	conn := connect(t, restarted, db)
+	waitCount(t, conn, "SELECT uniqExact(span_id) FROM spans", uint64(total), 5*time.Minute)
+	if refused := metricSum(col.metricsText(t), "otelcol_receiver_refused_spans", ""); refused != 0 {
+		t.Errorf("%.0f spans refused in all", refused)
+	}
+	t.Logf("all %d spans stored %s after the restart", total, time.Since(back).Round(time.Second))
 }
 
 func TestSIGKILLUnderLoadLosesNoAcknowledgedSpan(t *testing.T) {
@@ -106,14 +151,7 @@ func TestSIGKILLUnderLoadLosesNoAcknowledgedSpan(t *testing.T) {
 	t.Logf("collector killed with SIGKILL with %d requests in the persistent queue; restarting on it in 2s", queued)
 	time.Sleep(2 * time.Second)
 	col.start(t)
-	select {
-	case err := <-sent:
-		if err != nil {
-			t.Fatalf("client: %v", err)
-		}
-	case <-time.After(5 * time.Minute):
-		t.Fatal("client did not finish within 5 minutes")
-	}
+	waitSent(t, sent)
 	// The client re-sends only what was not acknowledged: every span of an
 	// acknowledged request must come from the queue the kill left behind.
 	waitCount(t, conn, "SELECT uniqExact(span_id) FROM spans", uint64(total), 5*time.Minute)

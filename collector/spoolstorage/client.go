@@ -34,6 +34,7 @@ var errClosed = errors.New("settlewatch_spool: the client is closed")
 // client is the storage of one component: a directory of files.
 type client struct {
 	dir     string
+	journal string // the committed journal's path, built once
 	fsync   bool
 	logger  *zap.Logger
 	unlock  func()
@@ -55,7 +56,7 @@ func openClient(dir string, fsync bool, logger *zap.Logger) (*client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w (is another collector using this queue directory?)", dir, err)
 	}
-	c := &client{dir: dir, fsync: fsync, logger: logger, unlock: unlock}
+	c := &client{dir: dir, journal: filepath.Join(dir, journalName), fsync: fsync, logger: logger, unlock: unlock}
 	if err := c.recover(); err != nil {
 		unlock()
 		return nil, err
@@ -92,8 +93,7 @@ func (c *client) recover() error {
 // Applying is idempotent: a value already renamed into place has no
 // temporary file left, a key already deleted has no file.
 func (c *client) finishJournal() error {
-	path := filepath.Join(c.dir, journalName)
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(c.journal)
 	if errors.Is(err, fs.ErrNotExist) {
 		c.unapplied = false
 		return nil
@@ -121,7 +121,7 @@ func (c *client) applyJournal(changes []change) error {
 	for _, ch := range changes {
 		if err := c.apply(ch, true); err != nil {
 			c.unapplied = true
-			return fmt.Errorf("finish journal: %w", err)
+			return fmt.Errorf("apply journal: %w", err)
 		}
 	}
 	if len(changes) > 0 {
@@ -130,7 +130,7 @@ func (c *client) applyJournal(changes []change) error {
 			return err
 		}
 	}
-	if err := os.Remove(filepath.Join(c.dir, journalName)); err != nil {
+	if err := os.Remove(c.journal); err != nil {
 		c.unapplied = true
 		return fmt.Errorf("remove journal: %w", err)
 	}
@@ -252,7 +252,7 @@ func (c *client) commit(changes []change) (committed bool, err error) {
 	if err := c.writeFile(journalTmp, []byte(j.String())); err != nil {
 		return false, fmt.Errorf("write journal: %w", err)
 	}
-	if err := os.Rename(filepath.Join(c.dir, journalTmp), filepath.Join(c.dir, journalName)); err != nil {
+	if err := os.Rename(filepath.Join(c.dir, journalTmp), c.journal); err != nil {
 		return false, fmt.Errorf("commit journal: %w", err)
 	}
 	// Committed: from here a failure leaves the journal for the next batch
