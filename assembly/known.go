@@ -75,28 +75,17 @@ func newKnownFacts(s Stored) knownFacts {
 // has reports whether any fact of txnID is known.
 func (k knownFacts) has(txnID string) bool { return len(k.byTxn[txnID]) > 0 }
 
-// split parts txnIDs into those with known facts and the others.
-func (k knownFacts) split(txnIDs []string) (known, rest []string) {
+// split parts txnIDs into those with known facts and, when withRest, the
+// others (listKnown needs only the first list).
+func (k knownFacts) split(txnIDs []string, withRest bool) (known, rest []string) {
 	for _, id := range txnIDs {
 		if k.has(id) {
 			known = append(known, id)
-		} else {
+		} else if withRest {
 			rest = append(rest, id)
 		}
 	}
 	return known, rest
-}
-
-// knownOf returns the ids among txnIDs with known facts; listKnown needs
-// no list of the others.
-func (k knownFacts) knownOf(txnIDs []string) []string {
-	var known []string
-	for _, id := range txnIDs {
-		if k.has(id) {
-			known = append(known, id)
-		}
-	}
-	return known
 }
 
 // stamps appends the ingested_ns of txnID's facts to dst.
@@ -125,7 +114,7 @@ func (k knownFacts) stamps(dst []uint64, txnID string) []uint64 {
 // facts are the rows stored. It also reports how many transactions took
 // only known facts.
 func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (map[string][]domain.Fact, int, error) {
-	candidates, rest := known.split(txnIDs)
+	candidates, rest := known.split(txnIDs, true)
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
 	if len(candidates) > 0 {
@@ -366,7 +355,7 @@ func (a *Assembler) listKnown(ctx context.Context, txnIDs []string, known knownF
 	if known.src == nil || !a.countsUsable() {
 		return nil, nil
 	}
-	candidates := known.knownOf(txnIDs)
+	candidates, _ := known.split(txnIDs, false)
 	if len(candidates) == 0 {
 		return nil, nil
 	}
