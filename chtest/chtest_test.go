@@ -2,6 +2,7 @@ package chtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/settlewatch/settlewatch/chconn"
 	"github.com/settlewatch/settlewatch/chschema"
 )
 
@@ -151,5 +153,75 @@ func TestServerUsesEveryCore(t *testing.T) {
 	db := New(t)
 	if got, want := db.Lines(t, "SELECT value FROM system.settings WHERE name = 'max_threads'"), strconv.Itoa(runtime.NumCPU()); got != want {
 		t.Errorf("max_threads = %q, want %s (the machine's logical CPUs)", got, want)
+	}
+}
+
+// A server started here gets AllocatorConf unless MALLOC_CONF is set, and
+// with it the memory of a large query sits on transparent huge pages (where
+// the kernel allows them).
+func TestServerAllocatorConf(t *testing.T) {
+	for _, c := range []struct {
+		name, set, want string
+	}{
+		{"default", "-", AllocatorConf},
+		{"operator's own", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.set != "-" {
+				t.Setenv("MALLOC_CONF", c.set)
+			} else if v, ok := os.LookupEnv("MALLOC_CONF"); ok {
+				// t.Setenv restores it afterwards; unset it for this case.
+				t.Setenv("MALLOC_CONF", v)
+				os.Unsetenv("MALLOC_CONF")
+			}
+			srv, err := StartServer(t.TempDir(), 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Stop()
+			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", srv.PID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, kv := range strings.Split(string(env), "\x00") {
+				if v, ok := strings.CutPrefix(kv, "MALLOC_CONF="); ok {
+					got = v
+				}
+			}
+			if got != c.want {
+				t.Fatalf("server's MALLOC_CONF = %q, want %q", got, c.want)
+			}
+			if c.want == "" {
+				return
+			}
+			if thp, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil || strings.Contains(string(thp), "[never]") {
+				t.Logf("the kernel gives no huge pages (%q, %v): the allocator's part not checked", thp, err)
+				return
+			}
+			conn, err := chconn.Open(t.Context(), srv.Settings())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// 20M UInt64 in one array: 160 MB of fresh memory.
+			if err := conn.Exec(t.Context(), "SELECT length(groupArray(number)) FROM numbers(20000000) FORMAT Null"); err != nil {
+				t.Fatal(err)
+			}
+			smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", srv.PID()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kb int
+			for _, line := range strings.Split(string(smaps), "\n") {
+				if v, ok := strings.CutPrefix(line, "AnonHugePages:"); ok {
+					kb, _ = strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+				}
+			}
+			if kb == 0 {
+				t.Errorf("no memory of the server on huge pages after a 160 MB query")
+			}
+			t.Logf("AnonHugePages %d kB", kb)
+		})
 	}
 }
