@@ -67,7 +67,7 @@ var configXML = template.Must(template.New("config.xml").Funcs(template.FuncMap{
 // physical cores it counts through cpuid, and on some virtual machines (an
 // AMD EPYC guest with 2 vCPUs) it counts one, so every SELECT, and every
 // GROUP BY of the rollup job, ran on one core of two (docs/benchmarks.md,
-// "One thread a query").
+// "One thread a query, and page faults").
 var usersXML = template.Must(template.New("users.xml").Parse(`<?xml version="1.0"?>
 <yandex>
     <profiles>
