@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/settlewatch/settlewatch/chschema"
+	"github.com/settlewatch/settlewatch/chtest"
 )
 
 // The ClickHouse users of deploy/compose/clickhouse (copied to
@@ -564,5 +565,31 @@ func TestLegacyMergesConfig(t *testing.T) {
 	}
 	if got := mt.childText("vertical_merge_algorithm_min_rows_to_activate"); got != "1" || len(mt.Children) != 1 {
 		t.Errorf("merge_tree settings %+v, want only vertical_merge_algorithm_min_rows_to_activate = 1", mt.Children)
+	}
+}
+
+// The 18.16 allocator drop-in gives the server the MALLOC_CONF the test and
+// benchmark servers run with, in a [Service] section systemd reads.
+func TestLegacyAllocatorDropIn(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chUsersDir, "legacy", "settlewatch-jemalloc.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var section string
+	var env []string
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = line
+		case section == "[Service]" && strings.HasPrefix(line, "Environment="):
+			env = append(env, strings.TrimPrefix(line, "Environment="))
+		default:
+			t.Errorf("unexpected line %q in section %q", line, section)
+		}
+	}
+	if want := "MALLOC_CONF=" + chtest.AllocatorConf; !slices.Equal(env, []string{want}) {
+		t.Errorf("drop-in environment %q, want [%q]", env, want)
 	}
 }
