@@ -69,14 +69,32 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, d Dialect, logger
 			}
 			continue
 		}
-		start := time.Now()
-		if err := apply(ctx, conn, db, d, m, stmts, logger); err != nil {
-			return applied, fmt.Errorf("migrate %s: version %d (%s): %w", db, m.Version, m.Name, err)
+		// Another service migrating at once may have gone ahead since done
+		// was read: a version it applied is skipped here, not run again over
+		// the later versions that changed what it made.
+		if done, err = appliedChecksums(ctx, conn, db); err != nil {
+			return applied, fmt.Errorf("migrate %s: %w", db, err)
 		}
-		if m.Once != nil {
-			if err := m.Once(ctx, conn, db, d); err != nil {
-				return applied, fmt.Errorf("migrate %s: version %d (%s): %w", db, m.Version, m.Name, err)
+		if _, ok := done[m.Version]; ok {
+			continue
+		}
+		start := time.Now()
+		err = apply(ctx, conn, db, d, m, stmts, logger)
+		if err == nil && m.Once != nil {
+			err = m.Once(ctx, conn, db, d)
+		}
+		if err != nil {
+			if overtaken(ctx, conn, db, m.Version) {
+				// Another service applied it meanwhile, and perhaps later
+				// versions that removed what this one needs (a view over a
+				// table a later version dropped): theirs stands.
+				logger.Info("schema migration applied meanwhile by another migrator", "version", m.Version, "name", m.Name, "error", err)
+				if done, err = appliedChecksums(ctx, conn, db); err != nil {
+					return applied, fmt.Errorf("migrate %s: %w", db, err)
+				}
+				continue
 			}
+			return applied, fmt.Errorf("migrate %s: version %d (%s): %w", db, m.Version, m.Name, err)
 		}
 		if err := record(ctx, conn, db, m, sum); err != nil {
 			return applied, fmt.Errorf("migrate %s: record version %d: %w", db, m.Version, err)
@@ -86,6 +104,17 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, d Dialect, logger
 			"statements", len(stmts), "elapsed", time.Since(start).Round(time.Millisecond))
 	}
 	return applied, nil
+}
+
+// overtaken reports whether version is recorded as applied, by another
+// migrator, after this one's attempt at it failed.
+func overtaken(ctx context.Context, conn driver.Conn, db string, version uint32) bool {
+	done, err := appliedChecksums(ctx, conn, db)
+	if err != nil {
+		return false
+	}
+	_, ok := done[version]
+	return ok
 }
 
 func apply(ctx context.Context, conn driver.Conn, db string, d Dialect, m Migration, stmts []string, logger *slog.Logger) error {
