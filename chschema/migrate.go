@@ -84,15 +84,15 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, d Dialect, logger
 			err = m.Once(ctx, conn, db, d)
 		}
 		if err != nil {
-			if overtaken(ctx, conn, db, m.Version) {
-				// Another service applied it meanwhile, and perhaps later
-				// versions that removed what this one needs (a view over a
-				// table a later version dropped): theirs stands.
-				logger.Info("schema migration applied meanwhile by another migrator", "version", m.Version, "name", m.Name, "error", err)
-				if done, err = appliedChecksums(ctx, conn, db); err != nil {
-					return applied, fmt.Errorf("migrate %s: %w", db, err)
+			// Another service may have applied it meanwhile, and perhaps
+			// later versions that removed what this one needs (a view over a
+			// table a later version dropped): then theirs stands.
+			if now, rerr := appliedChecksums(ctx, conn, db); rerr == nil {
+				if _, ok := now[m.Version]; ok {
+					logger.Info("schema migration applied meanwhile by another migrator", "version", m.Version, "name", m.Name, "error", err)
+					done = now
+					continue
 				}
-				continue
 			}
 			return applied, fmt.Errorf("migrate %s: version %d (%s): %w", db, m.Version, m.Name, err)
 		}
@@ -104,17 +104,6 @@ func Migrate(ctx context.Context, conn driver.Conn, db string, d Dialect, logger
 			"statements", len(stmts), "elapsed", time.Since(start).Round(time.Millisecond))
 	}
 	return applied, nil
-}
-
-// overtaken reports whether version is recorded as applied, by another
-// migrator, after this one's attempt at it failed.
-func overtaken(ctx context.Context, conn driver.Conn, db string, version uint32) bool {
-	done, err := appliedChecksums(ctx, conn, db)
-	if err != nil {
-		return false
-	}
-	_, ok := done[version]
-	return ok
 }
 
 func apply(ctx context.Context, conn driver.Conn, db string, d Dialect, m Migration, stmts []string, logger *slog.Logger) error {
