@@ -23,8 +23,8 @@ type Encoded []byte
 
 // Encode marshals each request once, up front, the way an SDK exporter
 // on another host would have before sending it: the benchmark then spends
-// the shared cores sending, not marshalling (docs/benchmarks.md, "The
-// sender's requests encoded up front").
+// the shared cores sending, not marshalling (docs/benchmarks.md, the
+// twenty-fourth stop's section).
 func Encode(reqs []ptrace.Traces) ([]Encoded, error) {
 	out := make([]Encoded, len(reqs))
 	for i, td := range reqs {
