@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 
 	"github.com/settlewatch/settlewatch/analytics/jobs"
 	"github.com/settlewatch/settlewatch/analytics/model"
@@ -12,14 +15,16 @@ import (
 	"github.com/settlewatch/settlewatch/analytics/rollup"
 	"github.com/settlewatch/settlewatch/analytics/synth"
 	"github.com/settlewatch/settlewatch/chtest"
+	"github.com/settlewatch/settlewatch/grafana-plugin/pkg/plugin"
 )
 
 // The cost of the plugin path: QueryData over gRPC to the launched plugin
 // binary (query parsing, the query layer, frames, Arrow encoding, and the
 // host's decoding) against the same question asked of the query layer
 // directly, for a breakdown and an hourly trend over 30 days, from the
-// rollups and from the raw transactions. docs/benchmarks.md ("Plugin")
-// has the figures.
+// rollups and from the raw transactions; and the plugin's handler called in
+// this process (inproc-ms), which tells its own cost from the process
+// boundary's. docs/benchmarks.md ("Plugin") has the figures.
 //
 //	go test -run '^$' -bench Plugin30Days -benchtime 20x ./grafana-plugin/pkg/e2e/
 func BenchmarkPlugin30Days(b *testing.B) {
@@ -43,6 +48,19 @@ func BenchmarkPlugin30Days(b *testing.B) {
 	}
 	g := launch(b, settingsFor(b, db), "")
 	direct := &query.Querier{Conn: db.Conn, DB: db.Name, Timeout: 60 * time.Second}
+	// The plugin's handler in this process, with its own connection and
+	// settings, without gRPC: what the plugin adds apart from the process
+	// boundary.
+	raw, err := json.Marshal(settingsFor(b, db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := plugin.NewDatasource(ctx, backend.DataSourceInstanceSettings{ID: 7, UID: "settlewatch-inproc", Name: "settlewatch", JSONData: raw})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ds := inst.(*plugin.Datasource)
+	b.Cleanup(ds.Dispose)
 	rng := query.Range{From: from, To: to}
 	b.Logf("%d transactions over 30 days", len(txns))
 
@@ -57,29 +75,29 @@ func BenchmarkPlugin30Days(b *testing.B) {
 			b.Fatalf("%s: plugin and query layer disagree: %v %v vs %d", src, dr.Error, dr.Frames[0].Meta.Custom, res.Failures)
 		}
 		questions := []struct {
-			name   string
+			typ    string
+			model  map[string]any
 			direct func() error
-			grpc   func() error
 		}{
-			{"breakdown", func() error {
+			{"breakdown", map[string]any{"source": string(src)}, func() error {
 				_, err := direct.CauseBreakdown(ctx, query.CausesQuery{Range: rng, Source: src})
 				return err
-			}, func() error {
-				return viaGRPC(ctx, g, q{RefID: "A", Type: "breakdown", Model: map[string]any{"source": string(src)}, From: from, To: to})
 			}},
-			{"trend", func() error {
+			{"trend", map[string]any{"source": string(src), "interval": "1h"}, func() error {
 				_, err := direct.Trend(ctx, query.TrendQuery{Range: rng, Interval: model.Hour, Source: src})
 				return err
-			}, func() error {
-				return viaGRPC(ctx, g, q{RefID: "A", Type: "trend", Model: map[string]any{"source": string(src), "interval": "1h"}, From: from, To: to})
 			}},
 		}
 		for _, qs := range questions {
-			// Both paths in the same loop, alternating which goes first, so
-			// that both see the same machine (the 2 cores are shared): the
-			// medians and their ratio are reported.
-			b.Run(qs.name+"/"+string(src), func(b *testing.B) {
-				var dd, gd []time.Duration
+			// The three paths in the same loop, each first in turn, so that
+			// all see the same machine (the 2 cores are shared): the medians
+			// and the gRPC path's ratio to the direct one are reported.
+			grpc := func() error {
+				return viaGRPC(ctx, g, q{RefID: "A", Type: qs.typ, Model: qs.model, From: from, To: to})
+			}
+			inproc := inProcess(ctx, ds, qs.typ, qs.model, from, to)
+			b.Run(qs.typ+"/"+string(src), func(b *testing.B) {
+				var dd, gd, pd []time.Duration
 				timed := func(f func() error, into *[]time.Duration) {
 					t0 := time.Now()
 					if err := f(); err != nil {
@@ -87,23 +105,40 @@ func BenchmarkPlugin30Days(b *testing.B) {
 					}
 					*into = append(*into, time.Since(t0))
 				}
+				paths := []func(){func() { timed(qs.direct, &dd) }, func() { timed(grpc, &gd) }, func() { timed(inproc, &pd) }}
 				i := 0
 				for b.Loop() {
-					if i%2 == 0 {
-						timed(qs.direct, &dd)
-						timed(qs.grpc, &gd)
-					} else {
-						timed(qs.grpc, &gd)
-						timed(qs.direct, &dd)
+					for k := range paths {
+						paths[(i+k)%len(paths)]()
 					}
 					i++
 				}
-				md, mg := median(dd), median(gd)
+				md, mg, mp := median(dd), median(gd), median(pd)
 				b.ReportMetric(float64(md.Microseconds())/1000, "direct-ms")
 				b.ReportMetric(float64(mg.Microseconds())/1000, "grpc-ms")
+				b.ReportMetric(float64(mp.Microseconds())/1000, "inproc-ms")
 				b.ReportMetric(float64(mg)/float64(md), "grpc/direct")
 			})
 		}
+	}
+}
+
+// inProcess asks ds, the plugin's handler in this process, one query of
+// type typ and returns its error, if any.
+func inProcess(ctx context.Context, ds *plugin.Datasource, typ string, model map[string]any, from, to time.Time) func() error {
+	m := map[string]any{"refId": "A"}
+	for k, v := range model {
+		m[k] = v
+	}
+	raw, _ := json.Marshal(m) // a map of strings always marshals
+	req := &backend.QueryDataRequest{Queries: []backend.DataQuery{{RefID: "A", QueryType: typ, JSON: raw,
+		TimeRange: backend.TimeRange{From: from, To: to}, Interval: time.Minute, MaxDataPoints: 1000}}}
+	return func() error {
+		resp, err := ds.QueryData(ctx, req)
+		if err != nil {
+			return err
+		}
+		return resp.Responses["A"].Error
 	}
 }
 
