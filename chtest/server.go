@@ -121,8 +121,8 @@ func startServer(dir string, tcpPort, httpPort int, tied bool) (*Server, error) 
 // server's CPU in faults during a backfill), and 18.16 touches fresh pages
 // for every block it aggregates or merges: with this the hourly rollup of
 // 1M transactions ran in 2.0-2.2 s instead of 3.9 s (docs/benchmarks.md,
-// "One thread a query, and page faults"). Debian's 18.16 links the system's jemalloc, which reads
-// MALLOC_CONF; other allocators ignore it.
+// "One thread a query, and page faults"). Debian's 18.16 links the
+// system's jemalloc, which reads MALLOC_CONF; other allocators ignore it.
 const AllocatorConf = "thp:always,metadata_thp:auto,dirty_decay_ms:30000"
 
 // serverEnv is the server's environment: this process's, with AllocatorConf

@@ -31,16 +31,7 @@ func (r *receiver) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptra
 		r.unavail--
 		return ptraceotlp.NewExportResponse(), status.Error(codes.Unavailable, "memory limiter")
 	}
-	rss := req.Traces().ResourceSpans()
-	for i := range rss.Len() {
-		sss := rss.At(i).ScopeSpans()
-		for j := range sss.Len() {
-			ss := sss.At(j).Spans()
-			for k := range ss.Len() {
-				r.spans[ss.At(k).SpanID()]++
-			}
-		}
-	}
+	countSpanIDs(r.spans, req.Traces())
 	resp := ptraceotlp.NewExportResponse()
 	if r.rejected > 0 {
 		resp.PartialSuccess().SetRejectedSpans(r.rejected)
@@ -62,28 +53,28 @@ func serve(t *testing.T, r *receiver) string {
 	return lis.Addr().String()
 }
 
-func spanIDs(reqs []ptrace.Traces) map[[8]byte]int {
-	out := map[[8]byte]int{}
-	for _, td := range reqs {
-		rss := td.ResourceSpans()
-		for i := range rss.Len() {
-			sss := rss.At(i).ScopeSpans()
-			for j := range sss.Len() {
-				ss := sss.At(j).Spans()
-				for k := range ss.Len() {
-					out[ss.At(k).SpanID()]++
-				}
+// countSpanIDs adds one to into for every span of td, by span id.
+func countSpanIDs(into map[[8]byte]int, td ptrace.Traces) {
+	rss := td.ResourceSpans()
+	for i := range rss.Len() {
+		sss := rss.At(i).ScopeSpans()
+		for j := range sss.Len() {
+			ss := sss.At(j).Spans()
+			for k := range ss.Len() {
+				into[ss.At(k).SpanID()]++
 			}
 		}
 	}
-	return out
 }
 
 // Encoded requests arrive as the requests they were made from: every span
 // once, after the server's Unavailable answers were retried.
 func TestSendEncodedDeliversEverySpanOnce(t *testing.T) {
 	reqs := Requests(300, 100, 11)
-	want := spanIDs(reqs)
+	want := map[[8]byte]int{}
+	for _, td := range reqs {
+		countSpanIDs(want, td)
+	}
 	if len(want) != 300*SpansPerTxn {
 		t.Fatalf("%d distinct span ids generated, want %d", len(want), 300*SpansPerTxn)
 	}

@@ -92,10 +92,9 @@ func BenchmarkPlugin30Days(b *testing.B) {
 			// The three paths in the same loop, each first in turn, so that
 			// all see the same machine (the 2 cores are shared): the medians
 			// and the gRPC path's ratio to the direct one are reported.
-			grpc := func() error {
-				return viaGRPC(ctx, g, q{RefID: "A", Type: qs.typ, Model: qs.model, From: from, To: to})
-			}
-			inproc := inProcess(ctx, ds, qs.typ, qs.model, from, to)
+			x := q{RefID: "A", Type: qs.typ, Model: qs.model, From: from, To: to}
+			grpc := func() error { return viaGRPC(ctx, g, x) }
+			inproc := inProcess(ctx, ds, x)
 			b.Run(qs.typ+"/"+string(src), func(b *testing.B) {
 				var dd, gd, pd []time.Duration
 				timed := func(f func() error, into *[]time.Duration) {
@@ -123,22 +122,16 @@ func BenchmarkPlugin30Days(b *testing.B) {
 	}
 }
 
-// inProcess asks ds, the plugin's handler in this process, one query of
-// type typ and returns its error, if any.
-func inProcess(ctx context.Context, ds *plugin.Datasource, typ string, model map[string]any, from, to time.Time) func() error {
-	m := map[string]any{"refId": "A"}
-	for k, v := range model {
-		m[k] = v
-	}
-	raw, _ := json.Marshal(m) // a map of strings always marshals
-	req := &backend.QueryDataRequest{Queries: []backend.DataQuery{{RefID: "A", QueryType: typ, JSON: raw,
-		TimeRange: backend.TimeRange{From: from, To: to}, Interval: time.Minute, MaxDataPoints: 1000}}}
+// inProcess asks ds, the plugin's handler in this process, x as Grafana
+// would, and returns its error, if any.
+func inProcess(ctx context.Context, ds *plugin.Datasource, x q) func() error {
+	req := &backend.QueryDataRequest{Queries: []backend.DataQuery{x.dataQuery()}}
 	return func() error {
 		resp, err := ds.QueryData(ctx, req)
 		if err != nil {
 			return err
 		}
-		return resp.Responses["A"].Error
+		return resp.Responses[x.RefID].Error
 	}
 }
 

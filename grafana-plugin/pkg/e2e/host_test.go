@@ -177,6 +177,29 @@ type q struct {
 	MaxDataPoints int64
 }
 
+// dataQuery is x as Grafana sends it: the model's JSON with its refId, and
+// Grafana's defaults for the interval and the points a panel can show.
+func (x q) dataQuery() backend.DataQuery {
+	raw := []byte(x.JSON)
+	if x.JSON == "" {
+		m := map[string]any{"refId": x.RefID}
+		for k, v := range x.Model {
+			m[k] = v
+		}
+		raw, _ = json.Marshal(m)
+	}
+	mdp := x.MaxDataPoints
+	if mdp == 0 {
+		mdp = 1000
+	}
+	iv := x.Interval
+	if iv == 0 {
+		iv = time.Minute
+	}
+	return backend.DataQuery{RefID: x.RefID, QueryType: x.Type, JSON: raw, TimeRange: backend.TimeRange{From: x.From, To: x.To},
+		Interval: iv, MaxDataPoints: mdp}
+}
+
 func (g *grafana) query(t testing.TB, qs ...q) *backend.QueryDataResponse {
 	t.Helper()
 	resp, err := g.queryErr(context.Background(), nil, qs...)
@@ -189,24 +212,7 @@ func (g *grafana) query(t testing.TB, qs ...q) *backend.QueryDataResponse {
 func (g *grafana) queryErr(ctx context.Context, headers map[string]string, qs ...q) (*backend.QueryDataResponse, error) {
 	req := &backend.QueryDataRequest{PluginContext: g.pctx, Headers: headers}
 	for _, x := range qs {
-		raw := []byte(x.JSON)
-		if x.JSON == "" {
-			m := map[string]any{"refId": x.RefID}
-			for k, v := range x.Model {
-				m[k] = v
-			}
-			raw, _ = json.Marshal(m)
-		}
-		mdp := x.MaxDataPoints
-		if mdp == 0 {
-			mdp = 1000
-		}
-		iv := x.Interval
-		if iv == 0 {
-			iv = time.Minute
-		}
-		req.Queries = append(req.Queries, backend.DataQuery{RefID: x.RefID, QueryType: x.Type, JSON: raw, TimeRange: backend.TimeRange{From: x.From, To: x.To},
-			Interval: iv, MaxDataPoints: mdp})
+		req.Queries = append(req.Queries, x.dataQuery())
 	}
 	resp, err := g.data.QueryData(ctx, backend.ToProto().QueryDataRequest(req))
 	if err != nil {
