@@ -3,7 +3,6 @@ package chschema
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 	"unsafe"
 
@@ -140,7 +139,7 @@ func pruneRecentDays(ctx context.Context, conn driver.Conn, db string, d Dialect
 	if err := check(db, d); err != nil {
 		return nil, fmt.Errorf("prune %s: %w", t.Name, err)
 	}
-	cut, err := strconv.Atoi(RecentCutoff(now).Format("20060102"))
+	cut, err := dayNumber(RecentCutoff(now))
 	if err != nil {
 		return nil, err
 	}
@@ -152,27 +151,9 @@ func pruneRecentDays(ctx context.Context, conn driver.Conn, db string, d Dialect
 // dropDaysBefore drops t's day partitions before cut (YYYYMMDD) and returns
 // them.
 func dropDaysBefore(ctx context.Context, conn driver.Conn, db string, d Dialect, t Table, cut int) ([]string, error) {
-	rows, err := conn.Query(ctx, "SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active",
-		db, t.LocalName(d))
+	old, err := dayPartitions(ctx, conn, db, d, t, cut, 1)
 	if err != nil {
-		return nil, fmt.Errorf("list partitions of %s: %w", t.Name, err)
-	}
-	var old []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list partitions of %s: %w", t.Name, err)
-		}
-		// Partition ids come from the server; only plain day numbers are
-		// put into the statement.
-		if n, err := strconv.Atoi(p); err == nil && n < cut {
-			old = append(old, p)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list partitions of %s: %w", t.Name, err)
+		return nil, err
 	}
 	for _, p := range old {
 		if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s%s DROP PARTITION %s", quote(db), quote(t.LocalName(d)), d.onCluster(), p)); err != nil {

@@ -190,6 +190,22 @@ func TestClusterMode(t *testing.T) {
 	if dropped, err := chschema.PruneRecentFactCounts(ctx, admin2, db, d, time.Now()); err != nil || len(dropped) != 0 {
 		t.Fatalf("prune recent_fact_counts_by_hash ON CLUSTER: dropped %v, %v; want nothing", dropped, err)
 	}
+	// The closed days of the spans are compacted ON CLUSTER: each replica
+	// ends with one part a day, and the same rows.
+	yesterday := time.Now().UTC().AddDate(0, 0, -1).Format("20060102")
+	compacted, err := chschema.CompactClosedDays(ctx, admin2, db, d, chschema.Spans, time.Now(), 10)
+	if err != nil {
+		t.Fatalf("compact the closed days of spans ON CLUSTER: %v", err)
+	}
+	t.Logf("compacted the closed days %v of spans ON CLUSTER", compacted)
+	for _, c := range []struct {
+		r    *replica
+		conn driver.Conn
+	}{{r1, c1}, {r2, c2}} {
+		waitCount(t, c.r.name+" spans_local parts beyond one a closed day", c.conn, 0,
+			"SELECT toUInt64(count() - uniqExact(partition)) FROM system.parts WHERE database = currentDatabase() AND table = 'spans_local' AND active AND partition < '"+yesterday+"'")
+	}
+	waitSameRows(t, c1, c2)
 	for _, c := range []struct {
 		r    *replica
 		conn driver.Conn

@@ -83,6 +83,8 @@ func TestBadInputExitsTwoBeforeSQL(t *testing.T) {
 		{[]string{"backfill", "-parallel", "0", "-from", "2026-09-21", "-to", "2026-09-22"}, "want 1 to 8"},
 		{[]string{"jobs", "-job", "x;y"}, "job name"},
 		{[]string{"prune", "-cluster", "c1; DROP DATABASE x"}, "cluster name"},
+		{[]string{"compact", "-days", "0"}, "want at least 1"},
+		{[]string{"compact", "-cluster", "c1; DROP DATABASE x"}, "cluster name"},
 		{[]string{"sweep", "-late-since", "-1h"}, "late-since"},
 		{[]string{"migrate", "-cluster", "c1 --"}, "cluster name"},
 		{[]string{"causes", "-nonsense"}, "flag provided but not defined"},
@@ -250,6 +252,38 @@ func TestPruneDropsOldDaysOfRecentFactCounts(t *testing.T) {
 		t.Errorf("recent_fact_counts_by_hash holds %d rows after prune, want today's", n)
 	}
 	if n := db.Count(t, "SELECT count() FROM "+db.Name+".payment_facts_by_arrival"); n != 2 {
+		t.Errorf("payment_facts_by_arrival holds %d rows, want both", n)
+	}
+}
+
+// compact merges a closed day of the facts left in two parts into one and
+// says which; the rows stay.
+func TestCompactMergesClosedDays(t *testing.T) {
+	db := chtest.Migrated(t)
+	facts := db.Name + ".payment_facts_by_arrival"
+	old := time.Now().Add(-5 * 24 * time.Hour)
+	day := old.UTC().Format("20060102")
+	db.Exec(t, "SYSTEM STOP MERGES "+facts)
+	for i := range 2 {
+		db.Exec(t, "INSERT INTO "+facts+" (txn_id, span_id, start_time, ingested_ns) SELECT 'T1', toString(?), toDateTime(?), ?",
+			i, old.Unix(), uint64(old.UnixNano()))
+	}
+	db.Exec(t, "SYSTEM START MERGES "+facts)
+	parts := func() uint64 {
+		return db.Count(t, "SELECT count() FROM system.parts WHERE database = ? AND table = 'payment_facts_by_arrival' AND partition = ? AND active", db.Name, day)
+	}
+	if n := parts(); n != 2 {
+		t.Fatalf("the day holds %d parts before compact, want 2", n)
+	}
+	code, stdout, stderr := cli(t, db, "compact", "-days", "1")
+	if code != 0 || !strings.Contains(stdout, "compacted 1 closed day(s) of payment_facts_by_arrival ["+day+"]") ||
+		!strings.Contains(stdout, "compacted 0 closed day(s) of spans []") {
+		t.Fatalf("compact: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if n := parts(); n != 1 {
+		t.Errorf("the day holds %d parts after compact, want 1", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM "+facts); n != 2 {
 		t.Errorf("payment_facts_by_arrival holds %d rows, want both", n)
 	}
 }

@@ -95,6 +95,38 @@ func runPrune(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// runCompact merges closed days of the tables a lookup by transaction id
+// reads into one part each: what a collector with create_schema does
+// hourly, a few days at a time, for deployments whose collector may not run
+// DDL (run it from cron as the schema owner; -days bounds the days a table
+// has rewritten per run).
+func runCompact(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("compact", flag.ContinueOnError)
+	s := connFlags(fs)
+	cluster := fs.String("cluster", "", "the cluster the schema was migrated ON")
+	days := fs.Int("days", 2, "most closed days compacted per table, newest first")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *days < 1 {
+		return usageErr("-days %d: want at least 1", *days)
+	}
+	conn, _, d, err := openForDDL(ctx, s, *cluster)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	now := time.Now()
+	for _, t := range chschema.CompactedTables {
+		done, err := chschema.CompactClosedDays(ctx, conn, s.Database, d, t, now, *days)
+		fmt.Fprintf(stdout, "database %s: compacted %d closed day(s) of %s %v\n", s.Database, len(done), t.Name, done)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // openForDDL connects without a database (it may not exist yet) and gives
 // the server's version and dialect.
 func openForDDL(ctx context.Context, s *chconn.Settings, cluster string) (driver.Conn, chconn.Version, chschema.Dialect, error) {

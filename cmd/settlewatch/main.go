@@ -3,6 +3,7 @@
 //
 //	settlewatch migrate                       apply schema migrations
 //	settlewatch prune                         drop the days that fell out of recent_fact_counts_by_hash
+//	settlewatch compact                       merge closed days of the facts and spans into one part each
 //	settlewatch assemble -from T -to T        re-classify transactions with spans in a range
 //	settlewatch sweep                         late facts rebuilt, pending sales past the window → unsettled
 //	settlewatch summary [-since 24h]          transactions by outcome and by cause
@@ -50,6 +51,7 @@ type command struct {
 var commands = []command{
 	{"migrate", "apply schema migrations and print the schema version", runMigrate},
 	{"prune", "drop the days that fell out of recent_fact_counts_by_hash (the collector does it when it may run DDL)", runPrune},
+	{"compact", "merge closed days of the facts and spans into one part each, for faster lookups (the collector does it when it may run DDL)", runCompact},
 	{"assemble", "re-classify every transaction with a span in [-from, -to)", runAssemble},
 	{"sweep", "turn pending sales past the settlement window into unsettled", runSweep},
 	{"summary", "print transactions by outcome and failures by cause", runSummary},

@@ -36,6 +36,11 @@ type Config struct {
 	Cluster string `mapstructure:"cluster"`
 	// RetentionDays adds a TTL on servers that support it (0: keep forever).
 	RetentionDays int `mapstructure:"retention_days"`
+	// CompactClosedDays has the migrating exporter (create_schema) merge each
+	// closed day of payment_facts_by_arrival and spans into one part, a few
+	// days an hour: a lookup by transaction id reads a granule per day and
+	// part of each.
+	CompactClosedDays bool `mapstructure:"compact_closed_days"`
 	// MaxValueBytes truncates longer attribute values (counted as value_truncated).
 	MaxValueBytes int `mapstructure:"max_value_bytes"`
 

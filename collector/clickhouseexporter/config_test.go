@@ -71,7 +71,7 @@ func TestCustomConfig(t *testing.T) {
 	if want := 4 * (insertTables + 1); s.MaxOpenConns != want {
 		t.Errorf("%d connections for 4 consumers, want %d", s.MaxOpenConns, want)
 	}
-	if cfg.Assembly.Enabled || cfg.Assembly.SettlementWindow != 48*time.Hour || cfg.Cluster != "pos" || cfg.RetentionDays != 400 {
+	if cfg.Assembly.Enabled || cfg.Assembly.SettlementWindow != 48*time.Hour || cfg.Cluster != "pos" || cfg.RetentionDays != 400 || cfg.CompactClosedDays {
 		t.Errorf("config %+v", cfg)
 	}
 }

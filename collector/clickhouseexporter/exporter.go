@@ -34,7 +34,8 @@ type chExporter struct {
 	repair bool // a table was found missing: re-run the DDL on reconnect
 
 	// The migrating exporter also drops the days that fell out of
-	// recent_fact_counts_by_hash (chschema.PruneRecentFactCounts), at most once an hour, in the
+	// recent_fact_counts_by_hash (chschema.PruneRecentFactCounts) and
+	// compacts closed days (compactClosedDays), at most once an hour, in the
 	// background: DDL ON CLUSTER can wait for a replica that is down.
 	pruneMu  sync.Mutex
 	dialect  *chschema.Dialect // set by migrate
@@ -274,7 +275,33 @@ func (e *chExporter) pruneRecent(conn driver.Conn) {
 		if len(dropped) > 0 {
 			e.log.Info("dropped old days of recent_fact_counts_by_hash", zap.Strings("days", dropped))
 		}
+		if e.cfg.CompactClosedDays {
+			e.compactClosedDays(conn, d, now)
+		}
 	}()
+}
+
+// compactDaysPerHour bounds the closed days a table has rewritten an hour:
+// a first start over months of history catches up over days instead of
+// loading the server for hours at once.
+const compactDaysPerHour = 2
+
+// compactClosedDays merges the closed days of the tables a lookup by
+// transaction id reads into one part each (chschema.CompactClosedDays). A
+// failure is logged and counted; the next hour tries again.
+func (e *chExporter) compactClosedDays(conn driver.Conn, d chschema.Dialect, now time.Time) {
+	for _, t := range chschema.CompactedTables {
+		ctx, cancel := context.WithTimeout(e.stop, 30*time.Minute)
+		days, err := chschema.CompactClosedDays(ctx, conn, e.settings.Database, d, t, now, compactDaysPerHour)
+		cancel()
+		if len(days) > 0 {
+			e.log.Info("compacted closed days", zap.String("table", t.Name), zap.Strings("days", days))
+		}
+		if err != nil {
+			e.tel.add(e.stop, e.tel.failures, 1, "table", t.Name)
+			e.log.Warn("could not compact closed days; retrying in an hour", zap.String("table", t.Name), zap.Error(err))
+		}
+	}
 }
 
 // report counts and logs what the request got wrong: one line per request,

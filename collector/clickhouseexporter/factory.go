@@ -51,16 +51,17 @@ func createDefaultConfig() component.Config {
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.MaxElapsedTime = 0 // keep retrying while ClickHouse is down; the queue bounds memory
 	return &Config{
-		TimeoutConfig: exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},
-		BackOffConfig: retry,
-		QueueConfig:   configoptional.Some(queue),
-		Endpoint:      "127.0.0.1:9000",
-		Database:      "settlewatch",
-		Username:      "default",
-		DialTimeout:   10 * time.Second,
-		Compression:   "lz4",
-		CreateSchema:  true,
-		MaxValueBytes: 64 * 1024,
+		TimeoutConfig:     exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},
+		BackOffConfig:     retry,
+		QueueConfig:       configoptional.Some(queue),
+		Endpoint:          "127.0.0.1:9000",
+		Database:          "settlewatch",
+		Username:          "default",
+		DialTimeout:       10 * time.Second,
+		Compression:       "lz4",
+		CreateSchema:      true,
+		CompactClosedDays: true,
+		MaxValueBytes:     64 * 1024,
 		Assembly: AssemblyConfig{
 			Enabled:          true,
 			SettlementWindow: domain.DefaultSettlementWindow,

@@ -297,13 +297,23 @@ func TestTransactionSpreadOverRequests(t *testing.T) {
 }
 
 // The collector that migrates the schema also drops the days that fell out
-// of recent_fact_counts_by_hash, on its first request and then hourly; the facts
-// keep everything.
-func TestCollectorPrunesOldDaysOfRecentFactCounts(t *testing.T) {
+// of recent_fact_counts_by_hash and merges closed days of the facts into one
+// part, on its first request and then hourly; the facts keep everything.
+func TestCollectorPrunesAndCompactsOldDays(t *testing.T) {
 	db := chtest.Migrated(t)
 	old := time.Now().Add(-10 * 24 * time.Hour)
-	db.Exec(t, "INSERT INTO payment_facts_by_arrival (txn_id, span_id, start_time, ingested_ns) SELECT 'OLD-1', 'oldspan1', toDateTime(?), ?",
-		old.Unix(), uint64(old.UnixNano()))
+	// The old day in two parts (merges stopped while they are written).
+	db.Exec(t, "SYSTEM STOP MERGES payment_facts_by_arrival")
+	for _, span := range []string{"oldspan1", "oldspan2"} {
+		db.Exec(t, "INSERT INTO payment_facts_by_arrival (txn_id, span_id, start_time, ingested_ns) SELECT 'OLD-1', ?, toDateTime(?), ?",
+			span, old.Unix(), uint64(old.UnixNano()))
+	}
+	db.Exec(t, "SYSTEM START MERGES payment_facts_by_arrival")
+	oldParts := "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'payment_facts_by_arrival' AND active AND partition = '" +
+		old.UTC().Format("20060102") + "'"
+	if n := db.Count(t, oldParts); n != 2 {
+		t.Fatalf("the old day holds %d parts before the collector starts, want 2", n)
+	}
 	// The view counts only facts of the recent days; counts left from when
 	// this one was recent:
 	db.Exec(t, "INSERT INTO recent_fact_counts_by_hash (txn_hash, ingested_ns, facts) SELECT cityHash64('OLD-1'), ?, 1", uint64(old.UnixNano()))
@@ -317,7 +327,15 @@ func TestCollectorPrunesOldDaysOfRecentFactCounts(t *testing.T) {
 	if n := db.Count(t, "SELECT sum(facts) FROM recent_fact_counts_by_hash WHERE txn_hash = cityHash64('P-NEW')"); n == 0 {
 		t.Error("the new transaction's facts are not counted")
 	}
-	if n := db.Count(t, "SELECT count() FROM payment_facts_by_arrival WHERE txn_id = 'OLD-1'"); n != 1 {
-		t.Errorf("payment_facts_by_arrival holds %d rows of the old transaction, want 1", n)
+	waitFor(t, db, 1, oldParts)
+	// The server would merge the two parts on its own too, in time: the
+	// query log tells that the collector did.
+	db.Exec(t, "SYSTEM FLUSH LOGS")
+	if n := db.Count(t, "SELECT count() FROM system.query_log WHERE type = 2 AND query LIKE ?",
+		"OPTIMIZE TABLE `"+db.Name+"`.`payment_facts_by_arrival` PARTITION "+old.UTC().Format("20060102")+" FINAL"); n != 1 {
+		t.Errorf("the collector compacted the old day %d times, want once", n)
+	}
+	if n := db.Count(t, "SELECT count() FROM payment_facts_by_arrival WHERE txn_id = 'OLD-1'"); n != 2 {
+		t.Errorf("payment_facts_by_arrival holds %d rows of the old transaction, want 2", n)
 	}
 }
