@@ -72,7 +72,7 @@ func compactDay(ctx context.Context, conn driver.Conn, db string, d Dialect, t T
 			return fmt.Errorf("compact day %s of %s: %w", p, t.Name, err)
 		}
 		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND partition_id = ? AND active",
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = ? AND table = ? AND partition = ? AND active",
 			db, local, p).Scan(&n); err != nil {
 			return fmt.Errorf("count the parts of day %s of %s: %w", p, t.Name, err)
 		}

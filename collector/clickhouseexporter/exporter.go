@@ -267,12 +267,11 @@ func (e *chExporter) pruneRecent(conn driver.Conn) {
 		ctx, cancel := context.WithTimeout(e.stop, time.Minute)
 		defer cancel()
 		dropped, err := chschema.PruneRecentFactCounts(ctx, conn, e.settings.Database, d, now)
-		if err != nil {
-			e.tel.add(ctx, e.tel.failures, 1, "table", chschema.RecentFactCounts.Name)
+		switch {
+		case err != nil:
+			e.tel.upkeepFailed(e.stop, chschema.RecentFactCounts.Name, "prune")
 			e.log.Warn("could not drop old days of recent_fact_counts_by_hash; retrying in an hour", zap.Error(err))
-			return
-		}
-		if len(dropped) > 0 {
+		case len(dropped) > 0:
 			e.log.Info("dropped old days of recent_fact_counts_by_hash", zap.Strings("days", dropped))
 		}
 		if e.cfg.CompactClosedDays {
@@ -298,7 +297,7 @@ func (e *chExporter) compactClosedDays(conn driver.Conn, d chschema.Dialect, now
 			e.log.Info("compacted closed days", zap.String("table", t.Name), zap.Strings("days", days))
 		}
 		if err != nil {
-			e.tel.add(e.stop, e.tel.failures, 1, "table", t.Name)
+			e.tel.upkeepFailed(e.stop, t.Name, "compact")
 			e.log.Warn("could not compact closed days; retrying in an hour", zap.String("table", t.Name), zap.Error(err))
 		}
 	}

@@ -15,6 +15,7 @@ type telemetry struct {
 	rows      metric.Int64Counter
 	rejected  metric.Int64Counter
 	failures  metric.Int64Counter
+	upkeep    metric.Int64Counter
 	assembled metric.Int64Counter
 	sources   metric.Int64Counter
 }
@@ -39,6 +40,10 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 		metric.WithDescription("Failed inserts or assemblies (the batch is retried), by table."), metric.WithUnit("{failure}")); err != nil {
 		return nil, err
 	}
+	if t.upkeep, err = m.Int64Counter("settlewatch_exporter_upkeep_failures_total",
+		metric.WithDescription("Failed hourly upkeep of the schema (dropping old days of counts, compacting closed days; retried the next hour), by table and task."), metric.WithUnit("{failure}")); err != nil {
+		return nil, err
+	}
 	if t.assembled, err = m.Int64Counter("settlewatch_exporter_transactions_assembled_total",
 		metric.WithDescription("Transaction rows written by assembly, by outcome."), metric.WithUnit("{transaction}")); err != nil {
 		return nil, err
@@ -60,4 +65,9 @@ func (t *telemetry) add(ctx context.Context, c metric.Int64Counter, n int, key, 
 		return
 	}
 	c.Add(ctx, int64(n), metric.WithAttributes(attribute.String(key, value)))
+}
+
+// upkeepFailed counts a failed upkeep task on table.
+func (t *telemetry) upkeepFailed(ctx context.Context, table, task string) {
+	t.upkeep.Add(ctx, 1, metric.WithAttributes(attribute.String("table", table), attribute.String("task", task)))
 }
