@@ -39,11 +39,7 @@ func CompactClosedDays(ctx context.Context, conn driver.Conn, db string, d Diale
 	if !dayPartitioned(t) {
 		return nil, fmt.Errorf("compact %s: not partitioned by day (%s)", t.Name, t.PartitionBy)
 	}
-	cut, err := dayNumber(now.UTC().Add(-ClosedAfter))
-	if err != nil {
-		return nil, err
-	}
-	days, err := dayPartitions(ctx, conn, db, d, t, cut, 2)
+	days, err := dayPartitions(ctx, conn, db, d, t, dayNumber(now.Add(-ClosedAfter)), 2)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +60,7 @@ func compactDay(ctx context.Context, conn driver.Conn, db string, d Dialect, t T
 	local := t.LocalName(d)
 	parts := 0
 	for range 3 {
-		if err := waitMerges(ctx, conn, db, local, p); err != nil {
+		if _, err := WaitMerges(ctx, conn, Merges{Database: db, Table: local, Partition: p}, 0, mergeWait); err != nil {
 			return fmt.Errorf("compact day %s of %s: %w", p, t.Name, err)
 		}
 		// p is a plain day number read from the server (dayPartitions).
@@ -81,27 +77,4 @@ func compactDay(ctx context.Context, conn driver.Conn, db string, d Dialect, t T
 		}
 	}
 	return fmt.Errorf("compact day %s of %s: still %d parts after three tries (inserts into the day?)", p, t.Name, parts)
-}
-
-// waitMerges waits until the server runs no merge in partition p of table.
-func waitMerges(ctx context.Context, conn driver.Conn, db, table, p string) error {
-	deadline := time.Now().Add(mergeWait)
-	for {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ? AND table = ? AND partition_id = ?",
-			db, table, p).Scan(&n); err != nil {
-			return fmt.Errorf("list running merges: %w", err)
-		}
-		if n == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("merges still running after %s", mergeWait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }

@@ -92,3 +92,16 @@ func TestCompactClosedDaysRefuses(t *testing.T) {
 		t.Errorf("hostile database: got %v, want the name refused", err)
 	}
 }
+
+// WaitMerges returns once no merge it watches has run for the quiet time,
+// and not before.
+func TestWaitMergesWaitsForTheQuietTime(t *testing.T) {
+	db := chtest.New(t)
+	waited, err := chschema.WaitMerges(t.Context(), db.Conn, chschema.Merges{Database: db.Name}, 600*time.Millisecond, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited < 600*time.Millisecond || waited > 30*time.Second {
+		t.Errorf("waited %s for an idle database, want the quiet time of 600ms and little more", waited)
+	}
+}

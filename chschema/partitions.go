@@ -14,13 +14,10 @@ import (
 // dayPartitioned reports whether t's partitions are days (YYYYMMDD).
 func dayPartitioned(t Table) bool { return strings.HasPrefix(t.PartitionBy, "toYYYYMMDD(") }
 
-// dayNumber is the day of at as a partition number (YYYYMMDD).
-func dayNumber(at time.Time) (int, error) {
-	n, err := strconv.Atoi(at.UTC().Format("20060102"))
-	if err != nil {
-		return 0, fmt.Errorf("day number of %s: %w", at, err)
-	}
-	return n, nil
+// dayNumber is the UTC day of at as a partition number (YYYYMMDD).
+func dayNumber(at time.Time) int {
+	y, m, d := at.UTC().Date()
+	return y*10000 + int(m)*100 + d
 }
 
 // dayPartitions returns t's day partitions before cut (YYYYMMDD) that hold

@@ -139,10 +139,7 @@ func pruneRecentDays(ctx context.Context, conn driver.Conn, db string, d Dialect
 	if err := check(db, d); err != nil {
 		return nil, fmt.Errorf("prune %s: %w", t.Name, err)
 	}
-	cut, err := dayNumber(RecentCutoff(now))
-	if err != nil {
-		return nil, err
-	}
+	cut := dayNumber(RecentCutoff(now))
 	qctx, cancel := chconn.WithQuerySettings(ctx, time.Minute)
 	defer cancel()
 	return dropDaysBefore(qctx, conn, db, d, t, cut)

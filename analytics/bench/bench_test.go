@@ -147,20 +147,11 @@ func scheduledHour(b *testing.B, settled bool) {
 // second (it decides by itself which parts to merge; nothing is forced).
 func waitMerges(b *testing.B, db *chtest.DB) {
 	b.Helper()
-	start := time.Now()
-	idle := 0
-	for idle < 4 {
-		if time.Since(start) > 10*time.Minute {
-			b.Fatal("merges still running after 10 minutes")
-		}
-		time.Sleep(250 * time.Millisecond)
-		if db.Count(b, "SELECT count() FROM system.merges WHERE database = ?", db.Name) == 0 {
-			idle++
-		} else {
-			idle = 0
-		}
+	waited, err := chschema.WaitMerges(b.Context(), db.Conn, chschema.Merges{Database: db.Name}, time.Second, 10*time.Minute)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Logf("merges done in %s", time.Since(start).Round(100*time.Millisecond))
+	b.Logf("merges done in %s", waited.Round(100*time.Millisecond))
 }
 
 // BenchmarkMonth: 30 days of traffic plus one hour of 1M transactions in

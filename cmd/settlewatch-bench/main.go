@@ -275,22 +275,11 @@ func run() error {
 // baseline never shares the two cores with merges of the parts written
 // before it (the pipeline's, or the previous baseline's).
 func quiesce(ctx context.Context, conn driver.Conn) error {
-	start := time.Now()
-	for idle := 0; idle < 4; time.Sleep(250 * time.Millisecond) {
-		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges").Scan(&n); err != nil {
-			return fmt.Errorf("wait for merges: %w", err)
-		}
-		if n > 0 {
-			idle = 0
-		} else {
-			idle++
-		}
-		if time.Since(start) > 5*time.Minute {
-			return fmt.Errorf("merges still running after 5 minutes")
-		}
+	waited, err := chschema.WaitMerges(ctx, conn, chschema.Merges{}, time.Second, 5*time.Minute)
+	if err != nil {
+		return fmt.Errorf("wait for merges: %w", err)
 	}
-	fmt.Printf("merges settled:             after %s, before the bare driver's insert\n", time.Since(start).Round(100*time.Millisecond))
+	fmt.Printf("merges settled:             after %s, before the bare driver's insert\n", waited.Round(100*time.Millisecond))
 	return nil
 }
 
