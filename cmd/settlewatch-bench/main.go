@@ -5,7 +5,9 @@
 // ratio, the collector's CPU seconds per million spans and its peak RSS, the
 // CPU per span of a stock collector (OTLP receiver → nop exporter) receiving
 // the same requests, and the parts the run made on the server.
-// With -telemetrygen the load client is the contrib telemetrygen instead.
+// With -telemetrygen the load client is the contrib telemetrygen instead;
+// with -sim it is settlewatch-sim in load mode, and every transaction it
+// sent must come out with the outcome and cause of its ground truth.
 //
 //	settlewatch-bench -collector bin/settlewatch-collector -ch-addr 127.0.0.1:19300 -spans 500000
 package main
@@ -60,6 +62,10 @@ func run() error {
 	floorConfig := flag.String("floor-config", "collector/config.floor.yaml", "overlay making the stock floor (OTLP receiver → nop exporter) that receives the same requests after the run; empty: no floor")
 	rawAll := flag.Bool("raw-all", false, "also insert every row the pipeline stores (spans, facts with their views, batch closes, transactions) through the bare driver into a second database, and compare")
 	tgen := flag.String("telemetrygen", "", "send with this telemetrygen binary instead of loadgen: generic traces of 10 spans without payment attributes (the spans path alone, no assembly, no raw comparison)")
+	simBin := flag.String("sim", "", "send with this settlewatch-sim binary in load mode instead of loadgen (the OpenTelemetry SDK, a resource per terminal, spans as they end), for -sim-duration, and compare every stored transaction's outcome and cause with its ground truth; -workers applies, -spans does not")
+	simRate := flag.Float64("sim-rate", 40000, "the simulator's target transactions per second (above what it can generate here: its own CPU sets the rate)")
+	simDuration := flag.Duration("sim-duration", 60*time.Second, "how long the simulator sends")
+	simScenario := flag.String("sim-scenario", "simulator/scenarios/load.yaml", "the simulator's scenario file")
 	flag.Parse()
 	ctx := context.Background()
 	db := fmt.Sprintf("bench_%d", time.Now().Unix())
@@ -75,13 +81,23 @@ func run() error {
 
 	var reqs []ptrace.Traces
 	var send func(addr string) error
+	var sim *simLoad
 	total := 0
-	if *tgen != "" {
+	switch {
+	case *simBin != "":
+		truthDir, err := os.MkdirTemp("", "settlewatch-bench-truth")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(truthDir)
+		sim = &simLoad{bin: *simBin, scenario: *simScenario, rate: *simRate, duration: *simDuration, workers: *workers, truthDir: truthDir}
+		send = sim.send
+	case *tgen != "":
 		// telemetrygen counts traces per worker; each has a root and 9 children.
 		perWorker := max(1, *nSpans/(*workers*tgenSpansPerTrace))
 		total = perWorker * *workers * tgenSpansPerTrace
 		send = func(addr string) error { return telemetrygen(*tgen, addr, *workers, perWorker, *perReq, *tgenRate) }
-	} else {
+	default:
 		fmt.Printf("generating %d spans in requests of %d…\n", *nSpans, *perReq)
 		reqs = loadgen.Requests(*nSpans/loadgen.SpansPerTxn, *perReq, time.Now().UnixNano())
 		if *split >= 0 {
@@ -139,6 +155,9 @@ func run() error {
 	}
 	sent := time.Since(start)
 	requested := total
+	if sim != nil {
+		total = int(sim.report.Stats.SpansExported)
+	}
 	if *tgen != "" {
 		// The SDK inside telemetrygen drops spans when generation outruns
 		// its export queue; what the collector accepted must all be stored.
@@ -163,6 +182,9 @@ func run() error {
 		return err
 	}
 	e2e := stored.Sub(start)
+	if sim != nil {
+		return reportSim(ctx, conn, db, sim, start, e2e, sent, proc.Process.Pid, cpu0, mem, metricsAddr, server)
+	}
 	if *tgen != "" {
 		use, err := usage(proc.Process.Pid, mem)
 		if err != nil {
