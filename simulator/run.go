@@ -80,6 +80,13 @@ func Live(ctx context.Context, gen *Generator, em *Emitter, rec *TruthRecorder, 
 			next = nil
 		}
 		for due.len() > 0 && due.items[0].at <= t.UnixNano() {
+			// A sender behind its schedule (a blocking exporter, a load
+			// faster than the SDK can export) finds many events due at once;
+			// it still stops when ctx is done, not once it has caught up
+			// (a load run's -duration bounds how long it sends).
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			ev := due.pop().ev
 			if err := em.Emit(ev); err != nil {
 				return err

@@ -102,3 +102,35 @@ func TestLivePacing(t *testing.T) {
 		t.Fatalf("300 tx/s for 1s: %d transactions, %d recorded", st.Txns, rec.Len())
 	}
 }
+
+// A sender far behind its schedule (every event of the range already due)
+// stops when ctx is done, in the middle of what is due, instead of sending
+// the rest of the range first; what it did not send is not in the truth.
+func TestLiveBehindScheduleStopsAtTheDeadline(t *testing.T) {
+	cfg := mustParse(t, "fleet: {merchants: 5}\n")
+	now := time.Now()
+	gen, err := NewGenerator(cfg, GenOptions{Range: Range{From: now, To: now.Add(10 * time.Second)}, Rate: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	em := NewEmitter(keepSpans{tracetest.NewInMemoryExporter()}, EmitterOptions{})
+	rec := NewTruthRecorder(0)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sent := 0
+	later := func() time.Time { return now.Add(time.Minute) } // the whole range is due
+	err = Live(ctx, gen, em, rec, func(Event) {
+		if sent++; sent == 50 {
+			cancel() // the deadline passes while the sender is behind
+		}
+	}, LiveOptions{PaceByStart: true, Now: later})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Live: %v, want context.Canceled", err)
+	}
+	if _, err := em.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if sent != 50 || rec.Len() != 50 {
+		t.Fatalf("%d events sent and %d recorded after the deadline at the 50th; want 50 (the range holds about 2000)", sent, rec.Len())
+	}
+}

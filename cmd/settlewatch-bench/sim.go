@@ -60,7 +60,7 @@ func (s *simLoad) send(addr string) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("simulator: %w: %s", err, tail(stderr.Bytes(), 2000))
 	}
-	s.cpu = (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	s.cpu = childCPU(cmd)
 	if err := json.Unmarshal(stdout.Bytes(), &s.report); err != nil {
 		return fmt.Errorf("simulator report: %w: %s", err, tail(stdout.Bytes(), 2000))
 	}
