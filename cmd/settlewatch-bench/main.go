@@ -62,7 +62,7 @@ func run() error {
 	floorConfig := flag.String("floor-config", "collector/config.floor.yaml", "overlay making the stock floor (OTLP receiver → nop exporter) that receives the same requests after the run; empty: no floor")
 	rawAll := flag.Bool("raw-all", false, "also insert every row the pipeline stores (spans, facts with their views, batch closes, transactions) through the bare driver into a second database, and compare")
 	tgen := flag.String("telemetrygen", "", "send with this telemetrygen binary instead of loadgen: generic traces of 10 spans without payment attributes (the spans path alone, no assembly, no raw comparison)")
-	simBin := flag.String("sim", "", "send with this settlewatch-sim binary in load mode instead of loadgen (the OpenTelemetry SDK, a resource per terminal, spans as they end), for -sim-duration, and compare every stored transaction's outcome and cause with its ground truth; -workers applies, -spans does not")
+	simBin := flag.String("sim", "", "send with this settlewatch-sim binary in load mode instead of loadgen (the OpenTelemetry SDK, a resource per terminal, the contract's full spans), for -sim-duration, and compare every stored transaction's outcome and cause with its ground truth; -workers applies, -spans does not")
 	simRate := flag.Float64("sim-rate", 40000, "the simulator's target transactions per second (above what it can generate here: its own CPU sets the rate)")
 	simDuration := flag.Duration("sim-duration", 60*time.Second, "how long the simulator sends")
 	simScenario := flag.String("sim-scenario", "simulator/scenarios/load.yaml", "the simulator's scenario file")

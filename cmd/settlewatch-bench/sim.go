@@ -20,10 +20,11 @@ import (
 
 // simLoad is the simulator's load mode as the outside client (-sim): the
 // OpenTelemetry Go SDK with its batch span processor, a resource per
-// terminal, the contract's full attributes, and spans sent as they end, so
-// a transaction's spans reach the collector in different requests. It also
-// writes the ground truth of what it sent, which the bench compares with
-// what the collector stored.
+// terminal and the contract's full attributes. A transaction's spans are
+// handed to the SDK together, but its batches are cut by count and time, so
+// they can reach the collector in two requests. It also writes the ground
+// truth of what it sent, which the bench compares with what the collector
+// stored.
 type simLoad struct {
 	bin, scenario string
 	rate          float64
