@@ -224,6 +224,37 @@ func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
 	return merge(res, more), err
 }
 
+// AssembleInPieces is Assemble for a caller that retries after a failure.
+// It assembles keys' transactions a chunk at a time, each chunk's rows
+// written before the next is read, then the transactions of keys' traces
+// and batches. It removes from keys what it has written, so a call after a
+// failure goes on from there. A batch whose transactions must mostly be read
+// back, as when a client sends again what is stored, can take longer than
+// a caller's deadline; retried whole it would fail the same way every time.
+// It writes a part per chunk where Assemble writes one per call, so callers
+// use it once Assemble has failed.
+func (a *Assembler) AssembleInPieces(ctx context.Context, keys *Keys) (Result, error) {
+	res := Result{ByOutcome: map[domain.Outcome]int{}}
+	for len(keys.TxnIDs) > 0 {
+		n := min(a.chunk(), len(keys.TxnIDs))
+		r, err := a.Assemble(ctx, Keys{TxnIDs: keys.TxnIDs[:n], Stored: keys.Stored})
+		res = merge(res, r)
+		if err != nil {
+			return res, err
+		}
+		keys.TxnIDs = keys.TxnIDs[n:]
+	}
+	if len(keys.TraceIDs) > 0 || len(keys.Batches) > 0 {
+		r, err := a.Assemble(ctx, Keys{TraceIDs: keys.TraceIDs, Batches: keys.Batches, Stored: keys.Stored})
+		res = merge(res, r)
+		if err != nil {
+			return res, err
+		}
+		keys.TraceIDs, keys.Batches = nil, nil
+	}
+	return res, nil
+}
+
 // AssembleTxns rebuilds the given transactions from all their facts, in chunks.
 func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, error) {
 	return a.assemble(ctx, txnIDs, knownFacts{}, allFacts)

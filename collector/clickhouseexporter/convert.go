@@ -56,6 +56,9 @@ type rowSet struct {
 	issues                   map[string]int
 	examples                 map[string]string // reason → one txn or span id, for the log
 	malformed                error             // the first fault in the requests' bytes
+	// assemblyFailed: an attempt's assembly failed, so retries assemble a
+	// chunk at a time, resuming (chExporter.assemble).
+	assemblyFailed bool
 }
 
 // insertTables is how many tables a batch's rows go to before assembly.

@@ -234,19 +234,38 @@ func (e *chExporter) store(ctx context.Context, rs *rowSet) error {
 		rs.keys.Stored = rs.factCols
 		rs.factCols = nil
 	}
-	res, err := e.asm.Assemble(ctx, rs.keys)
-	if err != nil {
-		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
-		e.log.Warn("transaction assembly failed; the batch is retried", zap.Int("transactions", len(rs.keys.TxnIDs)), zap.Error(err))
-		return fmt.Errorf("settlewatch exporter: %w", err)
-	}
+	left := len(rs.keys.TxnIDs)
+	res, err := e.assemble(ctx, rs)
+	// What was written is counted, also when a later piece failed.
 	e.tel.add(ctx, e.tel.rows, res.Transactions, "table", chschema.Transactions.Name)
 	e.tel.add(ctx, e.tel.sources, res.FromMemory, "source", "memory")
 	e.tel.add(ctx, e.tel.sources, res.Transactions-res.FromMemory, "source", "clickhouse")
 	for o, n := range res.ByOutcome {
 		e.tel.add(ctx, e.tel.assembled, n, "outcome", string(o))
 	}
+	if err != nil {
+		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
+		e.log.Warn("transaction assembly failed; the batch is retried, a chunk of transactions at a time",
+			zap.Int("transactions", left), zap.Int("left", len(rs.keys.TxnIDs)), zap.Error(err))
+		return fmt.Errorf("settlewatch exporter: %w", err)
+	}
 	return nil
+}
+
+// assemble assembles what rs touched. The first attempt does it in one call,
+// which writes one part for the batch. Once that failed, the retries go a
+// chunk at a time and keep their progress in rs.keys
+// (assembly.AssembleInPieces). A batch of a client sending again what is
+// stored must read most of its transactions back: here 21,643 of them took
+// longer than the 30 s timeout at every attempt, and the queue filled
+// behind them (docs/reliability.md).
+func (e *chExporter) assemble(ctx context.Context, rs *rowSet) (assembly.Result, error) {
+	if !rs.assemblyFailed {
+		res, err := e.asm.Assemble(ctx, rs.keys)
+		rs.assemblyFailed = err != nil
+		return res, err
+	}
+	return e.asm.AssembleInPieces(ctx, &rs.keys)
 }
 
 // pruneRecent starts dropping old days of recent_fact_counts_by_hash when an hour has

@@ -121,3 +121,42 @@ func TestUnreachableClickHouseKeepsRowsAcrossAttempts(t *testing.T) {
 		t.Errorf("push of a foreign request = %v, want a permanent error", err)
 	}
 }
+
+// A batch whose assembly failed is assembled a chunk at a time on the next
+// attempt, each chunk's transactions written before the next is read: a
+// batch too slow to assemble within the timeout (a client sending again what
+// is stored) then makes progress at every attempt instead of failing whole
+// each time while the queue fills behind it.
+func TestFailedAssemblyIsRetriedAChunkAtATime(t *testing.T) {
+	db := chtest.Migrated(t)
+	e, err := newExporter(exportertest.NewNopSettings(Type), testConfig(db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := loadgen.Requests(400, 2000, 11)[0]
+	r := &otlpRequest{td: td, n: td.SpanCount()}
+	// The transactions' table is out of reach for the first attempt: its
+	// rows of spans and facts land, its assembly fails.
+	db.Exec(t, "RENAME TABLE "+db.Name+".transaction_versions TO "+db.Name+".tv_away")
+	if err := e.push(context.Background(), r); err == nil {
+		t.Fatal("the first attempt succeeded without the transactions' table")
+	}
+	if r.rows == nil || !r.rows.assemblyFailed || len(r.rows.keys.TxnIDs) != 400 {
+		t.Fatalf("after the failed assembly: rows kept %v, assembly failed %v", r.rows != nil, r.rows != nil && r.rows.assemblyFailed)
+	}
+	db.Exec(t, "RENAME TABLE "+db.Name+".tv_away TO "+db.Name+".transaction_versions")
+	db.Exec(t, "SYSTEM STOP MERGES "+db.Name+".transactions_by_time")
+	e.asm.ChunkSize = 100
+	if err := e.push(context.Background(), r); err != nil {
+		t.Fatalf("the retry: %v", err)
+	}
+	if got := db.Count(t, "SELECT count() FROM "+chtest.Txns); got != 400 {
+		t.Errorf("transactions assembled: %d, want 400", got)
+	}
+	if got := db.Count(t, "SELECT count() FROM system.parts WHERE database = ? AND table = 'transactions_by_time' AND active", db.Name); got != 4 {
+		t.Errorf("transactions_by_time holds %d parts, want 4: a chunk of 100 at a time", got)
+	}
+	if got := db.Count(t, "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = 'payment_facts_by_arrival' AND active", db.Name); got != uint64(r.n) {
+		t.Errorf("payment_facts_by_arrival: %d rows, want %d (written once)", got, r.n)
+	}
+}
