@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,11 @@ type Keys struct {
 	// Batches closed: their unsettled transactions may get a better cause.
 	// Every transaction of these batches is rebuilt (see txnsOfBatches).
 	Batches []BatchKey
+	// Rebuild are transactions to rebuild from all their facts, as the
+	// transactions of TraceIDs and Batches are. AssembleInPieces moves those
+	// here once it has found them, so that its next call does not look for
+	// them again.
+	Rebuild []string
 	// Stored, optional, are the facts the caller has just stored: a
 	// transaction whose stored rows are all among them is not read back
 	// whole (readFacts).
@@ -37,7 +43,9 @@ type Keys struct {
 }
 
 // Empty reports whether there is nothing to assemble.
-func (k Keys) Empty() bool { return len(k.TxnIDs) == 0 && len(k.TraceIDs) == 0 && len(k.Batches) == 0 }
+func (k Keys) Empty() bool {
+	return len(k.TxnIDs) == 0 && len(k.TraceIDs) == 0 && len(k.Batches) == 0 && len(k.Rebuild) == 0
+}
 
 // BatchKey names one terminal's batch, with the close time to bound the search.
 type BatchKey struct {
@@ -183,26 +191,15 @@ func (a *Assembler) scoped(src factSource, where string, args []any) (string, []
 // winning (ARCHITECTURE.md, known trade-offs), and Reconcile rebuilds it
 // from all its facts. Transactions found through traces or
 // batch closes may be old (a batch closed days late), so they are read from
-// all facts.
+// all facts, as are those of keys.Rebuild.
 func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
-	found := map[string]bool{}
-	if len(keys.TraceIDs) > 0 {
-		more, err := a.txnsOfTraces(ctx, keys.TraceIDs)
-		if err != nil {
-			return Result{}, err
-		}
-		for _, id := range more {
-			found[id] = true
-		}
+	rebuild, err := a.txnsOf(ctx, keys.TraceIDs, keys.Batches)
+	if err != nil {
+		return Result{}, err
 	}
-	if len(keys.Batches) > 0 {
-		more, err := a.txnsOfBatches(ctx, keys.Batches)
-		if err != nil {
-			return Result{}, err
-		}
-		for _, id := range more {
-			found[id] = true
-		}
+	found := make(map[string]bool, len(rebuild)+len(keys.Rebuild))
+	for _, id := range append(rebuild, keys.Rebuild...) {
+		found[id] = true
 	}
 	recent := make([]string, 0, len(keys.TxnIDs))
 	seen := make(map[string]bool, len(keys.TxnIDs))
@@ -244,15 +241,47 @@ func (a *Assembler) AssembleInPieces(ctx context.Context, keys *Keys) (Result, e
 		}
 		keys.TxnIDs = keys.TxnIDs[n:]
 	}
-	if len(keys.TraceIDs) > 0 || len(keys.Batches) > 0 {
-		r, err := a.Assemble(ctx, Keys{TraceIDs: keys.TraceIDs, Batches: keys.Batches, Stored: keys.Stored})
+	// A batch close names every transaction of its batch, and a replay of
+	// closes can name most of the history: they are found once, then
+	// rebuilt a chunk at a time like the rest.
+	found, err := a.txnsOf(ctx, keys.TraceIDs, keys.Batches)
+	if err != nil {
+		return res, err
+	}
+	keys.Rebuild = append(keys.Rebuild, found...)
+	keys.TraceIDs, keys.Batches = nil, nil
+	for len(keys.Rebuild) > 0 {
+		n := min(a.chunk(), len(keys.Rebuild))
+		r, err := a.AssembleTxns(ctx, keys.Rebuild[:n])
 		res = merge(res, r)
 		if err != nil {
 			return res, err
 		}
-		keys.TraceIDs, keys.Batches = nil, nil
+		keys.Rebuild = keys.Rebuild[n:]
 	}
 	return res, nil
+}
+
+// txnsOf returns, each once, the transactions of the given traces (of
+// failed spans without pos.txn.id) and closed batches.
+func (a *Assembler) txnsOf(ctx context.Context, traceIDs []string, batches []BatchKey) ([]string, error) {
+	var out []string
+	if len(traceIDs) > 0 {
+		ids, err := a.txnsOfTraces(ctx, traceIDs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+	}
+	if len(batches) > 0 {
+		ids, err := a.txnsOfBatches(ctx, batches)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ids...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
 }
 
 // AssembleTxns rebuilds the given transactions from all their facts, in chunks.

@@ -246,7 +246,7 @@ func (e *chExporter) store(ctx context.Context, rs *rowSet) error {
 	if err != nil {
 		e.tel.add(ctx, e.tel.failures, 1, "table", chschema.Transactions.Name)
 		e.log.Warn("transaction assembly failed; the batch is retried, a chunk of transactions at a time",
-			zap.Int("transactions", left), zap.Int("left", len(rs.keys.TxnIDs)), zap.Error(err))
+			zap.Int("transactions", left), zap.Int("left", len(rs.keys.TxnIDs)+len(rs.keys.Rebuild)), zap.Error(err))
 		return fmt.Errorf("settlewatch exporter: %w", err)
 	}
 	return nil
