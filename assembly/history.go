@@ -112,6 +112,7 @@ func merge(a, b Result) Result {
 	if a.ByOutcome == nil {
 		a.ByOutcome = b.ByOutcome
 		a.Transactions = b.Transactions
+		a.FromMemory = b.FromMemory
 		return a
 	}
 	a.Transactions += b.Transactions

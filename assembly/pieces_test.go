@@ -123,3 +123,16 @@ func finishPieces(t *testing.T, a *Assembler, keys *Keys, want int) {
 		t.Fatalf("the retry wrote %d, left %+v; want %d and nothing", res.Transactions, *keys, want)
 	}
 }
+
+// merge adds two results, the first of them empty (a caller's zero total)
+// or not.
+func TestMergeAddsEveryCount(t *testing.T) {
+	b := Result{Transactions: 3, FromMemory: 2, ByOutcome: map[domain.Outcome]int{domain.OutcomeSettled: 3}}
+	if got := merge(Result{}, b); got.Transactions != 3 || got.FromMemory != 2 || got.ByOutcome[domain.OutcomeSettled] != 3 {
+		t.Errorf("merge into an empty result: %+v", got)
+	}
+	a := Result{Transactions: 1, FromMemory: 1, ByOutcome: map[domain.Outcome]int{domain.OutcomeSettled: 1}}
+	if got := merge(a, b); got.Transactions != 4 || got.FromMemory != 3 || got.ByOutcome[domain.OutcomeSettled] != 4 {
+		t.Errorf("merge: %+v", got)
+	}
+}
