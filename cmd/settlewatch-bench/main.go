@@ -207,12 +207,9 @@ func run() error {
 	// transaction has a row that counted all its spans (with -split, its
 	// first row counted only the terminal's).
 	txns := uint64(total / loadgen.SpansPerTxn)
-	assembledQuery := func(count string) countQuery {
-		return countQuery{"SELECT " + count + " FROM `" + db + "`.transactions_by_time WHERE deleted = 0 AND assembled_at >= toDateTime(?)",
-			[]any{uint32(loadgen.SpansPerTxn), start.Unix()}}
-	}
+	allSpans := uint32(loadgen.SpansPerTxn)
 	done, err := waitCount(ctx, conn, start, "transactions assembled with all their spans", txns,
-		assembledQuery("countIf(span_count >= ?)"), assembledQuery("uniqExactIf(txn_id, span_count >= ?)"))
+		assembledSince(db, start, "countIf(span_count >= ?)", allSpans), assembledSince(db, start, "uniqExactIf(txn_id, span_count >= ?)", allSpans))
 	if err != nil {
 		return err
 	}
@@ -387,6 +384,14 @@ func countRows(ctx context.Context, conn driver.Conn, query string, args ...any)
 		return 0, fmt.Errorf("count rows: %w", err)
 	}
 	return n, nil
+}
+
+// assembledSince counts, with count (an aggregate whose own arguments are
+// args), the live rows of db's transactions assembled since start: a kept
+// database holds earlier runs.
+func assembledSince(db string, start time.Time, count string, args ...any) countQuery {
+	return countQuery{"SELECT " + count + " FROM `" + db + "`.transactions_by_time WHERE deleted = 0 AND assembled_at >= toDateTime(?)",
+		append(args, start.Unix())}
 }
 
 // countQuery is a query returning one count, with its arguments.

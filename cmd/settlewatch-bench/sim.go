@@ -79,19 +79,16 @@ type outcomeMismatch struct {
 }
 
 // compareTruth compares every transaction of the simulator's ground truth
-// with its stored row (the latest, not deleted) on outcome and cause, and
-// returns how many equal and the differences (a transaction missing from
-// the store is one, with empty stored values).
-func compareTruth(ctx context.Context, conn driver.Conn, db, truthDir string) (int, []outcomeMismatch, error) {
+// with its stored row in conn's database (its highest live version, as a
+// lookup by id sees it: chschema.LatestTransactions) on outcome and cause,
+// and returns how many equal and the differences (a transaction missing
+// from the store is one, with empty stored values).
+func compareTruth(ctx context.Context, conn driver.Conn, truthDir string) (int, []outcomeMismatch, error) {
 	truth, err := simulator.ReadTruthFile(filepath.Join(truthDir, simulator.TruthFile))
 	if err != nil {
 		return 0, nil, err
 	}
-	// Each transaction's highest live version, as a lookup by id sees it
-	// (chschema.LatestTransactions); deleted is applied after FINAL, which a
-	// WHERE beside it would not guarantee.
-	rows, err := conn.Query(ctx, "SELECT txn_id, argMax(toString(outcome), version), argMax(toString(cause), version) FROM "+
-		chschema.ByTimeSource(db, "1")+" GROUP BY txn_id")
+	rows, err := conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM "+chschema.LatestTransactions())
 	if err != nil {
 		return 0, nil, fmt.Errorf("read stored outcomes: %w", err)
 	}
@@ -126,11 +123,11 @@ func compareTruth(ctx context.Context, conn driver.Conn, db, truthDir string) (i
 // ClickHouse has them and assembles a transaction again as its later spans
 // arrive, so the first comparison can come early. It returns when the last
 // comparison started, the count that equals and the differences left.
-func waitTruth(ctx context.Context, conn driver.Conn, db, truthDir string, limit time.Duration) (time.Time, int, []outcomeMismatch, error) {
+func waitTruth(ctx context.Context, conn driver.Conn, truthDir string, limit time.Duration) (time.Time, int, []outcomeMismatch, error) {
 	deadline := time.Now().Add(limit)
 	for {
 		t0 := time.Now()
-		equal, diff, err := compareTruth(ctx, conn, db, truthDir)
+		equal, diff, err := compareTruth(ctx, conn, truthDir)
 		if err != nil || len(diff) == 0 || time.Now().After(deadline) {
 			return t0, equal, diff, err
 		}
@@ -147,13 +144,12 @@ func reportSim(ctx context.Context, conn driver.Conn, db string, sim *simLoad, s
 	pid int, cpu0 float64, mem func() (anon, file float64), metricsAddr string, server meter) error {
 	total := int(sim.report.Stats.SpansExported)
 	txns := uint64(sim.report.Stats.Txns)
-	assembledQuery := func(count string) countQuery {
-		return countQuery{"SELECT " + count + " FROM `" + db + "`.transactions_by_time WHERE deleted = 0 AND assembled_at >= toDateTime(?)", []any{start.Unix()}}
-	}
-	if _, err := waitCount(ctx, conn, start, "transactions assembled", txns, assembledQuery("count()"), assembledQuery("uniqExact(txn_id)")); err != nil {
+	if _, err := waitCount(ctx, conn, start, "transactions assembled", txns,
+		assembledSince(db, start, "count()"), assembledSince(db, start, "uniqExact(txn_id)")); err != nil {
 		return err
 	}
-	done, equal, diff, err := waitTruth(ctx, conn, db, sim.truthDir, 2*time.Minute)
+	// The bench's connection is to db (chconn.Open with its settings).
+	done, equal, diff, err := waitTruth(ctx, conn, sim.truthDir, 2*time.Minute)
 	if err != nil {
 		return err
 	}

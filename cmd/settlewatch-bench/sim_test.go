@@ -59,7 +59,7 @@ func TestCompareTruthJudgesTheLatestLiveVersion(t *testing.T) {
 	db.Exec(t, "INSERT INTO "+db.Name+".transactions_by_time (txn_id, version, txn_time, outcome, cause, txn_hour, deleted)"+
 		" SELECT 't7', 1, toDateTime('2026-03-01 10:00:00', 'UTC'), 'pending', 'none', toDateTime('2026-03-01 10:00:00', 'UTC'), 1")
 
-	equal, diff, err := compareTruth(context.Background(), db.Conn, db.Name, dir)
+	equal, diff, err := compareTruth(context.Background(), db.Conn, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
