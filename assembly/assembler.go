@@ -232,6 +232,9 @@ func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
 // use it once Assemble has failed.
 func (a *Assembler) AssembleInPieces(ctx context.Context, keys *Keys) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
+	// Each piece is then a stretch of distinct ids (byKeyStretch); sorted
+	// once, the list stays sorted as pieces are cut off it.
+	keys.TxnIDs = sortedDistinct(keys.TxnIDs)
 	for len(keys.TxnIDs) > 0 {
 		n := min(a.chunk(), len(keys.TxnIDs))
 		r, err := a.Assemble(ctx, Keys{TxnIDs: keys.TxnIDs[:n], Stored: keys.Stored})
@@ -248,7 +251,7 @@ func (a *Assembler) AssembleInPieces(ctx context.Context, keys *Keys) (Result, e
 	if err != nil {
 		return res, err
 	}
-	keys.Rebuild = append(keys.Rebuild, found...)
+	keys.Rebuild = sortedDistinct(append(keys.Rebuild, found...))
 	keys.TraceIDs, keys.Batches = nil, nil
 	for len(keys.Rebuild) > 0 {
 		n := min(a.chunk(), len(keys.Rebuild))
@@ -284,6 +287,24 @@ func (a *Assembler) txnsOf(ctx context.Context, traceIDs []string, batches []Bat
 	return slices.Compact(out), nil
 }
 
+// byKeyStretch returns ids sorted when they make more than one chunk, so
+// that each chunk is a stretch of the facts' sort key (txn_id first): a
+// chunk's reads by id then touch the granules of its stretch only, where
+// ids in arrival order touch nearly every granule of the parts read in
+// every chunk. The caller's slice is not reordered.
+func byKeyStretch(ids []string, chunk int) []string {
+	if len(ids) <= chunk || slices.IsSorted(ids) {
+		return ids
+	}
+	return slices.Sorted(slices.Values(ids))
+}
+
+// sortedDistinct sorts ids in place and drops repeats.
+func sortedDistinct(ids []string) []string {
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
 // AssembleTxns rebuilds the given transactions from all their facts, in chunks.
 func (a *Assembler) AssembleTxns(ctx context.Context, txnIDs []string) (Result, error) {
 	return a.assemble(ctx, txnIDs, knownFacts{}, allFacts)
@@ -300,7 +321,7 @@ func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFa
 	}
 	rows := newTxnRows(len(txnIDs))
 	done := 0
-	for _, chunk := range a.chunks(txnIDs) {
+	for _, chunk := range a.chunks(byKeyStretch(txnIDs, a.chunk())) {
 		if err := a.assembleChunk(ctx, chunk, known, src, &res, rows); err != nil {
 			return res, err
 		}

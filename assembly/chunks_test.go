@@ -57,7 +57,7 @@ func TestByRecencySplitsFreshFromOld(t *testing.T) {
 	if !slices.Equal(old.ids, []string{"old", "both"}) || old.lo != now-30*h || old.hi != now-h/8 || old.n != 6 {
 		t.Errorf("old group %+v", old)
 	}
-	if g := byRecency([]foreignRange{{id: "x", lo: 5, hi: 9, n: 1}}); len(g) != 1 || g[0].lo != 5 || g[0].hi != 9 {
+	if g := byRecency([]foreignRange{{id: "x", lo: 5, hi: 9, n: 1}}); len(g) != 1 || g[0].lo != 5 || g[0].hi != 9 || g[0].n != 1 {
 		t.Errorf("one range: %+v", g)
 	}
 }
@@ -87,5 +87,33 @@ func TestForeignStamps(t *testing.T) {
 		if ok != tc.ok || (ok && !reflect.DeepEqual(got, tc.want)) {
 			t.Errorf("%s: %+v, %v; want %+v, %v", tc.name, got, ok, tc.want, tc.ok)
 		}
+	}
+}
+
+// Ids of more than one chunk are read in sorted stretches of the facts'
+// key; the caller's slice keeps its order.
+func TestByKeyStretchSortsOnlyWhatMakesSeveralChunks(t *testing.T) {
+	ids := []string{"d", "a", "c", "b", "e"}
+	got := byKeyStretch(ids, 2)
+	if !slices.Equal(got, []string{"a", "b", "c", "d", "e"}) {
+		t.Errorf("byKeyStretch = %v, want sorted", got)
+	}
+	if !slices.Equal(ids, []string{"d", "a", "c", "b", "e"}) {
+		t.Errorf("the caller's ids reordered: %v", ids)
+	}
+	if one := byKeyStretch(ids[:2], 2); &one[0] != &ids[0] {
+		t.Errorf("one chunk's ids copied")
+	}
+}
+
+// A whole read is sized by the listed counts, capped per transaction, and
+// by factsPerTxn for transactions not listed.
+func TestExpectedRows(t *testing.T) {
+	listed := map[string][]stampCount{
+		"listed": {{ingested: 1, n: 3}, {ingested: 2, n: 2}},
+		"stale":  {{ingested: 1, n: 40}},
+	}
+	if got, want := expectedRows([]string{"listed", "stale", "new"}, listed), 5+2*factsPerTxn+factsPerTxn; got != want {
+		t.Errorf("expectedRows = %d, want %d", got, want)
 	}
 }

@@ -117,8 +117,9 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 	candidates, rest := known.split(txnIDs, true)
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
 	fromMemory := 0
+	var listed map[string][]stampCount
 	if len(candidates) > 0 {
-		listed := known.listed
+		listed = known.listed
 		if listed == nil {
 			var err error
 			if listed, err = a.factStamps(ctx, candidates, src); err != nil {
@@ -150,7 +151,11 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			}
 			var read []Known
 			for _, g := range byRecency(partial) {
-				more, err := a.queryFacts(ctx, src, g.n, txnSet(g.ids), "txn_id IN sw_txn_ids AND ingested_ns >= ? AND ingested_ns <= ?", g.lo, g.hi)
+				// Up to the end of the newest row's arrival day, not the
+				// row itself: a row replacing a listed one is in the same
+				// day with a stamp at least as high (withForeign).
+				more, err := a.queryFacts(ctx, src, g.n, txnSet(g.ids), "txn_id IN sw_txn_ids AND ingested_ns >= ? AND ingested_ns < ?",
+					g.lo, chschema.ArrivalDayEnd(g.hi))
 				if err != nil {
 					return nil, 0, err
 				}
@@ -172,7 +177,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		}
 	}
 	if len(rest) > 0 {
-		more, err := a.queryFacts(ctx, src, len(rest), txnSet(rest), "txn_id IN sw_txn_ids")
+		more, err := a.queryFacts(ctx, src, expectedRows(rest, listed), txnSet(rest), "txn_id IN sw_txn_ids")
 		if err != nil {
 			return nil, 0, err
 		}
@@ -191,6 +196,34 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		}
 	}
 	return byTxn, fromMemory, nil
+}
+
+// factsPerTxn is about how many facts a transaction has (a sale's terminal
+// and gateway spans, a settlement), for sizing a read of transactions that
+// were not listed.
+const factsPerTxn = 6
+
+// expectedRows is about how many rows reading ids whole returns: their
+// listed counts where listed, factsPerTxn each otherwise, and at most
+// 2×factsPerTxn each (the counts keep rows the facts table has since
+// merged away, and each row held is 448 bytes). The rows are large structs;
+// a slice sized by the number of transactions grew a dozen times a read
+// when a client sent stored transactions again, and the copies were a
+// quarter of the collector's CPU (docs/benchmarks.md, "Stored transactions
+// sent again").
+func expectedRows(ids []string, listed map[string][]stampCount) int {
+	n := 0
+	for _, id := range ids {
+		k := uint64(factsPerTxn)
+		if stamps, ok := listed[id]; ok {
+			k = 0
+			for _, s := range stamps {
+				k += s.n
+			}
+		}
+		n += int(min(k, 2*factsPerTxn))
+	}
+	return n
 }
 
 // foreignStamps compares a transaction's stored rows, counted by
@@ -234,25 +267,52 @@ func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
 	return out
 }
 
-// withForeign returns the caller's facts of fr.id and the rows of its other
-// stamps (fr.foreign) among read, or false unless read holds exactly as many
-// rows of each of those stamps as were listed.
+// withForeign returns the caller's facts of fr.id with the other rows read
+// of it (read: its rows stored from fr.lo to the end of fr.hi's arrival
+// day), or false when a listed stamp has more rows read than listed (read
+// the transaction whole).
+//
+// A listed row may be missing from read: payment_facts_by_arrival is a
+// ReplacingMergeTree by (txn_id, trace_id, span_id) with ingested_ns as its
+// version, partitioned by arrival day, so a row vanishes only when a merge
+// replaces it with a row of the same key, the same day and a stamp at least
+// as high. That row is the caller's (held here) or lies in read's range,
+// whenever it was written. So every fact of the listed rows is here
+// without reading the transaction whole. A client sending stored
+// transactions again leaves listed counts of rows merged away since, and
+// each such transaction used to be read twice: ranged, then whole
+// (docs/benchmarks.md, "Stored transactions sent again").
 func (k knownFacts) withForeign(fr foreignRange, read knownFacts) ([]domain.Fact, bool) {
-	out := k.facts(fr.id, len(k.byTxn[fr.id])+fr.n)
 	rows := read.byTxn[fr.id]
 	for _, s := range fr.foreign {
 		got := uint64(0)
 		for _, i := range rows {
 			if read.src.IngestedNs(int(i)) == s.ingested {
-				out = append(out, read.src.Fact(int(i)))
 				got++
 			}
 		}
-		if got != s.n {
+		if got > s.n {
 			return nil, false
 		}
 	}
+	out := k.facts(fr.id, len(k.byTxn[fr.id])+len(rows))
+	for _, i := range rows {
+		if !k.stamped(fr.id, read.src.IngestedNs(int(i))) {
+			out = append(out, read.src.Fact(int(i)))
+		}
+	}
 	return out, true
+}
+
+// stamped reports whether a fact of txnID the caller holds has the stamp
+// ingested (a row read back that the caller holds already).
+func (k knownFacts) stamped(txnID string, ingested uint64) bool {
+	for _, i := range k.byTxn[txnID] {
+		if k.src.IngestedNs(int(i)) == ingested {
+			return true
+		}
+	}
+	return false
 }
 
 // foreignRange is the range of ingested_ns of a transaction's rows the
@@ -271,7 +331,7 @@ type foreignRange struct {
 // since, for all of the many ids.
 const freshSpan = uint64(time.Hour)
 
-// rangeGroup is one ranged read: ids and the range that covers their rows.
+// rangeGroup is one ranged read: ids and the range of their rows' stamps.
 type rangeGroup struct {
 	ids    []string
 	lo, hi uint64

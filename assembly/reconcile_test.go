@@ -25,8 +25,7 @@ func TestLateFactReconciledFromAllFacts(t *testing.T) {
 	// The sale's terminal and gateway spans were stored six days ago.
 	saved := ingested
 	ingested = uint64(now.Add(-6 * 24 * time.Hour).UnixNano())
-	root, gw := saleRoot(), saleGateway()
-	root.TxnID, gw.TxnID = id, id
+	root, gw := sale(id)
 	insertFacts(t, db, root, gw)
 	ingested = saved
 	if _, err := a.AssembleTxns(ctx, []string{id}); err != nil {

@@ -56,6 +56,7 @@ func run() error {
 	perReq := flag.Int("request-spans", 2000, "spans per OTLP request")
 	workers := flag.Int("workers", 4, "concurrent OTLP clients")
 	keep := flag.String("database", "", "database to ingest into and keep (default: a fresh one, dropped at the end)")
+	seed := flag.Int64("seed", 0, "loadgen's seed, which sets the transaction ids (0: the clock's); a run with the seed of an earlier run into the same -database sends its transactions again, as a client re-sending what is stored does")
 	split := flag.Int("split", -1, "send each request's terminal and gateway spans apart, the gateway's this many requests later (-1: together)")
 	history := flag.Int("prefill", 0, "transactions of history the database holds before the run (generated on the server when missing; needs -database)")
 	tgenRate := flag.Float64("telemetrygen-rate", 0, "telemetrygen's --rate per worker (0: unthrottled; its SDK then drops what it cannot export in time)")
@@ -104,7 +105,11 @@ func run() error {
 		}
 	default:
 		fmt.Printf("generating %d spans in requests of %d…\n", *nSpans, *perReq)
-		reqs = loadgen.Requests(*nSpans/loadgen.SpansPerTxn, *perReq, time.Now().UnixNano())
+		if *seed == 0 {
+			*seed = time.Now().UnixNano()
+		}
+		fmt.Printf("loadgen seed %d\n", *seed)
+		reqs = loadgen.Requests(*nSpans/loadgen.SpansPerTxn, *perReq, *seed)
 		if *split >= 0 {
 			reqs = loadgen.Split(reqs, *split)
 		}
@@ -153,6 +158,13 @@ func run() error {
 	// VmHWM is one peak of both kinds of resident pages; the persistent
 	// queue's memory-mapped file is page cache, the rest the Go heap and
 	// runtime, so each kind's peak is sampled apart.
+	// A run sending again what a kept database holds (-seed of an earlier
+	// run) writes rows of the same version as the stored ones, and a merge
+	// may keep either: its own rows cannot be told apart in the table.
+	resent, err := holdsTransactions(ctx, conn, db, *keep != "" && *seed != 0 && sim == nil && *tgen == "")
+	if err != nil {
+		return err
+	}
 	mem := sampleRSS(proc.Process.Pid, 200*time.Millisecond)
 	start := time.Now()
 	if err := send(grpcAddr); err != nil {
@@ -208,8 +220,13 @@ func run() error {
 	// first row counted only the terminal's).
 	txns := uint64(total / loadgen.SpansPerTxn)
 	allSpans := uint32(loadgen.SpansPerTxn)
-	done, err := waitCount(ctx, conn, start, "transactions assembled with all their spans", txns,
-		assembledSince(db, start, "countIf(span_count >= ?)", allSpans), assembledSince(db, start, "uniqExactIf(txn_id, span_count >= ?)", allSpans))
+	var done time.Time
+	if resent {
+		done, err = waitResent(ctx, conn, db, metricsAddr, start, txns, allSpans)
+	} else {
+		done, err = waitCount(ctx, conn, start, "transactions assembled with all their spans", txns,
+			assembledSince(db, start, "countIf(span_count >= ?)", allSpans), assembledSince(db, start, "uniqExactIf(txn_id, span_count >= ?)", allSpans))
+	}
 	if err != nil {
 		return err
 	}
@@ -394,6 +411,46 @@ func assembledSince(db string, start time.Time, count string, args ...any) count
 		append(args, start.Unix())}
 }
 
+// holdsTransactions reports whether check is set and db already holds
+// transactions.
+func holdsTransactions(ctx context.Context, conn driver.Conn, db string, check bool) (bool, error) {
+	if !check {
+		return false, nil
+	}
+	n, err := countRows(ctx, conn, "SELECT count() FROM `"+db+"`.transactions_by_time")
+	return n > 0, err
+}
+
+// waitResent waits for a run that sent stored transactions again: until
+// the collector reports want transactions assembled, then checks that the
+// database holds at least want live transactions with all their spans. The
+// run's rows have the version of the stored ones (the same facts), so a
+// merge may keep the older row, and counting rows assembled since start
+// could wait forever.
+func waitResent(ctx context.Context, conn driver.Conn, db, metricsAddr string, start time.Time, want uint64, allSpans uint32) (time.Time, error) {
+	for {
+		n, err := counterSum(metricsAddr, "settlewatch_exporter_transactions_assembled_total", false)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if n >= want {
+			done := time.Now()
+			live, err := countRows(ctx, conn, "SELECT uniqExactIf(txn_id, span_count >= ?) FROM `"+db+"`.transactions_by_time WHERE deleted = 0", allSpans)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if live < want {
+				return time.Time{}, fmt.Errorf("the collector assembled %d transactions, but only %d are stored with all their spans", n, live)
+			}
+			return done, nil
+		}
+		if time.Since(start) > 30*time.Minute {
+			return time.Time{}, fmt.Errorf("only %d of %d transactions assembled after 30 minutes", n, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // countQuery is a query returning one count, with its arguments.
 type countQuery struct {
 	sql  string
@@ -518,19 +575,19 @@ const tgenSpansPerTrace = 10
 // acceptedSpans reads how many spans the collector's receivers accepted
 // from its Prometheus metrics.
 func acceptedSpans(addr string) (uint64, error) {
-	return receiverSpans(addr, "otelcol_receiver_accepted_spans", true)
+	return counterSum(addr, "otelcol_receiver_accepted_spans", true)
 }
 
 // refusedSpans reads how many spans the collector's receivers refused (a
 // full queue, the memory limiter), each sent again by the client; the
 // counter shows only once a span was refused.
 func refusedSpans(addr string) (uint64, error) {
-	return receiverSpans(addr, "otelcol_receiver_refused_spans", false)
+	return counterSum(addr, "otelcol_receiver_refused_spans", false)
 }
 
 // receiverSpans sums the collector's Prometheus counter metric over its
 // receivers and transports; a missing one is an error when required.
-func receiverSpans(addr, metric string, required bool) (uint64, error) {
+func counterSum(addr, metric string, required bool) (uint64, error) {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		return 0, fmt.Errorf("collector metrics: %w", err)
