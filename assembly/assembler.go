@@ -287,16 +287,31 @@ func (a *Assembler) txnsOf(ctx context.Context, traceIDs []string, batches []Bat
 	return slices.Compact(out), nil
 }
 
-// byKeyStretch returns ids sorted when they make more than one chunk, so
-// that each chunk is a stretch of the facts' sort key (txn_id first): a
-// chunk's reads by id then touch the granules of its stretch only, where
-// ids in arrival order touch nearly every granule of the parts read in
-// every chunk. The caller's slice is not reordered.
-func byKeyStretch(ids []string, chunk int) []string {
-	if len(ids) <= chunk || slices.IsSorted(ids) {
+// readOrder orders ids of more than one chunk for reading: the ids whose
+// facts are read back first, sorted, so that each chunk of them is a
+// stretch of the facts' sort key (txn_id first) and its reads by id touch
+// that stretch's granules only, where ids in arrival order touch nearly
+// every granule of the parts read in every chunk; then, in arrival order,
+// those taken from the caller's facts alone (known.fromMemory), whose facts
+// are built from the caller's columns in the order they were stored (sorted,
+// those reads jumped across a batch's columns and cost 0.5 µs a span at
+// ingest). The caller's slice is not reordered.
+func readOrder(ids []string, known knownFacts, chunk int) []string {
+	if len(ids) <= chunk {
 		return ids
 	}
-	return slices.Sorted(slices.Values(ids))
+	read := make([]string, 0, len(ids))
+	var memory []string
+	var buf []uint64
+	for _, id := range ids {
+		if known.fromMemory(id, &buf) {
+			memory = append(memory, id)
+		} else {
+			read = append(read, id)
+		}
+	}
+	slices.Sort(read)
+	return append(read, memory...)
 }
 
 // sortedDistinct sorts ids in place and drops repeats.
@@ -321,7 +336,7 @@ func (a *Assembler) assemble(ctx context.Context, txnIDs []string, known knownFa
 	}
 	rows := newTxnRows(len(txnIDs))
 	done := 0
-	for _, chunk := range a.chunks(byKeyStretch(txnIDs, a.chunk())) {
+	for _, chunk := range a.chunks(readOrder(txnIDs, known, a.chunk())) {
 		if err := a.assembleChunk(ctx, chunk, known, src, &res, rows); err != nil {
 			return res, err
 		}

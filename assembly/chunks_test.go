@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/settlewatch/settlewatch/domain"
 )
 
 // Chunks end at the id count or at chunkBytes of ids, whichever comes
@@ -91,18 +93,31 @@ func TestForeignStamps(t *testing.T) {
 }
 
 // Ids of more than one chunk are read in sorted stretches of the facts'
-// key; the caller's slice keeps its order.
-func TestByKeyStretchSortsOnlyWhatMakesSeveralChunks(t *testing.T) {
-	ids := []string{"d", "a", "c", "b", "e"}
-	got := byKeyStretch(ids, 2)
-	if !slices.Equal(got, []string{"a", "b", "c", "d", "e"}) {
-		t.Errorf("byKeyStretch = %v, want sorted", got)
+// key, those with facts to read back first; those taken from the caller's
+// facts alone keep their order. The caller's slice keeps its order.
+func TestReadOrderSortsTheIdsToReadBack(t *testing.T) {
+	stored := KnownFacts{{Fact: domain.Fact{TxnID: "m2"}, IngestedNs: 7}, {Fact: domain.Fact{TxnID: "m1"}, IngestedNs: 7},
+		{Fact: domain.Fact{TxnID: "r2"}, IngestedNs: 7}}
+	known := newKnownFacts(stored)
+	known.listed = map[string][]stampCount{
+		"m2": {{ingested: 7, n: 1}},
+		"m1": {{ingested: 7, n: 1}},
+		"r2": {{ingested: 3, n: 2}, {ingested: 7, n: 1}}, // another writer's rows too
 	}
-	if !slices.Equal(ids, []string{"d", "a", "c", "b", "e"}) {
+	ids := []string{"m2", "z-unknown", "r2", "m1", "a-unknown"}
+	got := readOrder(ids, known, 2)
+	if want := []string{"a-unknown", "r2", "z-unknown", "m2", "m1"}; !slices.Equal(got, want) {
+		t.Errorf("readOrder = %v, want %v", got, want)
+	}
+	if !slices.Equal(ids, []string{"m2", "z-unknown", "r2", "m1", "a-unknown"}) {
 		t.Errorf("the caller's ids reordered: %v", ids)
 	}
-	if one := byKeyStretch(ids[:2], 2); &one[0] != &ids[0] {
+	if one := readOrder(ids[:2], known, 2); &one[0] != &ids[0] {
 		t.Errorf("one chunk's ids copied")
+	}
+	// Without known facts (rebuilding from all facts) every id is read.
+	if got := readOrder([]string{"c", "a", "b"}, knownFacts{}, 2); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("readOrder without known facts = %v", got)
 	}
 }
 

@@ -109,10 +109,11 @@ func (k knownFacts) stamps(dst []uint64, txnID string) []uint64 {
 // of a transaction, the terminal's half stored moments before).
 // Transactions the caller knows nothing of, any whose count of the caller's
 // own stamp differs from what it stored (a copy merged away, or a writer
-// that used the same ingested_ns), and any whose other rows the ranged read
-// did not all return (merged away meanwhile), are read whole. Either way the
-// facts are the rows stored. It also reports how many transactions took
-// only known facts.
+// that used the same ingested_ns), and any with more rows of a stamp read
+// than listed, are read whole; fewer read than listed were merged away, and
+// their replacements stand for them (withForeign). Either way the facts are
+// the rows stored. It also reports how many transactions took only known
+// facts.
 func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownFacts, src factSource) (map[string][]domain.Fact, int, error) {
 	candidates, rest := known.split(txnIDs, true)
 	byTxn := make(map[string][]domain.Fact, len(txnIDs))
@@ -151,11 +152,7 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 			}
 			var read []Known
 			for _, g := range byRecency(partial) {
-				// Up to the end of the newest row's arrival day, not the
-				// row itself: a row replacing a listed one is in the same
-				// day with a stamp at least as high (withForeign).
-				more, err := a.queryFacts(ctx, src, g.n, txnSet(g.ids), "txn_id IN sw_txn_ids AND ingested_ns >= ? AND ingested_ns < ?",
-					g.lo, chschema.ArrivalDayEnd(g.hi))
+				more, err := a.queryFacts(ctx, src, g.n, txnSet(g.ids), "txn_id IN sw_txn_ids AND ingested_ns >= ? AND ingested_ns <= ?", g.lo, g.hi)
 				if err != nil {
 					return nil, 0, err
 				}
@@ -226,6 +223,22 @@ func expectedRows(ids []string, listed map[string][]stampCount) int {
 	return n
 }
 
+// fromMemory reports whether readFacts takes txnID's facts from the
+// caller's alone, as far as the counts listed for the whole call tell (buf:
+// scratch space for the caller's stamps).
+func (k knownFacts) fromMemory(txnID string, buf *[]uint64) bool {
+	if k.listed == nil || !k.has(txnID) {
+		return false
+	}
+	stamps := k.listed[txnID]
+	if len(stamps) == 0 {
+		return true // nothing stored visible yet: not read either
+	}
+	*buf = k.stamps((*buf)[:0], txnID)
+	fr, ok := foreignStamps(txnID, *buf, stamps)
+	return ok && fr.n == 0
+}
+
 // foreignStamps compares a transaction's stored rows, counted by
 // ingested_ns, with the caller's facts of it (mine: their ingested_ns). It
 // reports false when a stamp of the caller's has another count stored than
@@ -268,20 +281,22 @@ func (k knownFacts) facts(txnID string, capacity int) []domain.Fact {
 }
 
 // withForeign returns the caller's facts of fr.id with the other rows read
-// of it (read: its rows stored from fr.lo to the end of fr.hi's arrival
-// day), or false when a listed stamp has more rows read than listed (read
-// the transaction whole).
+// of it (read: its rows stored within fr's range of stamps), or false when a
+// listed stamp has more rows read than listed (read the transaction whole).
 //
 // A listed row may be missing from read: payment_facts_by_arrival is a
 // ReplacingMergeTree by (txn_id, trace_id, span_id) with ingested_ns as its
-// version, partitioned by arrival day, so a row vanishes only when a merge
-// replaces it with a row of the same key, the same day and a stamp at least
-// as high. That row is the caller's (held here) or lies in read's range,
-// whenever it was written. So every fact of the listed rows is here
-// without reading the transaction whole. A client sending stored
-// transactions again leaves listed counts of rows merged away since, and
-// each such transaction used to be read twice: ranged, then whole
-// (docs/benchmarks.md, "Stored transactions sent again").
+// version, so a row vanishes only when a merge replaces it with a row of the
+// same key and a stamp at least as high. That row is the caller's (held
+// here), another listed row (in read), or one another writer stored after
+// the listing. That writer assembles the transaction after storing it, from
+// every row, the caller's included; its row then counts more facts than one
+// written here without that fact, so its version wins whichever is written
+// last (Version). So the transaction ends up classified from every fact
+// without being read whole here. A client sending stored transactions again
+// leaves counts of rows merged away since, and each such transaction used to
+// be read twice: ranged, then whole (docs/benchmarks.md, "Stored
+// transactions sent again").
 func (k knownFacts) withForeign(fr foreignRange, read knownFacts) ([]domain.Fact, bool) {
 	rows := read.byTxn[fr.id]
 	for _, s := range fr.foreign {

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/settlewatch/settlewatch/chconn"
 )
@@ -221,15 +220,5 @@ func TestChecksumDependsOnDialect(t *testing.T) {
 	b := checksum(m, m.Statements("db", Dialect{Modern: true}))
 	if a == b || a != checksum(m, m.Statements("db", Dialect{})) {
 		t.Error("checksum must be stable and differ between dialects")
-	}
-}
-
-// A fact's partition ends at the next UTC midnight after its stamp.
-func TestArrivalDayEnd(t *testing.T) {
-	day := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
-	for _, at := range []time.Time{day, day.Add(13*time.Hour + 7), day.Add(24*time.Hour - 1)} {
-		if got, want := ArrivalDayEnd(uint64(at.UnixNano())), uint64(day.Add(24*time.Hour).UnixNano()); got != want {
-			t.Errorf("ArrivalDayEnd(%s) = %d, want %d", at, got, want)
-		}
 	}
 }

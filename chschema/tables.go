@@ -1,7 +1,5 @@
 package chschema
 
-import "time"
-
 // Enum types shared by several tables. The names and numbers are part of the
 // stored data: never renumber, only append.
 const (
@@ -101,14 +99,6 @@ var PaymentFacts = Table{
 
 // arrivalTime is a fact's arrival (ingested_ns) as a DateTime.
 const arrivalTime = "toDateTime(intDiv(ingested_ns, 1000000000), 'UTC')"
-
-// ArrivalDayEnd is the first ingested_ns after the UTC day of ingested, the
-// end of its partition of PaymentFacts: a merge replaces a fact only with a
-// row of the same partition, so with a stamp below this.
-func ArrivalDayEnd(ingested uint64) uint64 {
-	const day = uint64(24 * time.Hour)
-	return (ingested/day + 1) * day
-}
 
 func paymentFactColumns() []Column {
 	return []Column{

@@ -41,11 +41,24 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	err := run()
+	// The collectors' queues and logs: kept when the run failed, to read.
+	for _, dir := range collectorDirs {
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "settlewatch-bench: collector queue and log kept in", dir)
+		} else {
+			_ = os.RemoveAll(dir)
+		}
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "settlewatch-bench:", err)
 		os.Exit(1)
 	}
 }
+
+// collectorDirs are the directories made for the collectors started (their
+// queue and log).
+var collectorDirs []string
 
 func run() error {
 	s := chconn.FromEnv(os.Getenv)
@@ -683,6 +696,7 @@ func startCollectorOnce(bin, config string, s chconn.Settings) (*exec.Cmd, strin
 	if err != nil {
 		return nil, "", "", err
 	}
+	collectorDirs = append(collectorDirs, queue)
 	// Several configs, comma-separated, are applied in order (overlays such
 	// as collector/config.pprof.yaml).
 	var args []string
