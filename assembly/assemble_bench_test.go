@@ -10,7 +10,8 @@ import (
 )
 
 // BenchmarkAssembleStored is assembly's part of ingesting one batch: 4 000
-// sales of two facts each, listed, classified and written. "mine": the
+// sales of two facts each, listed, classified and written ("-chunks":
+// 20 000, four chunks, as in the collector's batches). "mine": the
 // caller stored both facts (Keys.Stored); "gateway-earlier": another writer
 // stored the gateway's facts before, so they are read back by range. The
 // allocation counts are the client's own and do not drift with the shared
@@ -18,11 +19,17 @@ import (
 //
 //	SETTLEWATCH_TEST_CH_ADDR=… go test -run '^$' -bench AssembleStored -benchmem ./assembly/
 func BenchmarkAssembleStored(b *testing.B) {
-	const n = 4000
-	for _, earlier := range []bool{false, true} {
+	for _, c := range []struct {
+		n       int
+		earlier bool
+	}{{4000, false}, {4000, true}, {20000, false}} {
+		n, earlier := c.n, c.earlier
 		name := "mine"
 		if earlier {
 			name = "gateway-earlier"
+		}
+		if n > defaultChunk {
+			name += "-chunks" // a batch of several chunks, as at ingest
 		}
 		b.Run(name, func(b *testing.B) {
 			db := chtest.Migrated(b)

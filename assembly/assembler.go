@@ -300,10 +300,14 @@ func readOrder(ids []string, known knownFacts, chunk int) []string {
 	if len(ids) <= chunk {
 		return ids
 	}
-	read := make([]string, 0, len(ids))
-	var memory []string
 	var buf []uint64
-	for _, id := range ids {
+	first := slices.IndexFunc(ids, func(id string) bool { return !known.fromMemory(id, &buf) })
+	if first < 0 {
+		return ids // every id from memory: nothing read back
+	}
+	read := append(make([]string, 0, len(ids)), ids[first])
+	memory := slices.Clone(ids[:first])
+	for _, id := range ids[first+1:] {
 		if known.fromMemory(id, &buf) {
 			memory = append(memory, id)
 		} else {
