@@ -232,7 +232,7 @@ func (a *Assembler) Assemble(ctx context.Context, keys Keys) (Result, error) {
 // use it once Assemble has failed.
 func (a *Assembler) AssembleInPieces(ctx context.Context, keys *Keys) (Result, error) {
 	res := Result{ByOutcome: map[domain.Outcome]int{}}
-	// Each piece is then a stretch of distinct ids (byKeyStretch); sorted
+	// Each piece is then a stretch of distinct ids (readOrder); sorted
 	// once, the list stays sorted as pieces are cut off it.
 	keys.TxnIDs = sortedDistinct(keys.TxnIDs)
 	for len(keys.TxnIDs) > 0 {
@@ -292,10 +292,10 @@ func (a *Assembler) txnsOf(ctx context.Context, traceIDs []string, batches []Bat
 // stretch of the facts' sort key (txn_id first) and its reads by id touch
 // that stretch's granules only, where ids in arrival order touch nearly
 // every granule of the parts read in every chunk; then, in arrival order,
-// those taken from the caller's facts alone (known.fromMemory), whose facts
-// are built from the caller's columns in the order they were stored (sorted,
-// those reads jumped across a batch's columns and cost 0.5 µs a span at
-// ingest). The caller's slice is not reordered.
+// those taken from the caller's facts alone (known.fromMemory), for which
+// nothing is read. When none is read back, as for whole transactions at
+// ingest, ids is returned as it is, without a copy. The caller's slice is
+// not reordered.
 func readOrder(ids []string, known knownFacts, chunk int) []string {
 	if len(ids) <= chunk {
 		return ids

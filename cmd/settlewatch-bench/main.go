@@ -69,7 +69,7 @@ func run() error {
 	perReq := flag.Int("request-spans", 2000, "spans per OTLP request")
 	workers := flag.Int("workers", 4, "concurrent OTLP clients")
 	keep := flag.String("database", "", "database to ingest into and keep (default: a fresh one, dropped at the end)")
-	seed := flag.Int64("seed", 0, "loadgen's seed, which sets the transaction ids (0: the clock's); a run with the seed of an earlier run into the same -database sends its transactions again, as a client re-sending what is stored does")
+	seedFlag := flag.Int64("seed", 0, "loadgen's seed, which sets the transaction ids (0: the clock's); a run with the seed of an earlier run into the same -database sends its transactions again, as a client re-sending what is stored does")
 	split := flag.Int("split", -1, "send each request's terminal and gateway spans apart, the gateway's this many requests later (-1: together)")
 	history := flag.Int("prefill", 0, "transactions of history the database holds before the run (generated on the server when missing; needs -database)")
 	tgenRate := flag.Float64("telemetrygen-rate", 0, "telemetrygen's --rate per worker (0: unthrottled; its SDK then drops what it cannot export in time)")
@@ -118,11 +118,12 @@ func run() error {
 		}
 	default:
 		fmt.Printf("generating %d spans in requests of %d…\n", *nSpans, *perReq)
-		if *seed == 0 {
-			*seed = time.Now().UnixNano()
+		seed := *seedFlag
+		if seed == 0 {
+			seed = time.Now().UnixNano()
 		}
-		fmt.Printf("loadgen seed %d\n", *seed)
-		reqs = loadgen.Requests(*nSpans/loadgen.SpansPerTxn, *perReq, *seed)
+		fmt.Printf("loadgen seed %d\n", seed)
+		reqs = loadgen.Requests(*nSpans/loadgen.SpansPerTxn, *perReq, seed)
 		if *split >= 0 {
 			reqs = loadgen.Split(reqs, *split)
 		}
@@ -174,7 +175,7 @@ func run() error {
 	// A run sending again what a kept database holds (-seed of an earlier
 	// run) writes rows of the same version as the stored ones, and a merge
 	// may keep either: its own rows cannot be told apart in the table.
-	resent, err := holdsTransactions(ctx, conn, db, *keep != "" && *seed != 0 && sim == nil && *tgen == "")
+	resent, err := holdsTransactions(ctx, conn, db, *keep != "" && *seedFlag != 0 && sim == nil && *tgen == "")
 	if err != nil {
 		return err
 	}
