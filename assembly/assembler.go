@@ -235,14 +235,12 @@ func (a *Assembler) AssembleInPieces(ctx context.Context, keys *Keys) (Result, e
 	// Each piece is then a stretch of distinct ids (readOrder); sorted
 	// once, the list stays sorted as pieces are cut off it.
 	keys.TxnIDs = sortedDistinct(keys.TxnIDs)
-	for len(keys.TxnIDs) > 0 {
-		n := min(a.chunk(), len(keys.TxnIDs))
-		r, err := a.Assemble(ctx, Keys{TxnIDs: keys.TxnIDs[:n], Stored: keys.Stored})
-		res = merge(res, r)
-		if err != nil {
-			return res, err
-		}
-		keys.TxnIDs = keys.TxnIDs[n:]
+	stored := keys.Stored
+	err := a.inPieces(&res, &keys.TxnIDs, func(ids []string) (Result, error) {
+		return a.Assemble(ctx, Keys{TxnIDs: ids, Stored: stored})
+	})
+	if err != nil {
+		return res, err
 	}
 	// A batch close names every transaction of its batch, and a replay of
 	// closes can name most of the history: they are found once, then
@@ -253,16 +251,22 @@ func (a *Assembler) AssembleInPieces(ctx context.Context, keys *Keys) (Result, e
 	}
 	keys.Rebuild = sortedDistinct(append(keys.Rebuild, found...))
 	keys.TraceIDs, keys.Batches = nil, nil
-	for len(keys.Rebuild) > 0 {
-		n := min(a.chunk(), len(keys.Rebuild))
-		r, err := a.AssembleTxns(ctx, keys.Rebuild[:n])
-		res = merge(res, r)
+	return res, a.inPieces(&res, &keys.Rebuild, func(ids []string) (Result, error) { return a.AssembleTxns(ctx, ids) })
+}
+
+// inPieces runs do on *ids a chunk at a time, adding each result into res
+// and cutting each chunk off *ids once done, until *ids is empty or do fails.
+func (a *Assembler) inPieces(res *Result, ids *[]string, do func([]string) (Result, error)) error {
+	for len(*ids) > 0 {
+		n := min(a.chunk(), len(*ids))
+		r, err := do((*ids)[:n])
+		*res = merge(*res, r)
 		if err != nil {
-			return res, err
+			return err
 		}
-		keys.Rebuild = keys.Rebuild[n:]
+		*ids = (*ids)[n:]
 	}
-	return res, nil
+	return nil
 }
 
 // txnsOf returns, each once, the transactions of the given traces (of
@@ -283,8 +287,7 @@ func (a *Assembler) txnsOf(ctx context.Context, traceIDs []string, batches []Bat
 		}
 		out = append(out, ids...)
 	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+	return sortedDistinct(out), nil
 }
 
 // readOrder orders ids of more than one chunk for reading: the ids whose

@@ -130,12 +130,10 @@ func (a *Assembler) readFacts(ctx context.Context, txnIDs []string, known knownF
 		var partial []foreignRange
 		var mine []uint64
 		for _, id := range candidates {
-			stamps := listed[id]
-			if len(stamps) == 0 {
+			fr, stored, ok := known.judge(id, listed, &mine)
+			if !stored {
 				continue // none of its rows is stored (visible) yet
 			}
-			mine = known.stamps(mine[:0], id)
-			fr, ok := foreignStamps(id, mine, stamps)
 			switch {
 			case !ok:
 				rest = append(rest, id)
@@ -230,13 +228,21 @@ func (k knownFacts) fromMemory(txnID string, buf *[]uint64) bool {
 	if k.listed == nil || !k.has(txnID) {
 		return false
 	}
-	stamps := k.listed[txnID]
+	fr, stored, ok := k.judge(txnID, k.listed, buf)
+	return !stored || (ok && fr.n == 0) // nothing stored visible yet: not read either
+}
+
+// judge compares the listed counts of txnID, which the caller holds facts
+// of, with those facts (foreignStamps; buf: scratch space for their
+// stamps). stored is false when none of its rows is listed.
+func (k knownFacts) judge(txnID string, listed map[string][]stampCount, buf *[]uint64) (fr foreignRange, stored, ok bool) {
+	stamps := listed[txnID]
 	if len(stamps) == 0 {
-		return true // nothing stored visible yet: not read either
+		return foreignRange{}, false, false
 	}
 	*buf = k.stamps((*buf)[:0], txnID)
-	fr, ok := foreignStamps(txnID, *buf, stamps)
-	return ok && fr.n == 0
+	fr, ok = foreignStamps(txnID, *buf, stamps)
+	return fr, true, ok
 }
 
 // foreignStamps compares a transaction's stored rows, counted by

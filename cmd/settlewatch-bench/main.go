@@ -175,9 +175,13 @@ func run() error {
 	// A run sending again what a kept database holds (-seed of an earlier
 	// run) writes rows of the same version as the stored ones, and a merge
 	// may keep either: its own rows cannot be told apart in the table.
-	resent, err := holdsTransactions(ctx, conn, db, *keep != "" && *seedFlag != 0 && sim == nil && *tgen == "")
-	if err != nil {
-		return err
+	resent := false
+	if *keep != "" && *seedFlag != 0 && sim == nil && *tgen == "" {
+		n, err := countRows(ctx, conn, "SELECT count() FROM `"+db+"`.transactions_by_time")
+		if err != nil {
+			return err
+		}
+		resent = n > 0
 	}
 	mem := sampleRSS(proc.Process.Pid, 200*time.Millisecond)
 	start := time.Now()
@@ -423,16 +427,6 @@ func countRows(ctx context.Context, conn driver.Conn, query string, args ...any)
 func assembledSince(db string, start time.Time, count string, args ...any) countQuery {
 	return countQuery{"SELECT " + count + " FROM `" + db + "`.transactions_by_time WHERE deleted = 0 AND assembled_at >= toDateTime(?)",
 		append(args, start.Unix())}
-}
-
-// holdsTransactions reports whether check is set and db already holds
-// transactions.
-func holdsTransactions(ctx context.Context, conn driver.Conn, db string, check bool) (bool, error) {
-	if !check {
-		return false, nil
-	}
-	n, err := countRows(ctx, conn, "SELECT count() FROM `"+db+"`.transactions_by_time")
-	return n > 0, err
 }
 
 // waitResent waits for a run that sent stored transactions again: until
