@@ -169,6 +169,7 @@ func run() error {
 	// merges) and this process's (sending the requests).
 	server := cpuMeter(s.Addr[0])
 	sender := cpuMeter("")
+	ctx = withOwnQueries(ctx, newOwnQueries())
 	// VmHWM is one peak of both kinds of resident pages; the persistent
 	// queue's memory-mapped file is page cache, the rest the Go heap and
 	// runtime, so each kind's peak is sampled apart.
@@ -258,7 +259,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	others := server.read(total, "ClickHouse CPU:             ", "its inserts, views and merges") +
+	others := server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges") +
 		sender.read(total, "sender CPU:                 ", "this process: sending the requests, encoded before the run")
 	// Read before the raw insert below adds parts of its own.
 	parts := partSummary(ctx, conn, db, start)
@@ -415,7 +416,7 @@ func partSummary(ctx context.Context, conn driver.Conn, db string, start time.Ti
 // countRows runs a query that returns one count.
 func countRows(ctx context.Context, conn driver.Conn, query string, args ...any) (uint64, error) {
 	var n uint64
-	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+	if err := conn.QueryRow(tagged(ctx), query, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count rows: %w", err)
 	}
 	return n, nil
@@ -755,14 +756,48 @@ func cpuMeter(addr string) meter {
 
 // read reports the CPU time since the meter started, per span of total.
 func (m meter) read(total int, label, what string) string {
-	if m.err != nil {
-		return fmt.Sprintf("%snot measured (%v)\n", label, m.err)
-	}
-	now, err := cpuSeconds(m.pid)
+	used, err := m.used()
 	if err != nil {
 		return fmt.Sprintf("%snot measured (%v)\n", label, err)
 	}
-	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, now-m.start, (now-m.start)/float64(total)*1e6, m.pid, what)
+	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, used, used/float64(total)*1e6, m.pid, what)
+}
+
+// readLess is read of the server's meter with the CPU of the bench's own
+// queries (those tagged under ctx) taken out, or the whole figure and why
+// it could not be.
+func (m meter) readLess(ctx context.Context, conn driver.Conn, total int, label, what string) string {
+	own := ownFrom(ctx)
+	if own == nil {
+		return m.read(total, label, what)
+	}
+	used, err := m.used()
+	if err != nil {
+		return fmt.Sprintf("%snot measured (%v)\n", label, err)
+	}
+	c, err := own.cpu(ctx, conn)
+	switch {
+	case err != nil:
+		what += fmt.Sprintf("; the bench's own queries not taken out: %v", err)
+	case c.logged < c.tagged:
+		what += fmt.Sprintf("; the bench's own queries not taken out: %d of %d in system.query_log", c.logged, c.tagged)
+	default:
+		what += fmt.Sprintf("; the bench's own %d queries, %.2f s, taken out of %.2f s", c.tagged, c.seconds, used)
+		used -= c.seconds
+	}
+	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, used, used/float64(total)*1e6, m.pid, what)
+}
+
+// used is the CPU time in seconds since the meter started.
+func (m meter) used() (float64, error) {
+	if m.err != nil {
+		return 0, m.err
+	}
+	now, err := cpuSeconds(m.pid)
+	if err != nil {
+		return 0, err
+	}
+	return now - m.start, nil
 }
 
 // cpuSeconds reads user+system CPU time of pid from /proc (clock ticks of 1/100 s).

@@ -88,7 +88,7 @@ func compareTruth(ctx context.Context, conn driver.Conn, truthDir string) (int, 
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := conn.Query(ctx, "SELECT txn_id, toString(outcome), toString(cause) FROM "+chschema.LatestTransactions())
+	rows, err := conn.Query(tagged(ctx), "SELECT txn_id, toString(outcome), toString(cause) FROM "+chschema.LatestTransactions())
 	if err != nil {
 		return 0, nil, fmt.Errorf("read stored outcomes: %w", err)
 	}
@@ -168,7 +168,7 @@ func reportSim(ctx context.Context, conn driver.Conn, db string, sim *simLoad, s
 	fmt.Printf("all equal to the truth:     %s → %.0f spans/s (%d of %d transactions: outcome and cause)\n",
 		done.Sub(start).Round(time.Millisecond), float64(total)/done.Sub(start).Seconds(), equal, equal+len(diff))
 	fmt.Printf("collector CPU:              %.2f s → %.2f µs/span\n", cpu, cpu/float64(total)*1e6)
-	fmt.Print(server.read(total, "ClickHouse CPU:             ", "its inserts, views and merges"))
+	fmt.Print(server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges"))
 	fmt.Printf("simulator CPU:              %.2f s → %.2f µs/span (generating, the SDK's spans and exports, the ground truth)\n", sim.cpu, sim.cpu/float64(total)*1e6)
 	fmt.Println(use.rss())
 	if uint64(accepted) != uint64(total) {
