@@ -107,3 +107,35 @@ func TestDeadlineStopsServerQuery(t *testing.T) {
 		}
 	}
 }
+
+// The server logs each query with the program's name as its client name.
+func TestQueriesCarryTheProgramsName(t *testing.T) {
+	db := chtest.New(t)
+	conn, err := chconn.Open(t.Context(), db.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx := clickhouse.Context(t.Context(), clickhouse.WithQueryID("chconn-client-name-"+db.Name), clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1}))
+	if err := conn.Exec(ctx, "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	// The server logs a query's end after answering it: flush until it is
+	// there.
+	var name string
+	for try := 0; name == "" && try < 50; try++ {
+		if err := conn.Exec(t.Context(), "SYSTEM FLUSH LOGS"); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.QueryRow(t.Context(), "SELECT any(client_name) FROM system.query_log WHERE query_id = ?", "chconn-client-name-"+db.Name).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		if name == "" {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// A test binary is named after its package.
+	if !strings.HasPrefix(name, "chconn.test/") {
+		t.Errorf("client name %q, want it to begin with the program's name, chconn.test/", name)
+	}
+}

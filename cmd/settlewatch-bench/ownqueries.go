@@ -60,9 +60,6 @@ type ownCPU struct {
 // tagged so far from system.query_log, after flushing the server's logs.
 func (o *ownQueries) cpu(ctx context.Context, conn driver.Conn) (ownCPU, error) {
 	out := ownCPU{tagged: o.n.Load()}
-	if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
-		return out, fmt.Errorf("flush the server's logs: %w", err)
-	}
 	// 18.16 keeps a query's counters in the arrays ProfileEvents.Names and
 	// ProfileEvents.Values; later servers in the map ProfileEvents.
 	var arrays uint64
@@ -76,14 +73,23 @@ func (o *ownQueries) cpu(ctx context.Context, conn driver.Conn) (ownCPU, error) 
 		}
 	}
 	// type: 2 a query that finished, 4 one that failed while running (an
-	// Enum8 of the same values on later servers).
-	var micros uint64
-	err := conn.QueryRow(ctx, "SELECT count(), toUInt64(sum("+event("UserTimeMicroseconds")+" + "+event("SystemTimeMicroseconds")+
-		")) FROM system.query_log WHERE toUInt8(type) IN (2, 4) AND event_date >= yesterday() AND query_id LIKE ?", o.prefix+"%").
-		Scan(&out.logged, &micros)
-	if err != nil {
-		return out, fmt.Errorf("read the bench's own queries from system.query_log: %w", err)
+	// Enum8 of the same values on later servers). The server logs a query's
+	// end after it has answered, so the last one can come after a flush:
+	// flush and read again, for at most a few seconds.
+	q := "SELECT count(), toUInt64(sum(" + event("UserTimeMicroseconds") + " + " + event("SystemTimeMicroseconds") +
+		")) FROM system.query_log WHERE toUInt8(type) IN (2, 4) AND event_date >= yesterday() AND query_id LIKE ?"
+	for try := 0; ; try++ {
+		if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
+			return out, fmt.Errorf("flush the server's logs: %w", err)
+		}
+		var micros uint64
+		if err := conn.QueryRow(ctx, q, o.prefix+"%").Scan(&out.logged, &micros); err != nil {
+			return out, fmt.Errorf("read the bench's own queries from system.query_log: %w", err)
+		}
+		out.seconds = float64(micros) / 1e6
+		if out.logged >= out.tagged || try == 30 {
+			return out, nil
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	out.seconds = float64(micros) / 1e6
-	return out, nil
 }
