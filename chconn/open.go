@@ -90,7 +90,7 @@ func options(s Settings, database string) *clickhouse.Options {
 
 // clientInfo names the program in the client name the server logs with
 // each query (system.query_log and system.processes, client_name), e.g.
-// "settlewatch-collector/v0.3.0 clickhouse-go/2.51.0 (…)": an operator sees
+// "settlewatch-collector/(devel) clickhouse-go/2.51.0 (…)": an operator sees
 // which part of settlewatch runs a query, and the ingest benchmark tells
 // its own queries from the collector's.
 func clientInfo() clickhouse.ClientInfo {
