@@ -259,8 +259,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	others := server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges") +
-		sender.read(total, "sender CPU:                 ", "this process: sending the requests, encoded before the run")
+	others, serverCPU := server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges")
+	if serverCPU >= 0 {
+		others += pipelineQueries(ctx, conn, ownFrom(ctx), db, start, serverCPU)
+	}
+	others += sender.read(total, "sender CPU:                 ", "this process: sending the requests, encoded before the run")
 	// Read before the raw insert below adds parts of its own.
 	parts := partSummary(ctx, conn, db, start)
 	// The floor receives the same requests before the raw insert below
@@ -766,14 +769,15 @@ func (m meter) read(total int, label, what string) string {
 // readLess is read of the server's meter with the CPU of the bench's own
 // queries (those tagged under ctx) taken out, or the whole figure and why
 // it could not be.
-func (m meter) readLess(ctx context.Context, conn driver.Conn, total int, label, what string) string {
-	own := ownFrom(ctx)
-	if own == nil {
-		return m.read(total, label, what)
-	}
+// It also returns the figure, or -1 when the meter could not be read.
+func (m meter) readLess(ctx context.Context, conn driver.Conn, total int, label, what string) (string, float64) {
 	used, err := m.used()
 	if err != nil {
-		return fmt.Sprintf("%snot measured (%v)\n", label, err)
+		return fmt.Sprintf("%snot measured (%v)\n", label, err), -1
+	}
+	own := ownFrom(ctx)
+	if own == nil {
+		return m.read(total, label, what), used
 	}
 	c, err := own.cpu(ctx, conn)
 	switch {
@@ -785,7 +789,7 @@ func (m meter) readLess(ctx context.Context, conn driver.Conn, total int, label,
 		what += fmt.Sprintf("; the bench's own %d queries, %.2f s, taken out of %.2f s", c.tagged, c.seconds, used)
 		used -= c.seconds
 	}
-	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, used, used/float64(total)*1e6, m.pid, what)
+	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, used, used/float64(total)*1e6, m.pid, what), used
 }
 
 // used is the CPU time in seconds since the meter started.

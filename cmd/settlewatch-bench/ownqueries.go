@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,24 +61,15 @@ type ownCPU struct {
 // tagged so far from system.query_log, after flushing the server's logs.
 func (o *ownQueries) cpu(ctx context.Context, conn driver.Conn) (ownCPU, error) {
 	out := ownCPU{tagged: o.n.Load()}
-	// 18.16 keeps a query's counters in the arrays ProfileEvents.Names and
-	// ProfileEvents.Values; later servers in the map ProfileEvents.
-	var arrays uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = 'system' AND table = 'query_log' AND name = 'ProfileEvents.Names'").Scan(&arrays); err != nil {
-		return out, fmt.Errorf("read the form of system.query_log: %w", err)
-	}
-	event := func(name string) string { return "ProfileEvents['" + name + "']" }
-	if arrays > 0 {
-		event = func(name string) string {
-			return "ProfileEvents.Values[indexOf(ProfileEvents.Names, '" + name + "')]"
-		}
+	cpu, err := queryCPU(ctx, conn)
+	if err != nil {
+		return out, err
 	}
 	// type: 2 a query that finished, 4 one that failed while running (an
 	// Enum8 of the same values on later servers). The server logs a query's
 	// end after it has answered, so the last one can come after a flush:
 	// flush and read again, for at most a few seconds.
-	q := "SELECT count(), toUInt64(sum(" + event("UserTimeMicroseconds") + " + " + event("SystemTimeMicroseconds") +
-		")) FROM system.query_log WHERE toUInt8(type) IN (2, 4) AND event_date >= yesterday() AND query_id LIKE ?"
+	q := "SELECT count(), toUInt64(sum(" + cpu + ")) FROM system.query_log WHERE toUInt8(type) IN (2, 4) AND event_date >= yesterday() AND query_id LIKE ?"
 	for try := 0; ; try++ {
 		if err := conn.Exec(ctx, "SYSTEM FLUSH LOGS"); err != nil {
 			return out, fmt.Errorf("flush the server's logs: %w", err)
@@ -92,4 +84,65 @@ func (o *ownQueries) cpu(ctx context.Context, conn driver.Conn) (ownCPU, error) 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// queryCPU is the SQL of a system.query_log row's CPU in microseconds (user
+// and system, every thread of the query). 18.16 keeps a query's counters in
+// the arrays ProfileEvents.Names and ProfileEvents.Values; later servers in
+// the map ProfileEvents.
+func queryCPU(ctx context.Context, conn driver.Conn) (string, error) {
+	var arrays uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM system.columns WHERE database = 'system' AND table = 'query_log' AND name = 'ProfileEvents.Names'").Scan(&arrays); err != nil {
+		return "", fmt.Errorf("read the form of system.query_log: %w", err)
+	}
+	if arrays > 0 {
+		return "ProfileEvents.Values[indexOf(ProfileEvents.Names, 'UserTimeMicroseconds')] + ProfileEvents.Values[indexOf(ProfileEvents.Names, 'SystemTimeMicroseconds')]", nil
+	}
+	return "ProfileEvents['UserTimeMicroseconds'] + ProfileEvents['SystemTimeMicroseconds']", nil
+}
+
+// pipelineQueries splits the server's CPU of a run (serverCPU seconds, the
+// bench's own queries already taken out) into the pipeline's queries on db
+// since start, from system.query_log (which own.cpu has just flushed): its
+// INSERTs by table, each with the views it feeds, and its SELECTs
+// (assembly reading facts back); the rest is the server's background
+// merges and its own work, which no query logs (and the DDL of migrations).
+func pipelineQueries(ctx context.Context, conn driver.Conn, own *ownQueries, db string, start time.Time, serverCPU float64) string {
+	const label = "  of which the collector's: "
+	cpu, err := queryCPU(ctx, conn)
+	if err != nil {
+		return label + "not read (" + err.Error() + ")\n"
+	}
+	rows, err := conn.Query(ctx, "SELECT if(query LIKE 'INSERT INTO%', extract(query, 'INSERT INTO [^ .]*[.]`?([A-Za-z0-9_]+)'), '') AS t, count(), toUInt64(sum("+cpu+")) AS s"+
+		" FROM system.query_log WHERE toUInt8(type) IN (2, 4) AND event_date >= yesterday() AND event_time >= toDateTime(?)"+
+		" AND (query LIKE 'INSERT INTO%' OR query LIKE 'SELECT%') AND query LIKE ? AND query_id NOT LIKE ? GROUP BY t ORDER BY t = '', s DESC",
+		start.Unix(), "%`"+db+"`.%", own.prefix+"%")
+	if err != nil {
+		return label + "not read (" + err.Error() + ")\n"
+	}
+	defer rows.Close()
+	var inserts []string
+	var total, reads float64
+	var nReads uint64
+	for rows.Next() {
+		var table string
+		var n, micros uint64
+		if err := rows.Scan(&table, &n, &micros); err != nil {
+			return label + "not read (" + err.Error() + ")\n"
+		}
+		sec := float64(micros) / 1e6
+		total += sec
+		if table == "" {
+			reads, nReads = sec, n
+			continue
+		}
+		if sec >= 0.01 { // not the migrations' inserts as the collector started
+			inserts = append(inserts, fmt.Sprintf("%s %.2f s", table, sec))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return label + "not read (" + err.Error() + ")\n"
+	}
+	return fmt.Sprintf("%s%.2f s: INSERTs (each with its views) %s; %d reads %.2f s\n  the rest, merges and the server's own: %.2f s\n",
+		label, total, strings.Join(inserts, ", "), nReads, reads, serverCPU-total)
 }
