@@ -93,7 +93,7 @@ func (c *client) recover() error {
 // Applying is idempotent: a value already renamed into place has no
 // temporary file left, a key already deleted has no file.
 func (c *client) finishJournal() error {
-	b, err := os.ReadFile(c.journal)
+	b, err := readWhole(c.journal)
 	if errors.Is(err, fs.ErrNotExist) {
 		c.unapplied = false
 		return nil
@@ -130,7 +130,7 @@ func (c *client) applyJournal(changes []change) error {
 			return err
 		}
 	}
-	if err := os.Remove(c.journal); err != nil {
+	if err := removeFile(c.journal); err != nil {
 		c.unapplied = true
 		return fmt.Errorf("remove journal: %w", err)
 	}
@@ -183,7 +183,7 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 		if err != nil && !committed { // the batch did not commit: its files go
 			for _, ch := range changes {
 				if ch.tmp != "" {
-					_ = os.Remove(filepath.Join(c.dir, ch.tmp))
+					_ = removeFile(filepath.Join(c.dir, ch.tmp))
 				}
 			}
 		}
@@ -212,7 +212,7 @@ func (c *client) Batch(ctx context.Context, ops ...*storage.Operation) (err erro
 			}
 			if i, ok := pending[name]; ok {
 				if old := changes[i].tmp; old != "" {
-					_ = os.Remove(filepath.Join(c.dir, old))
+					_ = removeFile(filepath.Join(c.dir, old))
 				}
 				changes[i] = ch
 				continue
@@ -252,7 +252,7 @@ func (c *client) commit(changes []change) (committed bool, err error) {
 	if err := c.writeFile(journalTmp, []byte(j.String())); err != nil {
 		return false, fmt.Errorf("write journal: %w", err)
 	}
-	if err := os.Rename(filepath.Join(c.dir, journalTmp), c.journal); err != nil {
+	if err := renameFile(filepath.Join(c.dir, journalTmp), c.journal); err != nil {
 		return false, fmt.Errorf("commit journal: %w", err)
 	}
 	// Committed: from here a failure leaves the journal for the next batch
@@ -272,12 +272,12 @@ func (c *client) commit(changes []change) (committed bool, err error) {
 func (c *client) apply(ch change, replay bool) error {
 	dst := filepath.Join(c.dir, ch.key)
 	if ch.tmp == "" {
-		if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := removeFile(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("delete %s: %w", ch.key, err)
 		}
 		return nil
 	}
-	err := os.Rename(filepath.Join(c.dir, ch.tmp), dst)
+	err := renameFile(filepath.Join(c.dir, ch.tmp), dst)
 	if replay && errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -288,7 +288,7 @@ func (c *client) apply(ch change, replay bool) error {
 }
 
 func (c *client) read(name string) ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(c.dir, name))
+	b, err := readWhole(filepath.Join(c.dir, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -303,19 +303,9 @@ func (c *client) write(v []byte) (string, error) {
 }
 
 func (c *client) writeFile(name string, v []byte) error {
-	f, err := os.OpenFile(filepath.Join(c.dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return full(err)
-	}
-	_, err = f.Write(v)
-	if err == nil && c.fsync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
+	path := filepath.Join(c.dir, name)
+	if err := writeWhole(path, v, c.fsync); err != nil {
+		_ = removeFile(path)
 		return full(err)
 	}
 	return nil
