@@ -259,10 +259,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	others, serverCPU := server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges")
-	if serverCPU >= 0 {
-		others += pipelineQueries(ctx, conn, ownFrom(ctx), db, start, serverCPU)
-	}
+	others := serverShare(ctx, conn, server, db, start, total)
 	others += sender.read(total, "sender CPU:                 ", "this process: sending the requests, encoded before the run")
 	// Read before the raw insert below adds parts of its own.
 	parts := partSummary(ctx, conn, db, start)

@@ -41,7 +41,8 @@ func ownFrom(ctx context.Context) *ownQueries {
 }
 
 // tagged gives one query its own id, and logs it whatever the server's
-// default, when ctx carries ownQueries; otherwise it returns ctx.
+// default, when ctx carries ownQueries; otherwise it returns ctx. The
+// settings given replace any that ctx carries: the bench's carry none.
 func tagged(ctx context.Context) context.Context {
 	o := ownFrom(ctx)
 	if o == nil {
@@ -145,4 +146,15 @@ func pipelineQueries(ctx context.Context, conn driver.Conn, own *ownQueries, db 
 	}
 	return fmt.Sprintf("%s%.2f s: INSERTs (each with its views) %s; %d reads %.2f s\n  the rest, merges and the server's own: %.2f s\n",
 		label, total, strings.Join(inserts, ", "), nReads, reads, serverCPU-total)
+}
+
+// serverShare is the report's lines of the server's CPU over a run of total
+// spans into db since start: its whole, less the bench's own queries, and
+// split by the pipeline's queries.
+func serverShare(ctx context.Context, conn driver.Conn, server meter, db string, start time.Time, total int) string {
+	out, cpu := server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges")
+	if cpu >= 0 {
+		out += pipelineQueries(ctx, conn, ownFrom(ctx), db, start, cpu)
+	}
+	return out
 }

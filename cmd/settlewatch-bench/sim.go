@@ -168,8 +168,7 @@ func reportSim(ctx context.Context, conn driver.Conn, db string, sim *simLoad, s
 	fmt.Printf("all equal to the truth:     %s → %.0f spans/s (%d of %d transactions: outcome and cause)\n",
 		done.Sub(start).Round(time.Millisecond), float64(total)/done.Sub(start).Seconds(), equal, equal+len(diff))
 	fmt.Printf("collector CPU:              %.2f s → %.2f µs/span\n", cpu, cpu/float64(total)*1e6)
-	serverLine, _ := server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges")
-	fmt.Print(serverLine)
+	fmt.Print(serverShare(ctx, conn, server, db, start, total))
 	fmt.Printf("simulator CPU:              %.2f s → %.2f µs/span (generating, the SDK's spans and exports, the ground truth)\n", sim.cpu, sim.cpu/float64(total)*1e6)
 	fmt.Println(use.rss())
 	if uint64(accepted) != uint64(total) {
