@@ -765,8 +765,8 @@ func (m meter) read(total int, label, what string) string {
 
 // readLess is read of the server's meter with the CPU of the bench's own
 // queries (those tagged under ctx) taken out, or the whole figure and why
-// it could not be.
-// It also returns the figure, or -1 when the meter could not be read.
+// it could not be. It also returns the figure, -1 when the meter could not
+// be read.
 func (m meter) readLess(ctx context.Context, conn driver.Conn, total int, label, what string) (string, float64) {
 	used, err := m.used()
 	if err != nil {

@@ -3,6 +3,7 @@
 package spoolstorage
 
 import (
+	"io"
 	"io/fs"
 	"syscall"
 )
@@ -26,6 +27,9 @@ func writeWhole(path string, v []byte, sync bool) error {
 	for len(v) > 0 && err == nil {
 		var n int
 		n, err = retry(func() (int, error) { return syscall.Write(fd, v) })
+		if n <= 0 && err == nil {
+			err = io.ErrShortWrite
+		}
 		v = v[max(n, 0):]
 	}
 	if err == nil && sync {
