@@ -2,6 +2,7 @@ package assembly
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -317,23 +318,14 @@ func (k knownFacts) withForeign(fr foreignRange, read knownFacts) ([]domain.Fact
 		}
 	}
 	out := k.facts(fr.id, len(k.byTxn[fr.id])+len(rows))
+	// A row read back of a stamp of the caller's is one it holds already.
+	mine := k.stamps(make([]uint64, 0, 8), fr.id)
 	for _, i := range rows {
-		if !k.stamped(fr.id, read.src.IngestedNs(int(i))) {
+		if !slices.Contains(mine, read.src.IngestedNs(int(i))) {
 			out = append(out, read.src.Fact(int(i)))
 		}
 	}
 	return out, true
-}
-
-// stamped reports whether a fact of txnID the caller holds has the stamp
-// ingested (a row read back that the caller holds already).
-func (k knownFacts) stamped(txnID string, ingested uint64) bool {
-	for _, i := range k.byTxn[txnID] {
-		if k.src.IngestedNs(int(i)) == ingested {
-			return true
-		}
-	}
-	return false
 }
 
 // foreignRange is the range of ingested_ns of a transaction's rows the

@@ -170,9 +170,6 @@ func run() error {
 	server := cpuMeter(s.Addr[0])
 	sender := cpuMeter("")
 	ctx = withOwnQueries(ctx, newOwnQueries())
-	// VmHWM is one peak of both kinds of resident pages; the persistent
-	// queue's memory-mapped file is page cache, the rest the Go heap and
-	// runtime, so each kind's peak is sampled apart.
 	// A run sending again what a kept database holds (-seed of an earlier
 	// run) writes rows of the same version as the stored ones, and a merge
 	// may keep either: its own rows cannot be told apart in the table.
@@ -184,6 +181,9 @@ func run() error {
 		}
 		resent = n > 0
 	}
+	// VmHWM is one peak of both kinds of resident pages; the persistent
+	// queue's memory-mapped file is page cache, the rest the Go heap and
+	// runtime, so each kind's peak is sampled apart.
 	mem := sampleRSS(proc.Process.Pid, 200*time.Millisecond)
 	start := time.Now()
 	if err := send(grpcAddr); err != nil {
@@ -761,32 +761,6 @@ func (m meter) read(total int, label, what string) string {
 		return fmt.Sprintf("%snot measured (%v)\n", label, err)
 	}
 	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, used, used/float64(total)*1e6, m.pid, what)
-}
-
-// readLess is read of the server's meter with the CPU of the bench's own
-// queries (those tagged under ctx) taken out, or the whole figure and why
-// it could not be. It also returns the figure, -1 when the meter could not
-// be read.
-func (m meter) readLess(ctx context.Context, conn driver.Conn, total int, label, what string) (string, float64) {
-	used, err := m.used()
-	if err != nil {
-		return fmt.Sprintf("%snot measured (%v)\n", label, err), -1
-	}
-	own := ownFrom(ctx)
-	if own == nil {
-		return m.read(total, label, what), used
-	}
-	c, err := own.cpu(ctx, conn)
-	switch {
-	case err != nil:
-		what += fmt.Sprintf("; the bench's own queries not taken out: %v", err)
-	case c.logged < c.tagged:
-		what += fmt.Sprintf("; the bench's own queries not taken out: %d of %d in system.query_log", c.logged, c.tagged)
-	default:
-		what += fmt.Sprintf("; the bench's own %d queries, %.2f s, taken out of %.2f s", c.tagged, c.seconds, used)
-		used -= c.seconds
-	}
-	return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s)\n", label, used, used/float64(total)*1e6, m.pid, what), used
 }
 
 // used is the CPU time in seconds since the meter started.

@@ -58,14 +58,11 @@ type ownCPU struct {
 	logged, tagged uint64
 }
 
-// cpu reads the server CPU (user and system, every thread) of the queries
-// tagged so far from system.query_log, after flushing the server's logs.
-func (o *ownQueries) cpu(ctx context.Context, conn driver.Conn) (ownCPU, error) {
+// cpu reads the server CPU of the queries tagged so far from
+// system.query_log (cpu: queryCPU's expression), after flushing the
+// server's logs.
+func (o *ownQueries) cpu(ctx context.Context, conn driver.Conn, cpu string) (ownCPU, error) {
 	out := ownCPU{tagged: o.n.Load()}
-	cpu, err := queryCPU(ctx, conn)
-	if err != nil {
-		return out, err
-	}
 	// type: 2 a query that finished, 4 one that failed while running (an
 	// Enum8 of the same values on later servers). The server logs a query's
 	// end after it has answered, so the last one can come after a flush:
@@ -104,18 +101,15 @@ func queryCPU(ctx context.Context, conn driver.Conn) (string, error) {
 
 // pipelineQueries splits the server's CPU of a run (serverCPU seconds, the
 // bench's own queries already taken out) into the pipeline's queries on db
-// since start, from system.query_log (which own.cpu has just flushed): its
+// since start, from system.query_log (cpu: queryCPU's expression; own.cpu
+// has just flushed the log): its
 // INSERTs by table, each with the views it feeds, and its SELECTs
 // (assembly reading facts back); the rest is the server's background
 // merges and its own work, which no query logs. The collector's migrations
 // can fall in the run's first second (event_time has seconds): their
 // DDL and schema_migrations rows are left out.
-func pipelineQueries(ctx context.Context, conn driver.Conn, own *ownQueries, db string, start time.Time, serverCPU float64) string {
+func pipelineQueries(ctx context.Context, conn driver.Conn, cpu string, own *ownQueries, db string, start time.Time, serverCPU float64) string {
 	const label = "  of which the collector's: "
-	cpu, err := queryCPU(ctx, conn)
-	if err != nil {
-		return label + "not read (" + err.Error() + ")\n"
-	}
 	rows, err := conn.Query(ctx, "SELECT if(query LIKE 'INSERT INTO%', extract(query, 'INSERT INTO [^ .]*[.]`?([A-Za-z0-9_]+)'), '') AS t, count(), toUInt64(sum("+cpu+")) AS s"+
 		" FROM system.query_log WHERE toUInt8(type) IN (2, 4) AND event_date >= yesterday() AND event_time >= toDateTime(?)"+
 		" AND (query LIKE 'INSERT INTO%' OR query LIKE 'SELECT%') AND query NOT LIKE 'INSERT INTO%schema_migrations%'"+
@@ -152,12 +146,35 @@ func pipelineQueries(ctx context.Context, conn driver.Conn, own *ownQueries, db 
 }
 
 // serverShare is the report's lines of the server's CPU over a run of total
-// spans into db since start: its whole, less the bench's own queries, and
-// split by the pipeline's queries.
+// spans into db since start: its whole, less the bench's own queries (those
+// tagged under ctx), and split by the pipeline's queries; or the whole and
+// why it could not be split.
 func serverShare(ctx context.Context, conn driver.Conn, server meter, db string, start time.Time, total int) string {
-	out, cpu := server.readLess(ctx, conn, total, "ClickHouse CPU:             ", "its inserts, views and merges")
-	if cpu >= 0 {
-		out += pipelineQueries(ctx, conn, ownFrom(ctx), db, start, cpu)
+	const label, what = "ClickHouse CPU:             ", "its inserts, views and merges"
+	used, err := server.used()
+	if err != nil {
+		return fmt.Sprintf("%snot measured (%v)\n", label, err)
 	}
-	return out
+	line := func(note string) string {
+		return fmt.Sprintf("%s%.2f s → %.2f µs/span (pid %d, %s%s)\n", label, used, used/float64(total)*1e6, server.pid, what, note)
+	}
+	own := ownFrom(ctx)
+	if own == nil {
+		return line("")
+	}
+	cpu, err := queryCPU(ctx, conn)
+	if err != nil {
+		return line("; the bench's own queries not taken out: " + err.Error())
+	}
+	c, err := own.cpu(ctx, conn, cpu)
+	switch {
+	case err != nil:
+		return line("; the bench's own queries not taken out: " + err.Error())
+	case c.logged < c.tagged:
+		return line(fmt.Sprintf("; the bench's own queries not taken out: %d of %d in system.query_log", c.logged, c.tagged))
+	}
+	gross := used
+	used -= c.seconds
+	return line(fmt.Sprintf("; the bench's own %d queries, %.2f s, taken out of %.2f s", c.tagged, c.seconds, gross)) +
+		pipelineQueries(ctx, conn, cpu, own, db, start, used)
 }

@@ -34,7 +34,11 @@ func TestOwnQueriesCountsOnlyTheTaggedQueries(t *testing.T) {
 	if _, err := countRows(withOwnQueries(ctx, other), db.Conn, heavy); err != nil {
 		t.Fatal(err)
 	}
-	got, err := own.cpu(ctx, db.Conn)
+	cpu, err := queryCPU(ctx, db.Conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := own.cpu(ctx, db.Conn, cpu)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +69,14 @@ func TestPipelineQueriesSplitsInsertsByTable(t *testing.T) {
 	if _, err := countRows(withOwnQueries(ctx, own), db.Conn, "SELECT count() FROM `"+db.Name+"`.`wide_rows` WHERE n % 7 = 1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := own.cpu(ctx, db.Conn); err != nil {
+	cpu, err := queryCPU(ctx, db.Conn)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := pipelineQueries(ctx, db.Conn, own, db.Name, start, 100)
+	if _, err := own.cpu(ctx, db.Conn, cpu); err != nil {
+		t.Fatal(err)
+	}
+	got := pipelineQueries(ctx, db.Conn, cpu, own, db.Name, start, 100)
 	for _, want := range []string{"INSERTs (each with its views) wide_rows ", "; 1 reads "} {
 		if !strings.Contains(got, want) {
 			t.Errorf("got %q, want it to hold %q", got, want)
